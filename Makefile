@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`.
+# Each creates/updates .venv/ from uv.lock first; nothing else needs to be installed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.8
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: demo test test-fast bench install clean-db
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mbuzz needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --all-groups --quiet
+	@test -x $(UV) || $(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@touch $@
+
+install: $(VENV)/.synced
+
+demo: install
+	$(VENV)/bin/mbuzz demo
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(VENV)/bin/pytest -m "not slow and not browser" $(PYTEST_ARGS)
+
+bench: install
+	$(VENV)/bin/python benchmarks/attribution.py
+
+clean-db:
+	-$(VENV)/bin/mbuzz db down
+	rm -rf .mbuzz

@@ -1,0 +1,47 @@
+"""`mbuzz accounts …`."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.group()
+def accounts() -> None:
+    """Create and list accounts."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@click.option("--tier", default="standard", show_default=True, help="Rate-limit tier.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"id": ...} only.')
+def create(name: str, tier: str, as_json: bool) -> None:
+    """Create an account called NAME."""
+    from mbuzz import accounts as service
+    from mbuzz.db import connect
+
+    with connect() as conn:
+        account = service.create_account(conn, name, tier)
+    if as_json:
+        click.echo(json.dumps({"id": account.id, "name": account.name}))
+    else:
+        click.echo(f"created account {account.id} ({account.name})")
+        click.echo(f"next: mbuzz keys create --account {account.id} --env test")
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """List accounts."""
+    from mbuzz import accounts as service
+    from mbuzz.db import connect
+
+    with connect() as conn:
+        rows = service.list_accounts(conn)
+    if as_json:
+        click.echo(json.dumps([{"id": a.id, "name": a.name, "tier": a.tier} for a in rows]))
+        return
+    for a in rows:
+        click.echo(f"{a.id}  {a.name}  ({a.tier})")
+    if not rows:
+        click.echo("no accounts yet: mbuzz accounts create NAME")

@@ -1,0 +1,61 @@
+"""TimescaleDB where the extension is available: hypertables, compression, no retention
+
+Detection, not configuration: when `timescaledb` is in pg_available_extensions
+the extension is created and the time-series tables become hypertables with
+1-week chunks. Raw events and conversions are compressed after 7 days,
+segmented by account, and never dropped (no retention policy: raw data is kept
+forever). Without the extension this migration changes nothing, and the same
+tables and indexes serve as plain PostgreSQL tables.
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+# (table, time column, compress after, segment by)
+HYPERTABLES = (
+    ("raw.events", "occurred_at", "7 days", "account_id"),
+    ("raw.conversions", "converted_at", "7 days", "account_id"),
+    ("attribution.attribution_credits", "converted_at", None, None),
+)
+
+
+def timescale_available(bind) -> bool:
+    return bind.execute(sa.text("select 1 from pg_available_extensions where name = 'timescaledb'")).first() is not None
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if not timescale_available(bind):
+        return
+    op.execute("create extension if not exists timescaledb")
+    for table, time_column, compress_after, segment_by in HYPERTABLES:
+        bind.execute(
+            sa.text(
+                "select create_hypertable(cast(:table as regclass), :time_column, "
+                "chunk_time_interval => interval '7 days', if_not_exists => true, migrate_data => true)"
+            ),
+            {"table": table, "time_column": time_column},
+        )
+        if compress_after:
+            # identifiers come from the constant above, never from input
+            op.execute(
+                f"alter table {table} set (timescaledb.compress, "
+                f"timescaledb.compress_segmentby = '{segment_by}', "
+                f"timescaledb.compress_orderby = '{time_column} desc')"
+            )
+            bind.execute(
+                sa.text("select add_compression_policy(cast(:table as regclass), cast(:after as interval), if_not_exists => true)"),
+                {"table": table, "after": compress_after},
+            )
+
+
+def downgrade() -> None:
+    # Hypertables cannot be turned back into plain tables in place; 0001's downgrade drops them.
+    pass

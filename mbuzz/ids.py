@@ -1,0 +1,18 @@
+"""Prefixed public ids (`acct_…`, `key_…`, `conv_…`): a type prefix and 24 random base62 characters."""
+from __future__ import annotations
+
+import secrets
+import string
+
+BASE62 = string.digits + string.ascii_letters
+PREFIXES = ("acct", "user", "key", "vis", "sess", "evt", "conv", "cred", "amod", "run", "spend")
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+def new_id(prefix: str) -> str:
+    if prefix not in PREFIXES:
+        raise ValueError(f"unknown id prefix {prefix!r}")
+    return f"{prefix}_{random_base62(24)}"

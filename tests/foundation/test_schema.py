@@ -1,0 +1,81 @@
+"""The raw schema on plain PostgreSQL: migrations, idempotency wall, models in sync."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import psycopg
+import pytest
+
+from mbuzz.db.migrate import current_revision, head_revision, upgrade
+
+DEDUPE_INSERT = """
+with new_keys as (
+    insert into raw.event_keys (account_id, event_id)
+    values (%(account_id)s, %(event_id)s)
+    on conflict do nothing
+    returning account_id, event_id
+)
+insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at)
+select account_id, event_id, 'live', 'page_view', 'vis_1', %(occurred_at)s from new_keys
+"""
+
+
+def test_migrations_reach_head_and_are_idempotent(database_url):
+    assert current_revision(database_url) == head_revision()
+    upgrade(database_url)  # second run: a no-op, no error
+    assert current_revision(database_url) == head_revision()
+
+
+def test_models_and_migrations_agree(database_url):
+    """Autogenerate finds nothing to do: the SQLAlchemy models are the migrated schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import create_engine, pool
+
+    from mbuzz.db.migrations_support import include_name
+    from mbuzz.db.models import Base
+    from mbuzz.settings import sqlalchemy_url
+
+    eng = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
+    with eng.connect() as connection:
+        ctx = MigrationContext.configure(
+            connection, opts={"include_schemas": True, "include_name": include_name, "version_table_schema": "public"}
+        )
+        diff = compare_metadata(ctx, Base.metadata)
+    eng.dispose()
+    assert diff == []
+
+
+def test_retried_event_with_other_timestamp_is_a_duplicate(conn, account):
+    """The trap of hypertables: dedupe must not depend on the time column."""
+    t0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
+    first = conn.execute(DEDUPE_INSERT, {"account_id": account.id, "event_id": "e-1", "occurred_at": t0})
+    retry = conn.execute(DEDUPE_INSERT, {"account_id": account.id, "event_id": "e-1", "occurred_at": t0 + timedelta(hours=5)})
+    assert (first.rowcount, retry.rowcount) == (1, 0)
+    rows = conn.execute("select occurred_at from raw.events where account_id = %s", (account.id,)).fetchall()
+    assert rows == [(t0,)]
+
+
+def test_same_event_id_in_two_accounts_is_two_events(conn, account):
+    from mbuzz.accounts import create_account
+
+    other = create_account(conn, "Other")
+    t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    for acct in (account, other):
+        assert conn.execute(DEDUPE_INSERT, {"account_id": acct.id, "event_id": "shared", "occurred_at": t0}).rowcount == 1
+
+
+def test_environment_is_checked(conn, account):
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at) "
+            "values (%s, 'x', 'prod', 'page_view', 'v', now())",
+            (account.id,),
+        )
+
+
+def test_plain_postgres_has_no_hypertables(conn):
+    assert conn.execute("select 1 from pg_extension where extname = 'timescaledb'").fetchone() is None
+    tables = {r[0] for r in conn.execute("select table_schema || '.' || table_name from information_schema.tables where table_schema in ('raw', 'attribution')")}
+    assert {"raw.events", "raw.event_keys", "raw.conversions", "raw.conversion_keys", "raw.accounts", "raw.api_keys",
+            "raw.attribution_models", "attribution.attribution_credits"} <= tables
