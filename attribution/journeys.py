@@ -1,0 +1,323 @@
+"""Touch table → Journeys: sorted numpy arrays the models run on.
+
+The input is the long touch table of the offline CSV format (one row per
+touch): journey_id, touch_ts, channel, converted, conversion_ts, revenue and
+optional milestones (";"-separated). Every other column is carried through to
+the output rows of the touch it belongs to.
+
+A converting journey without touches is written as one row whose channel and
+touch_ts are empty (a "conversion row"); it is credited 1.0 to `unassigned`.
+Such rows are not touches; journey-level values (converted, conversion_ts,
+revenue) are read from every row of the journey, so they may sit on any row.
+
+The journey options (lookback, conversion cycles, path transform, max touches)
+are applied here, vectorised, in that order, before any model sees the data.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+REQUIRED = ("journey_id", "touch_ts", "channel", "converted", "conversion_ts", "revenue")
+OPTIONAL = ("milestones",)
+TRANSFORMS = ("unique", "exposure", "first", "remove_if_last_and_not_all", "remove_if_not_all")
+UNASSIGNED = "unassigned"
+NS_PER_DAY = 86_400 * 10**9
+NAT = np.iinfo(np.int64).min
+
+
+class InputError(ValueError):
+    """The touch table is not in the expected format."""
+
+
+@dataclass(frozen=True)
+class JourneyOptions:
+    """How journeys are cut from the touch table (defaults as in ATTRIBUTION.md).
+
+    lookback_days      touches older than conversion − lookback are dropped (None: keep all);
+                       a model's own `lookback N days` overrides it
+    max_touches        keep only the last N touches (None: all)
+    transform          unique | exposure | first | remove_if_last_and_not_all(direct)
+                       | remove_if_not_all(direct)
+    conversion_cycles  a journey starts after the visitor's previous conversion (of the
+                       same conversion_type); needs a `visitor_column` in the input
+    """
+
+    lookback_days: float | None = 30
+    max_touches: int | None = None
+    transform: str = "unique"
+    conversion_cycles: bool = True
+    visitor_column: str = "visitor_id"
+    conversion_type_column: str = "conversion_type"
+
+    def __post_init__(self) -> None:
+        parse_transform(self.transform)
+        if self.lookback_days is not None and not self.lookback_days > 0:
+            raise ValueError(f"lookback_days must be positive, got {self.lookback_days}")
+        if self.max_touches is not None and self.max_touches < 1:
+            raise ValueError(f"max_touches must be at least 1, got {self.max_touches}")
+
+    def with_model(self, compiled: dict) -> "JourneyOptions":
+        """These options with the model's own lookback, if it has one."""
+        days = compiled.get("lookback_days")
+        return self if days is None else replace(self, lookback_days=days)
+
+
+_TRANSFORM_RE = re.compile(r'^\s*(\w+)\s*(?:\(\s*"?([^"()]*?)"?\s*\))?\s*$')
+
+
+def parse_transform(text: str) -> tuple[str, str | None]:
+    """'remove_if_not_all(direct)' → ('remove_if_not_all', 'direct')."""
+    m = _TRANSFORM_RE.match(text or "")
+    if not m or m.group(1) not in TRANSFORMS:
+        raise ValueError(f"unknown path transform {text!r}: use one of {', '.join(TRANSFORMS)}")
+    kind, arg = m.group(1), m.group(2)
+    if kind.startswith("remove_if"):
+        return kind, arg or "direct"
+    if arg:
+        raise ValueError(f"path transform {kind} takes no argument")
+    return kind, None
+
+
+def _to_ns(col: pd.Series) -> np.ndarray:
+    """Timestamps (strings or datetimes, naive = UTC) → int64 ns; NaT → NAT."""
+    if not (pd.api.types.is_datetime64_any_dtype(col.dtype)):
+        col = pd.to_datetime(col, utc=True, errors="coerce", format="mixed") \
+            if col.dtype == object or pd.api.types.is_string_dtype(col.dtype) \
+            else pd.to_datetime(col, utc=True, errors="coerce")
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    return col.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _to_bool(col: pd.Series) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.fillna(False).to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.fillna(0).to_numpy(dtype=float) != 0
+    text = col.astype("string").str.strip().str.lower()
+    return text.isin(["1", "true", "t", "yes", "y", "1.0"]).fillna(False).to_numpy(dtype=bool)
+
+
+def _starts(jid: np.ndarray, n_journeys: int) -> np.ndarray:
+    """Offsets (J+1) of each journey's touches in arrays sorted by jid."""
+    out = np.zeros(n_journeys + 1, dtype=np.int64)
+    np.cumsum(np.bincount(jid, minlength=n_journeys), out=out[1:])
+    return out
+
+
+@dataclass
+class Journeys:
+    """All journeys, touches sorted by (journey, time). Journey arrays have J rows;
+    touch arrays have one row per touch kept by the journey options."""
+
+    journey_ids: np.ndarray  # (J,) original journey_id values
+    converted: np.ndarray  # (J,) bool
+    revenue: np.ndarray  # (J,) float, 0 where missing
+    end_ns: np.ndarray  # (J,) conversion time, or last touch for non-converting paths
+    last_row: np.ndarray  # (J,) input row whose carried columns an `unassigned` row gets
+    jid: np.ndarray  # (n,) journey index, sorted
+    channel: np.ndarray  # (n,) channel code
+    channels: np.ndarray  # (C,) channel names (object)
+    age_days: np.ndarray  # (n,) (end − touch_ts) in fractional days
+    touch_index: np.ndarray  # (n,) 0-based position among the journey's input touches
+    row: np.ndarray  # (n,) input row of the touch
+    milestone_code: np.ndarray  # (n,) code into milestone_values
+    milestone_values: tuple[frozenset, ...]
+    source: pd.DataFrame = field(repr=False)
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def n_journeys(self) -> int:
+        return len(self.journey_ids)
+
+    @cached_property
+    def starts(self) -> np.ndarray:
+        return _starts(self.jid, self.n_journeys)
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    @cached_property
+    def pos(self) -> np.ndarray:
+        """Position of each touch within its (kept) journey."""
+        return np.arange(len(self.jid), dtype=np.int64) - self.starts[self.jid]
+
+    @cached_property
+    def count(self) -> np.ndarray:
+        """Number of touches of each touch's journey."""
+        return self.lengths[self.jid]
+
+    def channel_codes(self, names) -> np.ndarray:
+        lookup = {name: i for i, name in enumerate(self.channels)}
+        return np.array([lookup[n] for n in names if n in lookup], dtype=self.channel.dtype)
+
+    def milestone_mask(self, name: str) -> np.ndarray:
+        has = np.array([name in v for v in self.milestone_values], dtype=bool)
+        return has[self.milestone_code] if len(has) else np.zeros(len(self.jid), dtype=bool)
+
+    def subset(self, keep: np.ndarray) -> "Journeys":
+        """Only the touches where `keep` (journey arrays unchanged)."""
+        return replace(self, jid=self.jid[keep], channel=self.channel[keep],
+                       age_days=self.age_days[keep], touch_index=self.touch_index[keep],
+                       row=self.row[keep], milestone_code=self.milestone_code[keep])
+
+    @cached_property
+    def converting(self) -> "Journeys":
+        """The touches of converting journeys only."""
+        return self.subset(self.converted[self.jid]) if not self.converted.all() else self
+
+    @cached_property
+    def empty_conversions(self) -> np.ndarray:
+        """Converting journeys left without any touch (credited to `unassigned`)."""
+        return np.flatnonzero(self.converted & (self.lengths == 0))
+
+
+def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Journeys:
+    """Validate, sort and cut the touch table into Journeys (vectorised)."""
+    options = options or JourneyOptions()
+    missing = [c for c in REQUIRED if c not in touches.columns]
+    if missing:
+        raise InputError(f"the touch table lacks column(s) {', '.join(missing)}; expected "
+                         f"{', '.join(REQUIRED)} and optionally milestones")
+    src = touches.reset_index(drop=True)
+    n_rows = len(src)
+    jcode, journey_ids = pd.factorize(src["journey_id"], sort=False)
+    if (jcode < 0).any():
+        raise InputError("journey_id is empty on some rows")
+    n_j = len(journey_ids)
+    ts = _to_ns(src["touch_ts"])
+    conv_ts = _to_ns(src["conversion_ts"])
+    converted_row = _to_bool(src["converted"])
+    revenue_row = pd.to_numeric(src["revenue"], errors="coerce").to_numpy(dtype=float)
+
+    ch_col = src["channel"]
+    if isinstance(ch_col.dtype, pd.CategoricalDtype):
+        ch_code = ch_col.cat.codes.to_numpy().astype(np.int32)
+        channels = np.asarray(ch_col.cat.categories.astype(str), dtype=object)
+        blank = channels == ""
+        if blank.any():
+            ch_code = np.where(blank[np.maximum(ch_code, 0)], -1, ch_code)
+    else:
+        ch_code, channels = pd.factorize(ch_col.astype("string").str.strip().replace("", pd.NA))
+        ch_code = ch_code.astype(np.int32)
+        channels = np.asarray(channels, dtype=object)
+    is_touch = (ch_code >= 0) & (ts != NAT)
+
+    # sort by journey, then time; ties keep input order (session id if given)
+    grouped = n_rows == 0 or (np.diff(jcode) >= 0).all()
+    in_time = grouped and bool(np.all((np.diff(jcode) > 0) | (np.diff(ts) >= 0)))
+    if not in_time:
+        order = np.lexsort((ts, jcode))
+    else:
+        order = np.arange(n_rows)
+    s_j, s_ts = jcode[order], ts[order]
+    ties = (np.diff(s_j) == 0) & (np.diff(s_ts) == 0) & is_touch[order][1:]
+    if "session_id" in src.columns and ties.any():
+        sess = pd.factorize(src["session_id"], sort=True)[0]
+        order = np.lexsort((sess, ts, jcode))
+        s_j, s_ts = jcode[order], ts[order]
+
+    # journey-level values from every row of the journey
+    row_starts = _starts(s_j, n_j)[:-1]
+    converted = np.maximum.reduceat(converted_row[order], row_starts) if n_rows else np.zeros(0, bool)
+    conv_end = np.maximum.reduceat(conv_ts[order], row_starts) if n_rows else np.zeros(0, np.int64)
+    rev = revenue_row[order]
+    rev = np.where(np.isnan(rev), -np.inf, rev)
+    revenue = np.maximum.reduceat(rev, row_starts) if n_rows else np.zeros(0)
+    revenue = np.where(np.isfinite(revenue), revenue, 0.0)
+    last_row = order[np.r_[row_starts[1:], n_rows] - 1] if n_rows else np.zeros(0, np.int64)
+
+    t = order[is_touch[order]]  # touch rows, sorted
+    jid = jcode[t].astype(np.int64)
+    t_ts = ts[t]
+    starts = _starts(jid, n_j)
+    touch_index = np.arange(len(t), dtype=np.int64) - starts[jid]
+    last_touch = np.full(n_j, NAT, dtype=np.int64)
+    nonempty = np.diff(starts) > 0
+    last_touch[nonempty] = t_ts[starts[1:][nonempty] - 1]
+    end_ns = np.where(converted & (conv_end != NAT), conv_end, last_touch)
+
+    if "milestones" in src.columns:
+        m_code, m_vals = pd.factorize(src["milestones"].to_numpy(dtype=object)[t], use_na_sentinel=False)
+        milestone_values = tuple(
+            frozenset(p.strip() for p in str(v).split(";") if p.strip()) if isinstance(v, str)
+            else frozenset() for v in m_vals)
+    else:
+        m_code, milestone_values = np.zeros(len(t), dtype=np.int64), (frozenset(),)
+
+    extra = tuple(c for c in src.columns if c not in REQUIRED + OPTIONAL)
+    jr = Journeys(journey_ids=np.asarray(journey_ids, dtype=object), converted=converted.astype(bool),
+                  revenue=revenue, end_ns=end_ns, last_row=last_row, jid=jid,
+                  channel=ch_code[t], channels=channels,
+                  age_days=(end_ns[jid] - t_ts) / NS_PER_DAY, touch_index=touch_index,
+                  row=t, milestone_code=m_code.astype(np.int64), milestone_values=milestone_values,
+                  source=src, extra_columns=extra)
+    return _apply_options(jr, t_ts, options)
+
+
+def _apply_options(jr: Journeys, t_ts: np.ndarray, options: JourneyOptions) -> Journeys:
+    keep = jr.age_days >= 0  # nothing after the conversion
+    if options.lookback_days is not None:
+        keep &= jr.age_days <= options.lookback_days
+    if options.conversion_cycles and options.visitor_column in jr.source.columns:
+        prev = _previous_conversion(jr, options)
+        keep &= t_ts > prev[jr.jid]
+    if not keep.all():
+        jr = jr.subset(keep)
+
+    kind, target = parse_transform(options.transform)
+    if kind != "unique":
+        jr = jr.subset(_transform_keep(jr, kind, target))
+    if options.max_touches is not None:
+        jr = jr.subset(jr.count - jr.pos <= options.max_touches)
+    return jr
+
+
+def _previous_conversion(jr: Journeys, options: JourneyOptions) -> np.ndarray:
+    """Per journey, the end of the same visitor's previous conversion (NAT if none)."""
+    src = jr.source
+    keys = [options.visitor_column]
+    if options.conversion_type_column in src.columns:
+        keys.append(options.conversion_type_column)
+    frame = src.loc[jr.last_row, keys].reset_index(drop=True)
+    frame["end"] = jr.end_ns
+    frame["j"] = np.arange(jr.n_journeys)
+    frame = frame.dropna(subset=keys)
+    left = frame.sort_values("end")
+    right = left.loc[jr.converted[left["j"].to_numpy()], keys + ["end"]]
+    right = right.rename(columns={"end": "prev"})
+    right["end"] = right["prev"]
+    merged = pd.merge_asof(left, right, on="end", by=keys, allow_exact_matches=False)
+    out = np.full(jr.n_journeys, NAT, dtype=np.int64)
+    prev = merged["prev"].to_numpy(dtype=float)
+    ok = ~np.isnan(prev)
+    out[merged["j"].to_numpy()[ok]] = prev[ok].astype(np.int64)
+    return out
+
+
+def _transform_keep(jr: Journeys, kind: str, target: str | None) -> np.ndarray:
+    ch, jid, n = jr.channel, jr.jid, len(jr.jid)
+    if kind == "exposure":  # collapse consecutive repeats of a channel
+        keep = np.ones(n, dtype=bool)
+        keep[1:] = (ch[1:] != ch[:-1]) | (jid[1:] != jid[:-1])
+        return keep
+    if kind == "first":  # first occurrence of each channel in the journey
+        key = jid * max(len(jr.channels), 1) + ch
+        return ~pd.Series(key).duplicated().to_numpy()
+    code = jr.channel_codes([target])
+    is_target = np.isin(ch, code)
+    other = np.bincount(jid, weights=~is_target, minlength=jr.n_journeys)
+    has_other = (other > 0)[jid]
+    if kind == "remove_if_not_all":
+        return ~(is_target & has_other)
+    # remove_if_last_and_not_all: drop the trailing run of the target channel
+    non_target = (~is_target).astype(np.int64)
+    seen = np.cumsum(non_target)  # non-target touches up to and including this one
+    after = other[jid] - (seen - (seen[jr.starts[jid]] - non_target[jr.starts[jid]]))
+    return ~(is_target & (after == 0) & has_other)

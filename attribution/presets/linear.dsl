@@ -1,0 +1,4 @@
+# Every touch gets the same credit.
+model "linear"
+  credit all_touches with 1.0 equally
+end
