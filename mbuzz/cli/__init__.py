@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "dsl": "mbuzz.cli.dsl:dsl",
     "attribute": "mbuzz.cli.attribute:attribute",
     "demo": "mbuzz.cli.demo:demo",
+    "pipeline": "mbuzz.cli.pipeline:pipeline",
+    "ui": "mbuzz.cli.pipeline:ui",
 }
 
 HELP = {
@@ -28,6 +30,8 @@ HELP = {
     "dsl": "Check attribution DSL files.",
     "attribute": "Run an attribution model on a touchpoints CSV (offline).",
     "demo": "Run the end-to-end demo.",
+    "pipeline": "Run the Dagster pipeline in-process.",
+    "ui": "Open the Dagster UI (dagster dev) on mbuzz's instance.",
 }
 
 

@@ -1,26 +1,20 @@
-"""`mbuzz demo`: the main job. Database up, schema migrated, a demo account and key."""
+"""`mbuzz demo`: the main job (see mbuzz/demo/run.py)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 
 @click.command()
-def demo() -> None:
-    """Start the database, migrate it, create the demo account and an API key."""
-    from mbuzz import accounts as service
-    from mbuzz.db import connect, database_url
-    from mbuzz.db.migrate import upgrade
-    from mbuzz.settings import mask_url
+@click.option("--visitors", default=3000, show_default=True, help="Synthetic visitors to send.")
+@click.option("--days", default=45, show_default=True, help="Days of traffic history.")
+@click.option("--report-dir", default="mbuzz-report", show_default=True, type=click.Path(path_type=Path),
+              help="Folder the HTML report is written to.")
+def demo(visitors: int, days: int, report_dir: Path) -> None:
+    """Database, account and key, API, traffic over HTTP, pipeline, report."""
+    from rich.console import Console
 
-    url = database_url(start=True)
-    click.echo(f"[1/3] database: {mask_url(url)}")
-    upgrade(url)
-    click.echo("[2/3] schema migrated")
-    with connect(url) as conn:
-        account = next((a for a in service.list_accounts(conn) if a.name == "mbuzz demo"), None)
-        if account is None:
-            account = service.create_account(conn, "mbuzz demo")
-        new = service.create_key(conn, account.id, "test", name="demo")
-    click.echo(f"[3/3] account {account.id} with a new test key {new.key.id}")
-    click.echo(f"\n  API key (shown once): {new.plaintext}\n")
-    click.echo("next: mbuzz keys list --account " + account.id)
+    from mbuzz.demo.run import run_demo
+
+    raise SystemExit(run_demo(visitors, days, report_dir, Console()))

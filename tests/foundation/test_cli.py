@@ -85,12 +85,3 @@ def test_embedded_server_from_scratch(tmp_path):
         assert "not running" in run("db", "down", env=env).stdout
     finally:
         run("db", "down", env=env, check=False)
-
-
-def test_demo_prints_a_working_key(database_url, conn):
-    out = run("demo").stdout
-    key = next(line.split(": ", 1)[1] for line in out.splitlines() if "API key" in line)
-    from mbuzz.accounts import digest
-
-    row = conn.execute("select revoked_at from raw.api_keys where key_digest = %s", (digest(key.strip()),)).fetchone()
-    assert row == (None,)

@@ -1,0 +1,55 @@
+"""Small SVG charts for reports: no JavaScript, no build step, readable in any browser."""
+from __future__ import annotations
+
+from html import escape
+
+PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+           "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"]
+
+
+def grouped_bars(categories: list[str], series: dict[str, list[float]], title: str, width: int = 900,
+                 bar_height: int = 6) -> str:
+    """Horizontal grouped bar chart: one group per category, one bar per series."""
+    names = list(series)
+    peak = max((v for values in series.values() for v in values), default=0) or 1
+    label_w, legend_h, gap = 150, 22 * ((len(names) + 3) // 4), 10
+    group_h = bar_height * len(names) + gap
+    height = legend_h + 30 + group_h * len(categories)
+    plot_w = width - label_w - 70
+    out = [f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
+           f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">',
+           f"<title>{escape(title)}</title>"]
+    for i, name in enumerate(names):
+        x, y = 10 + (i % 4) * 200, 14 + (i // 4) * 22
+        out.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{PALETTE[i % len(PALETTE)]}"/>'
+                   f'<text x="{x + 18}" y="{y}">{escape(name)}</text>')
+    for c, category in enumerate(categories):
+        y0 = legend_h + 20 + c * group_h
+        out.append(f'<text x="{label_w - 8}" y="{y0 + group_h / 2}" text-anchor="end">{escape(category)}</text>')
+        for s, name in enumerate(names):
+            value = series[name][c]
+            w = plot_w * value / peak
+            y = y0 + s * bar_height
+            out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height - 1}" '
+                       f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(name)} · {escape(category)}: {value:,.1f}</title></rect>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def bars(labels: list[str], values: list[float], title: str, width: int = 700, fmt: str = "{:,.1f}") -> str:
+    """Simple horizontal bars with value labels."""
+    peak = max(values, default=0) or 1
+    label_w, row_h = 220, 22
+    height = row_h * len(labels) + 10
+    plot_w = width - label_w - 90
+    out = [f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
+           f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">',
+           f"<title>{escape(title)}</title>"]
+    for i, (label, value) in enumerate(zip(labels, values)):
+        y = 5 + i * row_h
+        w = max(plot_w * value / peak, 0)
+        out.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
+                   f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="15" fill="{PALETTE[0]}"/>'
+                   f'<text x="{label_w + w + 6}" y="{y + 14}">{escape(fmt.format(value))}</text>')
+    out.append("</svg>")
+    return "".join(out)

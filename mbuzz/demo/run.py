@@ -1,0 +1,225 @@
+"""`mbuzz demo`: the whole product in about a minute.
+
+Database up and migrated → demo account and a live key → the API started as a
+real server → a deterministic synthetic traffic history sent over HTTP →
+the Dagster pipeline run in-process → a channel × model table in the terminal
+and an HTML report with charts. A second run reuses everything: the same
+events and conversions come back as duplicates.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mbuzz.demo.traffic import Traffic, batches, generate
+
+ACCOUNT_NAME = "mbuzz demo"
+BATCH = 250
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ApiServer:
+    """`mbuzz serve` in a child process, for the length of the demo."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        mbuzz = Path(sys.executable).parent / "mbuzz"
+        self.log = open(Path(os.environ.get("MBUZZ_HOME", ".mbuzz")) / "demo-api.log", "w")
+        self.proc = subprocess.Popen([str(mbuzz), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                                      "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 30) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the API server exited early; see {self.log.name}")
+            try:
+                if requests.get(self.base + "/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the API server did not answer within {timeout:.0f}s; see {self.log.name}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dict:
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {key}"
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0, "conversions_new": 0, "conversions_repeat": 0}
+    chunks = list(batches(traffic.events, BATCH))
+
+    def post_events(chunk: list[dict]) -> dict:
+        for attempt in range(5):
+            r = session.post(base + "/api/v1/events", json={"events": chunk}, timeout=30)
+            if r.status_code == 429:
+                time.sleep(float(r.headers.get("Retry-After", 1)))
+                continue
+            r.raise_for_status()
+            return r.json()
+        raise RuntimeError("rate limited five times in a row")
+
+    def post_conversion(conversion: dict) -> int:
+        for attempt in range(5):
+            r = session.post(base + "/api/v1/conversions", json=conversion, timeout=30)
+            if r.status_code == 429:
+                time.sleep(float(r.headers.get("Retry-After", 1)))
+                continue
+            if r.status_code not in (200, 201):
+                raise RuntimeError(f"POST /conversions answered {r.status_code}: {r.text[:300]}")
+            return r.status_code
+        raise RuntimeError("rate limited five times in a row")
+
+    with _progress(console) as progress, ThreadPoolExecutor(max_workers=4) as pool:
+        task = progress.add_task("events", total=len(traffic.events))
+        for chunk, body in zip(chunks, pool.map(post_events, chunks)):
+            for k in ("accepted", "duplicates"):
+                totals[k] += body[k]
+            totals["rejected"] += len(body["rejected"])
+            progress.advance(task, len(chunk))
+        task = progress.add_task("conversions", total=len(traffic.conversions))
+        for status in pool.map(post_conversion, traffic.conversions):
+            totals["conversions_new" if status == 201 else "conversions_repeat"] += 1
+            progress.advance(task)
+    bad = post_events(traffic.invalid_events)
+    totals["invalid_rejected"] = len(bad["rejected"])
+    totals["invalid_reasons"] = [err for item in bad["rejected"] for err in item["errors"]][:3]
+    return totals
+
+
+def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table, dict, list[str], list[str]]:
+    from mbuzz.reports import model_comparison
+
+    comparison = model_comparison(conn, account_id, start, end)
+    models = sorted({m for row in comparison.values() for m in row},
+                    key=lambda m: (m in ("markov", "shapley", "algorithmic"), m))
+    channels = sorted(comparison, key=lambda c: -comparison[c].get("linear", 0))
+    table = Table(title="Credited conversions: channel × model", show_lines=False)
+    table.add_column("channel")
+    for m in models:
+        table.add_column(m, justify="right")
+    for c in channels:
+        table.add_row(c, *(f"{comparison[c].get(m, 0):.1f}" for m in models))
+    return table, comparison, models, channels
+
+
+def write_report(folder: Path, conn, account, start: date, end: date, pipeline_result) -> Path:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from mbuzz.demo.charts import bars, grouped_bars
+    from mbuzz.reports import attribution_report, removal_effects
+
+    _, comparison, models, channels = channel_table(conn, account.id, start, end)
+    campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
+    removal = removal_effects(conn, account.id)
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
+    html = env.get_template("report.html").render(
+        account_name=account.name, start=start, end=end, run_id=pipeline_result.run_id,
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        models=models, channels=channels, comparison=comparison,
+        comparison_chart=grouped_bars(channels, {m: [comparison[c].get(m, 0) for c in channels] for m in models},
+                                      "Credited conversions per channel, each model"),
+        campaign_model="linear", campaigns=campaigns,
+        campaign_chart=bars([f"{r.key['utm_source']} / {r.key['utm_campaign']}" for r in campaigns],
+                            [r.conversions for r in campaigns], "Top campaigns by credited conversions (linear)"),
+        removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
+        removal_chart=bars([r[0] for r in removal], [r[1] for r in removal], "Markov removal effects", fmt="{:.3f}"),
+        checks=pipeline_result.checks,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(html)
+    return path
+
+
+def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> int:
+    from mbuzz import accounts as service
+    from mbuzz.db import connect, database_url
+    from mbuzz.db.migrate import upgrade
+    from mbuzz.pipeline import dagster_home, run_pipeline
+    from mbuzz.settings import mask_url
+
+    started = time.monotonic()
+    console.print("[bold][1/6][/bold] database")
+    url = database_url(start=True)
+    upgrade(url)
+    os.environ.setdefault("MBUZZ_HOME", str(Path(".mbuzz").resolve()))
+    Path(os.environ["MBUZZ_HOME"]).mkdir(exist_ok=True)
+    console.print(f"  {mask_url(url)}, schema migrated")
+
+    console.print("[bold][2/6][/bold] demo account and a live API key")
+    with connect(url, autocommit=True) as conn:
+        account = next((a for a in service.list_accounts(conn) if a.name == ACCOUNT_NAME), None) \
+            or service.create_account(conn, ACCOUNT_NAME, tier="enterprise")
+        new = service.create_key(conn, account.id, "live", name=f"demo {datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
+    console.print(f"  account {account.id}, key {new.key.id} ({new.key.masked})")
+
+    console.print("[bold][3/6][/bold] API server")
+    server = ApiServer()
+    try:
+        server.wait()
+        console.print(f"  listening on {server.base}")
+        console.print(f"[bold][4/6][/bold] sending {visitors:,} visitors' traffic over HTTP")
+        end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        traffic = generate(visitors=visitors, days=days, end=end)
+        totals = send_traffic(server.base, new.plaintext, traffic, console)
+    finally:
+        server.stop()
+    console.print(f"  events: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates (already sent); "
+                  f"conversions: {totals['conversions_new']:,} new, {totals['conversions_repeat']:,} repeats")
+    console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. {totals['invalid_reasons'][:1]}")
+
+    console.print("[bold][5/6][/bold] pipeline: dbt warehouse → attribution (all models) → marts, with checks")
+    with console.status("pipeline") as status:
+        result = run_pipeline(all_days=True, on_event=lambda msg: status.update(f"  {msg}"))
+    failed = [c for c in result.checks if not c[2]]
+    console.print(f"  {len(result.materialized)} assets, {len(result.checks)} checks, {len(failed)} failed")
+    for failure in result.failures:
+        console.print(f"  [red]{failure}[/red]")
+    if not result.success:
+        console.print("[red]the pipeline failed; the Dagster UI shows why: .venv/bin/mbuzz ui[/red]")
+        return 1
+
+    console.print("[bold][6/6][/bold] report")
+    start_day, end_day = (end.date().fromordinal(end.date().toordinal() - days)), end.date()
+    with connect(url) as conn:
+        table, *_ = channel_table(conn, account.id, start_day, end_day)
+        console.print(table)
+        path = write_report(report_dir, conn, account, start_day, end_day, result)
+    console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
+    console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
+    console.print(f"your demo API key (shown once): {new.plaintext}")
+    console.print(f"done in {time.monotonic() - started:.0f} s")
+    return 0

@@ -1,0 +1,118 @@
+"""A deterministic synthetic traffic history for the demo and the benchmarks.
+
+Visitors arrive over several weeks through realistic channels (search, social,
+email, paid campaigns with click ids, referrals, direct), come back in several
+sessions, some identify themselves, hit MQL/SQL milestones and convert with
+revenue. The same seed gives the same history, so demo runs are comparable.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+SITE = "https://shop.example.com"
+PAGES = ["/", "/pricing", "/features", "/blog/attribution-101", "/blog/markov-chains", "/docs", "/signup", "/contact"]
+
+# (weight, how a visit from this source looks: properties merged into the landing page_view)
+SOURCES: list[tuple[float, dict]] = [
+    (14, {"referrer": "https://www.google.com/"}),
+    (4, {"referrer": "https://www.bing.com/"}),
+    (3, {"referrer": "https://duckduckgo.com/"}),
+    (10, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand-search", "gclid": "CjwK{n}"}),
+    (5, {"gclid": "EAIa{n}"}),  # auto-tagged Google Ads click, no UTMs
+    (3, {"utm_source": "bing", "utm_medium": "cpc", "utm_campaign": "generic-search", "msclkid": "m{n}"}),
+    (6, {"utm_source": "facebook", "utm_medium": "paid_social", "utm_campaign": "retargeting-q4", "fbclid": "fb{n}"}),
+    (6, {"referrer": "https://www.facebook.com/"}),
+    (4, {"referrer": "https://www.linkedin.com/feed/"}),
+    (3, {"referrer": "https://t.co/abc"}),
+    (3, {"utm_source": "youtube", "utm_medium": "video", "utm_campaign": "product-tour"}),
+    (10, {"utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "weekly-digest"}),
+    (4, {"utm_source": "crm", "utm_medium": "email", "utm_campaign": "nurture-sequence"}),
+    (3, {"utm_source": "criteo", "utm_medium": "display", "utm_campaign": "prospecting"}),
+    (2, {"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "shopping-feed"}),
+    (4, {"referrer": "https://news.ycombinator.com/item?id=1"}),
+    (3, {"referrer": "https://blog.partner.io/review"}),
+    (2, {"utm_source": "partnerstack", "utm_medium": "affiliate", "utm_campaign": "partners"}),
+    (1, {"utm_source": "sms", "utm_medium": "sms", "utm_campaign": "flash-sale"}),
+    (14, {}),  # direct
+]
+
+
+@dataclass
+class Traffic:
+    events: list[dict] = field(default_factory=list)
+    conversions: list[dict] = field(default_factory=list)
+    invalid_events: list[dict] = field(default_factory=list)
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def generate(visitors: int = 3000, days: int = 45, seed: int = 7, end: datetime | None = None) -> Traffic:
+    """Generate `visitors` visitors' histories ending at `end` (default: the start of this hour)."""
+    rng = random.Random(seed)
+    end = end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=days)
+    weights = [w for w, _ in SOURCES]
+    traffic = Traffic()
+    n = 0
+    for v in range(visitors):
+        visitor_id = f"vis_demo{v:06d}"
+        user_id = f"user_demo{v:06d}" if rng.random() < 0.35 else None
+        intent = rng.random()  # some visitors are simply more likely to go far
+        t = start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.85))
+        sessions = 1 + min(int(rng.expovariate(0.6)), 6)
+        milestones_done: set[str] = set()
+        for s in range(sessions):
+            if t >= end:
+                break
+            _, landing = rng.choices(SOURCES, weights=weights)[0]
+            pages = 1 + min(int(rng.expovariate(0.7)), 5)
+            for p in range(pages):
+                n += 1
+                props = {"url": SITE + rng.choice(PAGES), "title": "Example Shop"}
+                if p == 0:
+                    props.update({k: v.format(n=n) for k, v in landing.items()})
+                    if "utm_source" in props or any(k.endswith("clid") for k in props):
+                        query = "&".join(f"{k}={props[k]}" for k in props if k.startswith("utm_") or k.endswith("clid"))
+                        props["url"] = props["url"] + "?" + query
+                traffic.events.append({
+                    "event_id": f"demo-{n}", "event_type": "page_view", "visitor_id": visitor_id,
+                    "timestamp": _iso(t), "properties": props,
+                })
+                t += timedelta(seconds=rng.uniform(20, 240))
+            if user_id and s == 0:
+                n += 1
+                traffic.events.append({"event_id": f"demo-{n}", "event_type": "identify", "visitor_id": visitor_id,
+                                       "user_id": user_id, "timestamp": _iso(t), "properties": {"plan": "trial"}})
+            for milestone, p_hit in (("mql", 0.25 + 0.3 * intent), ("sql", 0.15 + 0.3 * intent)):
+                if milestone not in milestones_done and (milestone == "mql" or "mql" in milestones_done) and rng.random() < p_hit / sessions:
+                    n += 1
+                    milestones_done.add(milestone)
+                    traffic.events.append({"event_id": f"demo-{n}", "event_type": milestone, "visitor_id": visitor_id,
+                                           "user_id": user_id, "timestamp": _iso(t), "properties": {}})
+            if s == sessions - 1 and rng.random() < 0.08 + 0.25 * intent * (1 + len(milestones_done)) / 3:
+                if t < end:
+                    n += 1
+                    revenue = round(rng.choice([29, 49, 99, 199, 499]) * (1 + rng.random() * 0.2), 2)
+                    # the purchase is an event; the conversion points at it by event_id (stable across runs)
+                    traffic.events.append({"event_id": f"demo-{n}", "event_type": "purchase", "visitor_id": visitor_id,
+                                           "user_id": user_id, "timestamp": _iso(t),
+                                           "properties": {"url": SITE + "/checkout/thank-you", "revenue": revenue}})
+                    traffic.conversions.append({
+                        "event_id": f"demo-{n}", "conversion_type": "purchase", "revenue": revenue, "currency": "USD",
+                    })
+            t += timedelta(hours=rng.expovariate(1 / 60))
+    traffic.invalid_events = [
+        {"event_type": "page view!", "visitor_id": "vis_bad1", "properties": {}},  # not a slug
+        {"event_type": "page_view", "properties": {"url": SITE}},  # no visitor
+        {"event_type": "page_view", "visitor_id": "vis_bad2", "timestamp": "yesterday"},  # bad timestamp
+    ]
+    return traffic
+
+
+def batches(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]

@@ -1,0 +1,108 @@
+"""Run the Dagster pipeline in-process (what `mbuzz pipeline run` and the demo call).
+
+Runs are recorded in the Dagster instance under MBUZZ_HOME/dagster, the same one
+`mbuzz ui` opens, so a run started here is visible in the Dagster UI.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+from mbuzz.settings import get_settings
+
+
+def dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME") or get_settings().home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+    return home
+
+
+@dataclass
+class PipelineResult:
+    success: bool
+    run_id: str
+    materialized: list[str] = field(default_factory=list)
+    checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
+    failures: list[str] = field(default_factory=list)
+
+
+def first_conversion_day() -> date | None:
+    from mbuzz.db import connect
+
+    with connect() as conn:
+        row = conn.execute("select min(converted_at)::date from raw.conversions").fetchone()
+    return row[0]
+
+
+def run_pipeline(partition: str | None = None, all_days: bool = False, data_driven: bool = True,
+                 on_event: Callable[[str], None] = lambda _: None) -> PipelineResult:
+    """Materialise the whole graph for one day (default: today, UTC) or for every day with conversions."""
+    import dagster as dg
+
+    dagster_home()
+    from orchestration.definitions import defs
+    from orchestration.partitions import daily
+
+    job = defs.resolve_job_def("pipeline")
+    today = daily.get_last_partition_key()
+    tags: dict[str, str] = {}
+    partition_key = None
+    if all_days:
+        first = first_conversion_day()
+        start = max(first.isoformat(), daily.get_first_partition_key()) if first else today
+        tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": today}
+    else:
+        partition_key = partition or today
+
+    @dg.logger
+    def progress_logger(init_context):
+        class Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                meta = getattr(record, "dagster_meta", None)
+                event = getattr(meta, "get", lambda *_: None)("dagster_event") if meta else None
+                if event is None:
+                    return
+                kind = event.event_type_value
+                if kind == "ASSET_MATERIALIZATION":
+                    on_event(f"materialized {event.asset_key.to_user_string()}")
+                elif kind == "ASSET_CHECK_EVALUATION":
+                    data = event.event_specific_data
+                    state = "passed" if data.passed else f"FAILED ({data.severity.value})"
+                    on_event(f"check {data.asset_key.to_user_string()}:{data.check_name} {state}")
+                elif kind == "STEP_FAILURE":
+                    on_event(f"step failed: {event.step_key}")
+
+        logger_ = logging.getLogger("mbuzz.pipeline")
+        logger_.setLevel(logging.DEBUG)
+        logger_.handlers = [Handler()]
+        logger_.propagate = False
+        return logger_
+
+    instance = dg.DagsterInstance.get()
+    run_config = {
+        "ops": {"attribution_credits": {"config": {"data_driven": data_driven}}},
+        "loggers": {"progress": {}},
+    }
+    result = job.execute_in_process(
+        run_config=run_config, instance=instance, partition_key=partition_key, tags=tags,
+        raise_on_error=False, logger_defs={"progress": progress_logger},
+    )
+    out = PipelineResult(success=result.success, run_id=result.run_id)
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            out.materialized.append(event.asset_key.to_user_string())
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            data = event.event_specific_data
+            out.checks.append((data.asset_key.to_user_string(), data.check_name, data.passed, data.severity.value))
+        elif event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            out.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    return out

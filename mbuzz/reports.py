@@ -1,0 +1,92 @@
+"""Attribution reports, answered from the daily aggregates.
+
+The one copy of the report queries: the API (`GET /attribution`), the dashboard,
+the demo's terminal table and its HTML report all call these functions. Every
+query is scoped by account and bound with parameters.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+GROUPINGS = {
+    # group_by -> (relation, dimension columns)
+    "channel": ("marts.channel_attribution_daily", ("channel",)),
+    "source": ("marts.source_attribution_daily", ("utm_source", "utm_medium")),
+    "campaign": ("marts.source_attribution_daily", ("utm_source", "utm_medium", "utm_campaign")),
+}
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    key: dict
+    conversions: float
+    revenue: float
+    touches: int
+
+
+def attribution_report(conn, account_id: str, model: str, start: date, end: date, group_by: str = "channel",
+                       environment: str = "live", channel: str | None = None) -> list[ReportRow]:
+    """Credited conversions and revenue per group over [start, end] (days, inclusive)."""
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
+    relation, dims = GROUPINGS[group_by]
+    # identifiers come from the constant table above; values are bound
+    dim_sql = ", ".join(f"coalesce({d}, '(none)') as {d}" for d in dims)
+    channel_filter = "and channel = %(channel)s" if channel and group_by != "channel" else ""
+    rows = conn.execute(
+        f"""
+        select {dim_sql}, sum(conversions)::float8, sum(revenue)::float8, sum(touches)::bigint
+        from {relation}
+        where account_id = %(account_id)s and model = %(model)s and environment = %(environment)s
+          and day >= %(start)s and day <= %(end)s {channel_filter}
+        group by {", ".join(str(i + 1) for i in range(len(dims)))}
+        order by {len(dims) + 1} desc, 1
+        """,
+        {"account_id": account_id, "model": model, "environment": environment, "start": start, "end": end,
+         "channel": channel},
+    ).fetchall()
+    return [ReportRow(dict(zip(dims, r[: len(dims)])), r[-3], r[-2], r[-1]) for r in rows]
+
+
+def models_in_reports(conn, account_id: str, environment: str = "live") -> list[str]:
+    rows = conn.execute(
+        "select distinct model from marts.channel_attribution_daily where account_id = %s and environment = %s order by 1",
+        (account_id, environment),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def model_comparison(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict[str, dict[str, float]]:
+    """{channel: {model: credited conversions}} for every model, side by side."""
+    rows = conn.execute(
+        """
+        select channel, model, sum(conversions)::float8
+        from marts.channel_attribution_daily
+        where account_id = %s and environment = %s and day >= %s and day <= %s
+        group by 1, 2
+        """,
+        (account_id, environment, start, end),
+    ).fetchall()
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for channel, model, conversions in rows:
+        table[channel][model] = conversions
+    return dict(table)
+
+
+def removal_effects(conn, account_id: str) -> list[tuple[str, float, float]]:
+    """(channel, removal effect, textbook total conversions) of the latest Markov run."""
+    return conn.execute(
+        """
+        select channel, removal_effect, total_conversions
+        from attribution.channel_summaries s
+        where account_id = %(a)s and model = 'markov' and run_id = (
+            select s2.run_id from attribution.channel_summaries s2
+            join attribution.attribution_runs r using (run_id)
+            where s2.account_id = %(a)s and s2.model = 'markov'
+            order by r.started_at desc limit 1)
+        order by removal_effect desc
+        """,
+        {"a": account_id},
+    ).fetchall()

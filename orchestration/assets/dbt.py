@@ -1,0 +1,25 @@
+"""dbt models as Dagster assets, in two pieces around the Python attribution asset.
+
+`warehouse_models`: staging → sessions → channels → journeys (everything that does
+not read the credits). `attribution_marts`: the marts and daily aggregates over
+`attribution.attribution_credits`, a dbt source whose asset key is the Python
+asset's, so the graph is one piece: raw → warehouse → attribution → marts.
+"""
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from orchestration.project import dbt_project
+
+CREDIT_MODELS = "source:mbuzz_attribution+"
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CREDIT_MODELS, name="warehouse_models")
+def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=CREDIT_MODELS, name="attribution_marts")
+def attribution_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    yield from dbt.cli(["build"], context=context).stream()

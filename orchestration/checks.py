@@ -1,0 +1,138 @@
+"""Asset checks shown in the Dagster UI: attribution invariants, Great Expectations suites, freshness.
+
+Blocking checks guard numbers users would read: a run whose credits break an
+invariant fails before the marts and aggregates are rebuilt from them.
+"""
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.assets.dbt import warehouse_models
+from orchestration.partitions import window
+from orchestration.resources import Warehouse
+
+TOLERANCE = 1e-6
+FRESHNESS_HOURS = 24
+
+CREDIT_INVARIANTS = """
+with per_conversion as (
+    select account_id, model, conversion_id,
+           sum(credit) as credit, sum(revenue_credit) as revenue_credit, min(credit) as min_credit
+    from attribution.attribution_credits
+    where converted_at >= %(start)s and converted_at < %(end)s
+    group by 1, 2, 3
+)
+select
+    count(*) as conversion_models,
+    count(*) filter (where min_credit < 0) as negative,
+    count(*) filter (where abs(pc.credit - 1) > %(tol)s) as not_summing_to_one,
+    count(*) filter (where abs(pc.revenue_credit - coalesce(c.revenue, 0)) > %(tol)s * greatest(1, abs(coalesce(c.revenue, 0)))) as revenue_mismatch
+from per_conversion pc
+left join raw.conversions c using (account_id, conversion_id)
+"""
+
+UNATTRIBUTED = """
+with models as (
+    select distinct account_id, model from attribution.attribution_credits
+    where converted_at >= %(start)s and converted_at < %(end)s
+),
+conversions as (
+    select distinct account_id, conversion_id from marts.fct_conversion_journeys
+    where converted and conversion_ts >= %(start)s and conversion_ts < %(end)s
+)
+select count(*) from conversions c
+join models m using (account_id)
+where not exists (
+    select 1 from attribution.attribution_credits ac
+    where ac.account_id = c.account_id and ac.conversion_id = c.conversion_id and ac.model = m.model
+)
+"""
+
+
+@dg.asset_check(asset="attribution_credits", blocking=True,
+                description="Credits are ≥ 0, sum to 1 per conversion and model, and revenue credits sum to revenue.")
+def credits_are_consistent(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    start, end = window(context)
+    with warehouse.connect() as conn:
+        total, negative, not_one, revenue = conn.execute(
+            CREDIT_INVARIANTS, {"start": start, "end": end, "tol": TOLERANCE}).fetchone()
+    return dg.AssetCheckResult(
+        passed=negative == 0 and not_one == 0 and revenue == 0,
+        metadata={"conversion_model_pairs": total, "with_negative_credit": negative,
+                  "not_summing_to_1": not_one, "revenue_mismatch": revenue},
+    )
+
+
+@dg.asset_check(asset="attribution_credits", blocking=True,
+                description="Every conversion of the window is attributed by every model that ran for its account.")
+def every_conversion_attributed(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    start, end = window(context)
+    with warehouse.connect() as conn:
+        missing = conn.execute(UNATTRIBUTED, {"start": start, "end": end}).fetchone()[0]
+    return dg.AssetCheckResult(passed=missing == 0, metadata={"missing_conversion_model_pairs": missing})
+
+
+@dg.asset_check(asset="attribution_credits", blocking=True,
+                description="No test-key data in live credits (test data stays apart unless asked for).")
+def no_test_data_in_live_credits(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        leaked = conn.execute("""
+            select count(*) from attribution.attribution_credits ac
+            join raw.conversions c using (account_id, conversion_id)
+            where c.environment <> ac.environment
+        """).fetchone()[0]
+    return dg.AssetCheckResult(passed=leaked == 0, metadata={"credits_with_wrong_environment": leaked})
+
+
+@dg.asset_check(asset="raw_events", description="Great Expectations suite on recent raw events: required fields, "
+                "accepted event types, no timestamps in the future, sane sizes.")
+def raw_events_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
+    from orchestration.quality import raw_events_suite
+
+    frame = warehouse.frame("""
+        select account_id, event_id, environment, event_type, visitor_id, occurred_at, received_at,
+               octet_length(properties::text) as size_bytes
+        from raw.events where received_at > now() - interval '7 days'
+        order by received_at desc limit 200000
+    """)
+    if frame.empty:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"rows_checked": 0})
+    result = raw_events_suite(frame, event_types=KNOWN_EVENT_TYPES)
+    return dg.AssetCheckResult(passed=result.success, metadata=result.metadata())
+
+
+# Standard event types; custom `track` names are fine as long as they stay a minority (see quality.py).
+KNOWN_EVENT_TYPES = ["page_view", "track", "identify", "mql", "sql", "screen", "group", "alias"]
+
+
+@dg.asset_check(asset="raw_events", severity=dg.AssetCheckSeverity.WARN,
+                description=f"Raw events arrived in the last {FRESHNESS_HOURS} hours.")
+def raw_events_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        last, age_hours = conn.execute(
+            "select max(received_at), extract(epoch from now() - max(received_at)) / 3600 from raw.events").fetchone()
+    return dg.AssetCheckResult(
+        passed=last is not None and age_hours <= FRESHNESS_HOURS,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"last_received_at": str(last), "age_hours": float(age_hours or 0)},
+    )
+
+
+JOURNEYS_KEY = get_asset_key_for_model([warehouse_models], "fct_conversion_journeys")
+
+
+@dg.asset_check(asset=JOURNEYS_KEY, blocking=True,
+                description="Great Expectations suite on journeys: keys, known channels, touches before conversion, "
+                "contiguous touch order, non-negative revenue.")
+def journeys_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
+    from orchestration.quality import journeys_suite
+
+    frame = warehouse.frame("select * from marts.fct_conversion_journeys limit 500000")
+    channels = [r for (r,) in warehouse.frame("select channel from marts.dim_channels").itertuples(index=False)]
+    result = journeys_suite(frame, channels=channels + ["unassigned"])
+    return dg.AssetCheckResult(passed=result.success, metadata=result.metadata())
+
+
+checks = [credits_are_consistent, every_conversion_attributed, no_test_data_in_live_credits,
+          raw_events_expectations, raw_events_fresh, journeys_expectations]

@@ -1,0 +1,24 @@
+"""The one Definitions of mbuzz (loaded by workspace.yaml; `dagster dev` at the repo root shows it)."""
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.attribution import attribution_credits
+from orchestration.assets.dbt import attribution_marts, warehouse_models
+from orchestration.assets.raw import raw_accounts, raw_conversions, raw_events
+from orchestration.checks import checks
+from orchestration.project import dbt_project
+from orchestration.resources import Warehouse
+from orchestration.schedules import hourly_incremental, nightly_data_driven, pipeline_job
+
+defs = dg.Definitions(
+    assets=[raw_events, raw_conversions, raw_accounts, warehouse_models, attribution_credits, attribution_marts],
+    asset_checks=checks,
+    jobs=[pipeline_job],
+    schedules=[hourly_incremental, nightly_data_driven],
+    resources={
+        "dbt": DbtCliResource(project_dir=dbt_project),
+        "warehouse": Warehouse(),
+    },
+)
