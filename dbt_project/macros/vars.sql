@@ -1,0 +1,25 @@
+{#- Typed access to the project's vars (defaults documented in dbt_project.yml). -#}
+
+{% macro environments_sql() -%}
+    {%- if var('mbuzz__include_test') -%} ('live', 'test') {%- else -%} ('live') {%- endif -%}
+{%- endmacro %}
+
+
+{#- The click-id properties read from events (their source/medium mapping is the click_ids seed). -#}
+{% macro click_id_names() -%}
+    {{ return(['gclid', 'gbraid', 'wbraid', 'dclid', 'msclkid', 'fbclid', 'ttclid', 'li_fat_id']) }}
+{%- endmacro %}
+
+
+{% macro milestone_types() -%}
+    {{ return(var('mbuzz__milestone_event_types')) }}
+{%- endmacro %}
+
+
+{% macro text_array(values) -%}
+    {%- if values | length == 0 -%}
+        array[]::text[]
+    {%- else -%}
+        array[{%- for v in values -%}'{{ v | lower | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::text[]
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,45 @@
+{#- One row per identified visitor (grain: account_id + environment + visitor_id): the user it
+    belongs to. A visitor is linked to a user by any event carrying both ids (`identify` events
+    above all) or by a conversion recorded with a user_id; when a visitor was linked to several
+    users, the latest link wins. Journeys follow the user across all their visitors. -#}
+
+with
+
+sessions as (
+
+    select * from {{ ref('int_sessions') }}
+
+),
+
+conversions as (
+
+    select * from {{ ref('stg_raw__conversions') }}
+
+),
+
+links as (
+
+    select account_id, environment, visitor_id, user_id, ended_at as linked_at
+    from sessions
+    where user_id is not null
+    union all
+    select account_id, environment, visitor_id, user_id, converted_at as linked_at
+    from conversions
+    where user_id is not null
+
+),
+
+final as (
+
+    select distinct on (account_id, environment, visitor_id)
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        linked_at as identified_at
+    from links
+    order by account_id, environment, visitor_id, linked_at desc, user_id
+
+)
+
+select * from final

@@ -1,0 +1,272 @@
+{#- One row per session with its marketing source, medium, campaign and channel
+    (CHANNELS.md). Nothing about channels is written here: the rules are the seeds
+    channel_rules (ordered, first match wins, case-insensitive regular expressions),
+    source_categories and click_ids. mbuzz/channels.py applies the same seeds in Python
+    (`mbuzz channels explain`); a test proves both agree.
+
+    source   utm_source, else the source of the landing's click id (click_ids seed), else the
+             external referrer's host (lower-case, no `www.`), else `(direct)`
+    medium   utm_medium, else the click id's medium, else `organic` for a search-engine
+             referrer / `referral` for another external referrer, else `(none)`
+    A session with no UTM and no click id whose referrer is one of the account's own domains
+    (or the landing page's own host) is a self-referral: it keeps the source, medium and
+    campaign of the visitor's previous non-self-referral session (`(direct)` if none). -#}
+
+with
+
+sessions as (
+
+    select * from {{ ref('int_sessions') }}
+
+),
+
+accounts as (
+
+    select * from {{ ref('stg_raw__accounts') }}
+
+),
+
+channel_rules as (
+
+    select * from {{ ref('channel_rules') }}
+
+),
+
+source_categories as (
+
+    select * from {{ ref('source_categories') }}
+
+),
+
+click_ids as (
+
+    select * from {{ ref('click_ids') }}
+
+),
+
+landing_clicks as (
+
+    select distinct on (sessions.account_id, sessions.session_id)
+        sessions.account_id,
+        sessions.session_id,
+        click_ids.source as click_source,
+        click_ids.medium as click_medium
+    from sessions
+    cross join lateral (
+        values
+        {%- for click_id in click_id_names() %}
+            ('{{ click_id }}', sessions.{{ click_id }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as present (click_id, click_value)
+    inner join click_ids
+        on lower(click_ids.click_id) = present.click_id
+    where present.click_value is not null
+    order by sessions.account_id, sessions.session_id, click_ids.priority
+
+),
+
+inputs as (
+
+    select
+        sessions.*,
+        landing_clicks.click_source,
+        landing_clicks.click_medium,
+        sessions.referrer_host is not null
+            and (
+                sessions.referrer_host = sessions.landing_host
+                or exists (
+                    select 1
+                    from unnest(coalesce(accounts.own_domains, {{ text_array(var('mbuzz__own_domains')) }})) as own (domain)
+                    where sessions.referrer_host = own.domain
+                       or sessions.referrer_host like '%.' || own.domain
+                )
+            ) as is_own_referrer
+    from sessions
+    left join landing_clicks
+        on sessions.account_id = landing_clicks.account_id
+        and sessions.session_id = landing_clicks.session_id
+    left join accounts
+        on sessions.account_id = accounts.account_id
+
+),
+
+-- the category of a name: exact match, else its registered domain, else its brand label
+names as (
+
+    select distinct lower(referrer_host) as name from inputs where referrer_host is not null
+    union
+    select distinct lower(utm_source) from inputs where utm_source is not null
+    union
+    select distinct lower(click_source) from inputs where click_source is not null
+
+),
+
+name_categories as (
+
+    select
+        names.name,
+        coalesce(exact.category, by_domain.category, by_brand.category) as category
+    from names
+    left join source_categories as exact
+        on lower(exact.source) = names.name
+    left join source_categories as by_domain
+        on lower(by_domain.source) = {{ registered_domain('names.name') }}
+    left join source_categories as by_brand
+        on lower(by_brand.source) = {{ domain_brand('names.name') }}
+
+),
+
+raw_sources as (
+
+    select
+        inputs.*,
+        inputs.utm_source is null and inputs.utm_medium is null and inputs.utm_campaign is null
+            and inputs.click_source is null and inputs.is_own_referrer as is_self_referral,
+        inputs.referrer_host is not null and not inputs.is_own_referrer as has_external_referrer,
+        referrer_categories.category as referrer_category
+    from inputs
+    left join name_categories as referrer_categories
+        on referrer_categories.name = lower(inputs.referrer_host)
+
+),
+
+own_sources as (
+
+    select
+        *,
+        case when not is_self_referral then
+            coalesce(
+                utm_source,
+                click_source,
+                case when has_external_referrer then referrer_host end,
+                '(direct)'
+            )
+        end as own_source,
+        case when not is_self_referral then
+            coalesce(
+                utm_medium,
+                click_medium,
+                case
+                    when has_external_referrer and referrer_category = 'search' then 'organic'
+                    when has_external_referrer then 'referral'
+                end,
+                '(none)'
+            )
+        end as own_medium,
+        case when not is_self_referral then utm_campaign end as own_campaign,
+        count(*) filter (where not is_self_referral) over (
+            partition by account_id, environment, visitor_id
+            order by started_at, session_id
+            rows between unbounded preceding and current row
+        ) as source_group
+    from raw_sources
+
+),
+
+carried as (
+
+    -- a self-referral takes the values of the group's first (non-self-referral) session
+    select
+        *,
+        coalesce(first_value(own_source) over source_window, '(direct)') as source,
+        coalesce(first_value(own_medium) over source_window, '(none)') as medium,
+        first_value(own_campaign) over source_window as campaign
+    from own_sources
+    window source_window as (
+        partition by account_id, environment, visitor_id, source_group
+        order by started_at, session_id
+    )
+
+),
+
+tuples as (
+
+    select distinct
+        lower(carried.source) as source_key,
+        lower(carried.medium) as medium_key,
+        lower(carried.campaign) as campaign_key
+    from carried
+
+),
+
+categorised as (
+
+    select
+        tuples.*,
+        name_categories.category as source_category
+    from tuples
+    left join name_categories
+        on name_categories.name = tuples.source_key
+
+),
+
+classified as (
+
+    select distinct on (categorised.source_key, categorised.medium_key, categorised.campaign_key)
+        categorised.*,
+        channel_rules.channel,
+        channel_rules.priority as channel_rule
+    from categorised
+    inner join channel_rules
+        on (
+            (
+                channel_rules.source_category is null
+                and channel_rules.source_pattern is null
+                and channel_rules.medium_pattern is null
+                and channel_rules.campaign_pattern is null
+            )
+            or lower(channel_rules.source_category) = categorised.source_category
+            or categorised.source_key ~* channel_rules.source_pattern
+            or categorised.medium_key ~* channel_rules.medium_pattern
+            or categorised.campaign_key ~* channel_rules.campaign_pattern
+        )
+        and (channel_rules.and_medium_pattern is null or categorised.medium_key ~* channel_rules.and_medium_pattern)
+    order by categorised.source_key, categorised.medium_key, categorised.campaign_key, channel_rules.priority
+
+),
+
+final as (
+
+    select
+        carried.account_id,
+        carried.environment,
+        carried.session_id,
+        carried.visitor_id,
+        carried.user_id,
+        carried.started_at,
+        carried.ended_at,
+        carried.event_count,
+        carried.is_client_session,
+        carried.landing_event_id,
+        carried.landing_url,
+        carried.landing_host,
+        carried.referrer,
+        carried.referrer_host,
+        carried.utm_source,
+        carried.utm_medium,
+        carried.utm_campaign,
+        carried.utm_term,
+        carried.utm_content,
+        {%- for click_id in click_id_names() %}
+        carried.{{ click_id }},
+        {%- endfor %}
+        carried.source,
+        carried.medium,
+        carried.campaign,
+        classified.source_category,
+        carried.is_self_referral,
+        coalesce(classified.channel, 'unassigned') as channel,
+        classified.channel_rule,
+        {%- for milestone in milestone_types() %}
+        carried.first_{{ milestone }}_at,
+        {%- endfor %}
+        carried.max_received_at
+    from carried
+    left join classified
+        on classified.source_key = lower(carried.source)
+        and classified.medium_key = lower(carried.medium)
+        and classified.campaign_key is not distinct from lower(carried.campaign)
+
+)
+
+select * from final

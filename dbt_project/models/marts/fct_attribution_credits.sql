@@ -1,0 +1,38 @@
+{#- One row per credit (grain: account_id + credit_id): a touch's share of a conversion under
+    one attribution model, as written by the Python attribution assets. -#}
+
+{{ config(tags=['credits'], indexes=[{'columns': ['account_id', 'model', 'converted_at']}]) }}
+
+with
+
+credits as (
+
+    select * from {{ source('attribution', 'attribution_credits') }}
+
+),
+
+final as (
+
+    select
+        account_id,
+        environment,
+        credit_id,
+        run_id,
+        model,
+        conversion_id,
+        conversion_type,
+        converted_at,
+        (converted_at at time zone 'UTC')::date as converted_date,
+        touch_index,
+        session_id,
+        channel,
+        credit,
+        revenue_credit,
+        utm_source,
+        utm_medium,
+        utm_campaign
+    from credits
+
+)
+
+select * from final

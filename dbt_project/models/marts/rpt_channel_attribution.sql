@@ -1,0 +1,31 @@
+{#- One row per account, environment, model and channel: credited conversions, credited
+    revenue, credited touches and conversions touched, over all time (the dashboard's model
+    comparison). Daily figures are in channel_attribution_daily. -#}
+
+{{ config(tags=['credits']) }}
+
+with
+
+credits as (
+
+    select * from {{ ref('fct_attribution_credits') }}
+
+),
+
+final as (
+
+    select
+        account_id,
+        environment,
+        model,
+        channel,
+        sum(credit) as conversions,
+        sum(revenue_credit) as revenue,
+        count(*) as touches,
+        count(distinct conversion_id) as conversions_touched
+    from credits
+    group by account_id, environment, model, channel
+
+)
+
+select * from final

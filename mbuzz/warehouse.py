@@ -1,0 +1,159 @@
+"""Running the dbt warehouse (dbt_project.yml at the repository root) against mbuzz's database.
+
+The dbt profile (`dbt_project/profiles.yml`) reads only environment variables; `dbt_env()`
+derives them from `mbuzz.db.database_url()` (DATABASE_URL, or the embedded server), so dbt
+talks to the same PostgreSQL as the CLI, the API and Dagster. The target is detected, not
+configured: `timescaledb` when the extension is installed in the database, else `postgres`.
+
+    from mbuzz.warehouse import run_dbt, dbt_env, PROJECT_DIR, PROFILES_DIR
+    run_dbt(["build"])                       # in-process (dbtRunner), raises on failure
+    run_dbt(["build", "--full-refresh"], target="postgres", vars={"mbuzz__lookback_days": 14})
+
+Dagster: `DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROFILES_DIR)`, with
+`os.environ.update(dbt_env())` (or `DbtCliResource(..., env=...)`) before dbt runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from mbuzz.errors import MbuzzError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROFILES_DIR = PROJECT_DIR / "dbt_project"
+SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
+TARGETS = ("postgres", "timescaledb")
+
+# Models that read the credits the Python attribution assets write (tag `credits`): they run
+# after attribution, the rest before. Dagster: one @dbt_assets per side of the attribution.
+CREDITS_SELECTOR = "tag:credits"
+
+
+class DbtError(MbuzzError):
+    """dbt finished with errors (a failed model, test or compilation)."""
+
+
+@dataclass(frozen=True)
+class DbtResult:
+    success: bool
+    target: str
+    results: list  # dbt's node results (in-process runs only)
+
+
+def connection_env(url: str) -> dict[str, str]:
+    """The profile's MBUZZ_DB_* variables for a libpq URL."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    host = parts.hostname or (query.get("host") or ["127.0.0.1"])[0]
+    return {
+        "MBUZZ_DB_HOST": host,
+        "MBUZZ_DB_PORT": str(parts.port or (query.get("port") or ["5432"])[0]),
+        "MBUZZ_DB_USER": unquote(parts.username or "") or os.environ.get("PGUSER", "postgres"),
+        "MBUZZ_DB_PASSWORD": unquote(parts.password or ""),
+        "MBUZZ_DB_NAME": unquote(parts.path.lstrip("/")) or "postgres",
+        "MBUZZ_DB_SSLMODE": (query.get("sslmode") or ["prefer"])[0],
+    }
+
+
+def detect_target(url: str) -> str:
+    """`timescaledb` when the extension is installed in the database, else `postgres`."""
+    from mbuzz.db import connect, timescale_enabled
+
+    with connect(url) as conn:
+        return "timescaledb" if timescale_enabled(conn) else "postgres"
+
+
+def dbt_env(url: str | None = None, target: str | None = None, threads: int | None = None) -> dict[str, str]:
+    """Environment variables for dbt_project/profiles.yml (merge them into os.environ or a subprocess env).
+
+    `target` defaults to MBUZZ_DBT_TARGET when set, else detection. `threads` defaults to
+    MBUZZ_DBT_THREADS when set, else 4 (1 is needed for single-connection servers such as PGlite).
+    """
+    from mbuzz.db import database_url
+
+    url = url or database_url()
+    target = target or os.environ.get("MBUZZ_DBT_TARGET") or detect_target(url)
+    if target not in TARGETS:
+        raise MbuzzError(f"unknown dbt target {target!r}: use one of {', '.join(TARGETS)}")
+    env = connection_env(url)
+    env["MBUZZ_DBT_TARGET"] = target
+    env["MBUZZ_DBT_THREADS"] = str(threads or os.environ.get("MBUZZ_DBT_THREADS") or 4)
+    env["DBT_PROFILES_DIR"] = str(PROFILES_DIR)
+    env["DBT_PROJECT_DIR"] = str(PROJECT_DIR)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def _args(args: Sequence[str], target: str, vars: Mapping | None) -> list[str]:
+    full = list(args)
+    if "--project-dir" not in full:
+        full += ["--project-dir", str(PROJECT_DIR)]
+    if "--profiles-dir" not in full:
+        full += ["--profiles-dir", str(PROFILES_DIR)]
+    if "--target" not in full and "-t" not in full:
+        full += ["--target", target]
+    if vars:
+        full += ["--vars", json.dumps(dict(vars))]
+    return full
+
+
+def run_dbt(
+    args: Sequence[str],
+    target: str | None = None,
+    url: str | None = None,
+    vars: Mapping | None = None,
+    threads: int | None = None,
+    subprocess_mode: bool = False,
+    check: bool = True,
+) -> DbtResult:
+    """Run one dbt command (`["build"]`, `["run", "-s", "marts"]`, …) against mbuzz's database.
+
+    In-process through dbtRunner by default; `subprocess_mode=True` runs the `dbt` executable
+    next to this Python instead (a clean process: what the benchmark and some tests use).
+    Raises DbtError when dbt reports a failure and `check` is true.
+    """
+    env = dbt_env(url, target, threads)
+    full = _args(args, env["MBUZZ_DBT_TARGET"], vars)
+    if subprocess_mode:
+        dbt = Path(sys.executable).parent / "dbt"
+        proc = subprocess.run([str(dbt), *full], env={**os.environ, **env}, cwd=PROJECT_DIR,
+                              capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise DbtError(f"dbt {' '.join(args)} failed:\n{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
+        return DbtResult(proc.returncode == 0, env["MBUZZ_DBT_TARGET"], [])
+
+    from dbt.cli.main import dbtRunner
+
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    try:
+        os.chdir(PROJECT_DIR)
+        result = dbtRunner().invoke(full)
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    results = list(result.result) if result.result is not None and hasattr(result.result, "__iter__") else []
+    if check and not result.success:
+        failed = [
+            f"{r.node.unique_id}: {r.status} {r.message or ''}".strip()
+            for r in results
+            if str(getattr(r, "status", "")) in ("error", "fail", "runtime error")
+        ]
+        detail = "\n".join(failed) or str(result.exception or "see logs/dbt.log")
+        raise DbtError(f"dbt {' '.join(args)} failed:\n{detail}")
+    return DbtResult(bool(result.success), env["MBUZZ_DBT_TARGET"], results)
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join((text or "").splitlines()[-lines:])
