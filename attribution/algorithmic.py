@@ -52,6 +52,6 @@ def algorithmic_credits(jr: Journeys, features: str = "presence", min_paths: int
     zj = z[conv.jid]
     score = _sigmoid(zj) - _sigmoid(zj - coef[conv.channel] * own)
     out = credits_frame(conv, channel_score_credits(conv, score))
-    out.attrs["channel_summary"] = pd.DataFrame({"channel": jr.channels, "coefficient": coef})
+    out.attrs["channel_summary"] = {"channel": list(jr.channels), "coefficient": coef.tolist()}
     out.attrs["model"] = "algorithmic"
     return out

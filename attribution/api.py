@@ -58,9 +58,9 @@ def channel_summary(credits: pd.DataFrame) -> pd.DataFrame:
                         "revenue": grouped["revenue_credit"].sum()})
     total = out["conversions"].sum()
     out["share"] = out["conversions"] / total if total else np.nan
-    extra = credits.attrs.get("channel_summary")
-    if isinstance(extra, pd.DataFrame):
-        out = out.join(extra.set_index("channel"), how="outer")
+    extra = credits.attrs.get("channel_summary")  # data-driven models: {column: [values]}
+    if extra:
+        out = out.join(pd.DataFrame(extra).set_index("channel"), how="outer")
         out[["conversions", "revenue", "share"]] = out[["conversions", "revenue", "share"]].fillna(0.0)
     out = out.sort_values("conversions", ascending=False)
     return out.rename_axis("channel").reset_index()

@@ -133,7 +133,8 @@ def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS) -> 
     conv = jr.converting
     out = credits_frame(conv, channel_score_credits(conv, result.removal_effects[conv.channel]))
     revenue = float(jr.revenue[jr.converted].sum())
+    # attrs hold plain lists (pandas compares attrs when combining frames)
     out.attrs["channel_summary"] = markov_summary(result, revenue)[
-        ["channel", "removal_effect", "total_conversions"]]
+        ["channel", "removal_effect", "total_conversions"]].to_dict("list")
     out.attrs["model"] = f"markov:{order}"
     return out

@@ -124,7 +124,7 @@ def shapley_credits(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
     out = credits_frame(conv, channel_score_credits(conv, score))
     if stderr.any():  # Monte-Carlo was used for some coalitions
         worst = stderr.max(axis=0)
-        out.attrs["channel_summary"] = pd.DataFrame({"channel": jr.channels,
-                                                     "max_shapley_stderr": worst})
+        out.attrs["channel_summary"] = {"channel": list(jr.channels),
+                                        "max_shapley_stderr": worst.tolist()}
     out.attrs["model"] = "shapley"
     return out

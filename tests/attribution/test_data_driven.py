@@ -143,7 +143,7 @@ def test_shapley_sampling_matches_exact_within_its_error(monkeypatch):
 def test_algorithmic_marginal_effects():
     frame = synthetic_touches(3000, seed=11)
     out = algorithmic_credits(prepare(frame))
-    coef = out.attrs["channel_summary"].set_index("channel")["coefficient"]
+    coef = pd.DataFrame(out.attrs["channel_summary"]).set_index("channel")["coefficient"]
     positive = out["channel"].map(coef) > 0
     has_positive = positive.groupby(out["journey_id"]).transform("any")
     # a channel that lowers the predicted probability gets nothing, unless no channel helps

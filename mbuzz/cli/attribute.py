@@ -1,0 +1,103 @@
+"""`mbuzz attribute`: run an attribution model on a touchpoints CSV (offline).
+
+Same engine and same frames as the pipeline: attribution.attribute().
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+LARGE_INPUT_BYTES = 20 * 2**20  # show a progress bar above this size
+
+
+@click.command()
+@click.option("--model", "model_name", required=True, metavar="NAME|PATH.dsl|markov[:N]|shapley|algorithmic",
+              help="A preset (first_touch, u_shaped, ...), a .dsl file (FILE.dsl#Name to pick one "
+                   "model), markov, markov:2..4, shapley or algorithmic.")
+@click.option("--touchpoints", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV: journey_id, touch_ts, channel, converted, conversion_ts, revenue[, milestones].")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Credits CSV: journey_id, touch_index, channel, credit, revenue_credit, ...")
+@click.option("--summary", is_flag=True, help="Print the channel summary table.")
+@click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Confidence level of bootstrap intervals for channel totals, e.g. 0.95.")
+@click.option("--bootstrap", "n_bootstrap", type=click.IntRange(0), default=0,
+              help="Number of bootstrap resamples (default 200 when --ci is given).")
+@click.option("--lookback", type=click.FloatRange(0, min_open=True), default=None,
+              help="Lookback window in days (default 30; a model's own lookback wins).")
+@click.option("--max-touches", type=click.IntRange(1), default=None, help="Keep the last N touches.")
+@click.option("--transform", default="unique", show_default=True,
+              help="unique, exposure, first, remove_if_last_and_not_all(direct), "
+                   "remove_if_not_all(direct).")
+@click.option("--no-cycles", is_flag=True, help="Do not cut journeys at a visitor's previous conversion.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling and bootstrap.")
+def attribute(model_name: str, touchpoints: Path, out: Path, summary: bool, ci: float | None,
+              n_bootstrap: int, lookback: float | None, max_touches: int | None, transform: str,
+              no_cycles: bool, seed: int) -> None:
+    """Run an attribution model on a touchpoints CSV and write per-touch credits."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from attribution import JourneyOptions, channel_summary, load_model, prepare, run_model
+    from attribution.bootstrap import bootstrap_channel_totals
+    from attribution.io import read_touchpoints, write_credits
+    from dsl import DslError
+
+    console = Console(stderr=True)
+    try:
+        options = JourneyOptions(lookback_days=30 if lookback is None else lookback,
+                                 max_touches=max_touches, transform=transform,
+                                 conversion_cycles=not no_cycles)
+        spec = load_model(model_name)
+    except DslError as exc:
+        raise click.ClickException(f"{model_name} has errors:\n{exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    extra = {"seed": seed} if spec.get("kind") == "shapley" else {}
+    if ci is not None and not n_bootstrap:
+        n_bootstrap = 200
+    large = touchpoints.stat().st_size > LARGE_INPUT_BYTES
+    steps = 4 + n_bootstrap
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True, disable=not large) as progress:
+        task = progress.add_task("reading touchpoints", total=steps)
+        try:
+            touches = read_touchpoints(touchpoints)
+            progress.update(task, advance=1, description="building journeys")
+            journeys = prepare(touches, options.with_model(spec))
+            progress.update(task, advance=1, description=f"running {spec.get('name', model_name)}")
+            credits = run_model(journeys, spec, **extra)
+            progress.update(task, advance=1, description="writing credits")
+            write_credits(credits, out)
+            progress.update(task, advance=1, description="bootstrap")
+            intervals = None
+            if n_bootstrap:
+                def one_run(sample):
+                    progress.update(task, advance=1)
+                    return run_model(prepare(sample, options.with_model(spec)), spec, **extra)
+                intervals = bootstrap_channel_totals(one_run, touches, n=n_bootstrap,
+                                                     ci=ci or 0.95, seed=seed)
+        except ValueError as exc:  # input, model and insufficient-data errors
+            raise click.ClickException(str(exc)) from None
+
+    n_conv = credits["journey_id"].nunique()
+    click.echo(f"{len(credits)} credit rows for {n_conv} conversions written to {out}", err=True)
+    if summary or intervals is not None:
+        _print_summary(channel_summary(credits), intervals, ci or 0.95)
+
+
+def _print_summary(table, intervals, ci: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if intervals is not None:
+        table = table.merge(intervals[["channel", "lower", "upper"]], on="channel", how="left")
+    view = Table(title="Channel summary")
+    for column in table.columns:
+        label = {"lower": f"{ci:.0%} CI low", "upper": f"{ci:.0%} CI high"}.get(column, column)
+        view.add_column(label, justify="left" if column == "channel" else "right")
+    for row in table.itertuples(index=False):
+        view.add_row(*[f"{v:,.4f}" if isinstance(v, float) else str(v) for v in row])
+    Console(width=160).print(view)
