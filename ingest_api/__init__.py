@@ -1,0 +1,49 @@
+"""The ingestion API: a Flask app factory, one blueprint per resource, everything under /api/v1.
+
+    create_app(test_config=None) → Flask app
+
+Configuration: `config.DEFAULTS`, then MBUZZ_* environment variables (JSON
+values), then `test_config`. The database is `mbuzz.db.database_url()`
+(DATABASE_URL or the embedded server) unless `DATABASE_URL` is in the config.
+
+Shared pieces new blueprints reuse (see docs/api/README in the report):
+`auth.authenticated()` (auth → rate limit → OpenAPI validation → tenant-scoped
+transaction in `g.db`, committed before the response), `errors.ApiError` /
+`errors.NotFoundError`, `openapi.parse_json_body()`, `db.transaction()`.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from ingest_api import config as default_config
+from ingest_api import db, docs, errors, events, health, limits, openapi, redaction, segment, validate
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.from_mapping(default_config.DEFAULTS)
+    app.config.from_prefixed_env("MBUZZ")
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+
+    redaction.install(app.logger)
+    errors.init_app(app)
+    url = app.config.get("DATABASE_URL")
+    if not url:
+        from mbuzz.db import database_url
+
+        url = database_url()
+    db.init_app(app, url)
+    openapi.init_app(app)
+    limits.init_app(app)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(validate.bp)
+    app.register_blueprint(docs.bp)
+    events.init_app(app)
+    segment.init_app(app)
+    return app

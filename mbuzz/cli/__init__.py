@@ -19,8 +19,11 @@ COMMANDS: dict[str, str] = {
     "dsl": "mbuzz.cli.dsl:dsl",
     "attribute": "mbuzz.cli.attribute:attribute",
     "demo": "mbuzz.cli.demo:demo",
+    "serve": "mbuzz.cli.serve:serve",
     "pipeline": "mbuzz.cli.pipeline:pipeline",
     "ui": "mbuzz.cli.pipeline:ui",
+    "channels": "mbuzz.cli.channels:channels",
+    "warehouse": "mbuzz.cli.warehouse:warehouse",
 }
 
 HELP = {
@@ -30,8 +33,11 @@ HELP = {
     "dsl": "Check attribution DSL files.",
     "attribute": "Run an attribution model on a touchpoints CSV (offline).",
     "demo": "Run the end-to-end demo.",
+    "serve": "Serve the ingestion API (gunicorn; --dev for Flask's server).",
     "pipeline": "Run the Dagster pipeline in-process.",
     "ui": "Open the Dagster UI (dagster dev) on mbuzz's instance.",
+    "channels": "Explain which channel a landing gets and which rule fired.",
+    "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
 }
 
 

@@ -1,0 +1,114 @@
+"""API-key authentication and the `authenticated` decorator every account-scoped view uses.
+
+Keys are `sk_{test|live}_{32 base62}`, sent as `Authorization: Bearer <key>`
+(or, for the Segment endpoints, as the Basic-auth user name). Only their
+SHA-256 digest is stored: the lookup is by digest, then the digests are
+compared in constant time. Unknown, malformed and revoked keys all get 401.
+`last_used_at` is written at most once a minute per key (the lookup's own
+conditional update), not on every request.
+
+`@authenticated()` runs, in order: open the request's transaction → authenticate
+(`g.principal`) → count the request against the account's rate limit →
+validate the request against the OpenAPI document → scope the transaction to
+the account (role + row-level security) → the view (`g.db` is the connection)
+→ commit, before the response leaves. Any error rolls everything back.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass
+from functools import wraps
+from typing import Callable
+
+import psycopg
+from flask import g, request
+
+from ingest_api import db, limits, openapi
+from ingest_api.errors import ApiError
+from mbuzz.accounts import digest
+
+KEY_PATTERN = re.compile(r"sk_(test|live)_[0-9A-Za-z]{32}\Z")
+TOUCH_EVERY_SECONDS = 60
+
+LOOKUP = """
+with key as (
+    select k.id, k.account_id, k.environment, k.key_digest, k.last_used_at, a.name, a.tier
+    from raw.api_keys k
+    join raw.accounts a on a.id = k.account_id
+    where k.key_digest = %(digest)s and k.revoked_at is null
+), touched as (
+    update raw.api_keys set last_used_at = now()
+    where id in (
+        select id from key
+        where last_used_at is null or last_used_at < now() - make_interval(secs => %(every)s)
+    )
+    returning id
+)
+select id, account_id, environment, key_digest, name, tier, (select count(*) from touched) from key
+"""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key, its account and environment (test keys write environment='test')."""
+
+    key_id: str
+    account_id: str
+    account_name: str
+    tier: str
+    environment: str
+
+
+def _unauthorized(message: str, scheme: str) -> ApiError:
+    challenge = 'Basic realm="mbuzz"' if scheme == "basic" else 'Bearer realm="mbuzz"'
+    return ApiError(message, status=401, headers={"WWW-Authenticate": challenge})
+
+
+def presented_key(scheme: str) -> str:
+    """The key from the Authorization header (Bearer token, or Basic user name for Segment)."""
+    auth = request.authorization
+    if auth is None:
+        hint = "HTTP Basic auth with the API key as user name" if scheme == "basic" else "Authorization: Bearer sk_live_…"
+        raise _unauthorized(f"missing API key: send {hint}", scheme)
+    if auth.type == "bearer":
+        key = auth.token or ""
+    elif auth.type == "basic":
+        key = auth.username or ""
+    else:
+        raise _unauthorized(f"unsupported authorization scheme {auth.type!r}", scheme)
+    if not KEY_PATTERN.match(key):
+        raise _unauthorized("malformed API key: expected sk_test_… or sk_live_… followed by 32 letters and digits", scheme)
+    return key
+
+
+def authenticate(conn: psycopg.Connection, key: str, scheme: str = "bearer") -> Principal:
+    wanted = digest(key)
+    row = conn.execute(LOOKUP, {"digest": wanted, "every": TOUCH_EVERY_SECONDS}).fetchone()
+    if row is None or not hmac.compare_digest(row[3], wanted):
+        raise _unauthorized("this API key is not valid (unknown or revoked)", scheme)
+    key_id, account_id, environment, _digest, name, tier, _touched = row
+    return Principal(key_id=key_id, account_id=account_id, account_name=name, tier=tier, environment=environment)
+
+
+def authenticated(scheme: str = "bearer") -> Callable:
+    """Decorate a view that acts for one account (see the module docstring for what runs)."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            key = presented_key(scheme)
+            with db.transaction() as conn:
+                g.principal = authenticate(conn, key, scheme)
+                limits.check_account_limit()
+                openapi.validate_request()
+                db.scope_to_account(conn, g.principal.account_id)
+                g.db = conn
+                try:
+                    return view(*args, **kwargs)
+                finally:
+                    g.db = None
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,36 @@
+"""Defaults of the ingestion API; `create_app` overlays MBUZZ_* environment variables and test config.
+
+Every value can be set from the environment with Flask's prefixed-env loader,
+e.g. `MBUZZ_RATE_LIMIT_TIERS='{"standard": "100/second"}'` (values are JSON).
+"""
+from __future__ import annotations
+
+DEFAULTS: dict = {
+    # Request limits (PRODUCT.md §4). The body limit is also Flask's MAX_CONTENT_LENGTH.
+    "MAX_BODY_BYTES": 512 * 1024,
+    "MAX_EVENTS_PER_BATCH": 500,
+    "MAX_EVENT_BYTES": 32 * 1024,
+    # Timestamps up to this far ahead of the server clock are clamped to the
+    # receive time (client clock skew); later ones are rejected.
+    "FUTURE_TOLERANCE_SECONDS": 300,
+    # Rate limits per account tier (`raw.accounts.tier`), in flask-limiter's
+    # notation; several limits are separated by ';'. Unknown tiers get "default".
+    "RATE_LIMIT_TIERS": {
+        "free": "20/second;600/minute",
+        "standard": "100/second;3000/minute",
+        "pro": "500/second;15000/minute",
+        "enterprise": "2000/second;60000/minute",
+        "default": "100/second;3000/minute",
+    },
+    # Storage for the counters: REDIS_URL's Redis when set, else process memory.
+    "RATELIMIT_STORAGE_URI": None,
+    "RATELIMIT_KEY_PREFIX": "mbuzz",
+    # The non-superuser role requests switch to, so row-level security applies.
+    "DB_TENANT_ROLE": "mbuzz_api",
+    # Per-process connection pool.
+    "DB_POOL_SIZE": 4,
+    # Seconds clients are told to wait when the database is unreachable.
+    "RETRY_AFTER_UNAVAILABLE": 5,
+    # Where the OpenAPI document lives (the single source of truth).
+    "OPENAPI_PATH": None,
+}

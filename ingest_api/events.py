@@ -1,0 +1,83 @@
+"""POST /api/v1/events: check each event on its own, land the valid ones, answer 202.
+
+Follows one event: the body is parsed and its envelope validated against
+docs/api/openapi.yml by `@authenticated`; here each item is checked against
+the document's `Event` schema plus the rules a schema cannot say (timestamp
+parsing and the future tolerance, the 32 KB per-event limit, text PostgreSQL
+cannot store); valid items become rows for `landing.land`, which stores them
+in one statement; the 202 answers accepted / duplicates / rejected.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from flask import Blueprint, current_app, g
+
+from ingest_api import landing, openapi
+from ingest_api.auth import authenticated
+from mbuzz.ids import new_id
+
+bp = Blueprint("events", __name__, url_prefix="/api/v1")
+
+
+class EventChecker:
+    """The per-event rules, configured from the app and the size of the body they came in."""
+
+    def __init__(self, received_at: datetime, body: bytes) -> None:
+        config = current_app.config
+        self.received_at = received_at
+        self.tolerance = timedelta(seconds=config["FUTURE_TOLERANCE_SECONDS"])
+        self.max_bytes = config["MAX_EVENT_BYTES"]
+        self.schema = current_app.extensions["mbuzz.event_validator"]
+        # Only a body over the per-event limit can hold an event over it.
+        self.check_size = len(body) > self.max_bytes
+        self.check_text = landing.body_may_hold_unstorable_text(body)
+
+    def row(self, item: Any) -> tuple[dict | None, list[str]]:
+        errors = self.schema.errors(item)
+        if errors:
+            return None, errors
+        if self.check_size and landing.encoded_size(item) > self.max_bytes:
+            return None, [f"event: larger than {self.max_bytes // 1024} KB"]
+        if self.check_text and (problem := landing.unstorable_text(item)):
+            return None, [f"event: {problem}"]
+        occurred_at = self.received_at
+        if "timestamp" in item:
+            try:
+                occurred_at = landing.settle_future(landing.parse_timestamp(item["timestamp"]),
+                                                    self.received_at, self.tolerance)
+            except ValueError as exc:
+                return None, [f"timestamp: {exc}"]
+        return {
+            "event_id": item.get("event_id") or item.get("messageId") or new_id("evt"),
+            "event_type": item["event_type"],
+            "visitor_id": item.get("visitor_id") or item["anonymous_id"],
+            "user_id": item.get("user_id"),
+            "session_id": item.get("session_id"),
+            "occurred_at": occurred_at.isoformat(),
+            "sent_at": None,
+            "original_timestamp": None,
+            "properties": item.get("properties") or {},
+            "context": item.get("context") or {},
+        }, []
+
+
+@bp.post("/events")
+@authenticated()
+def ingest():
+    received_at = datetime.now(timezone.utc)
+    checker = EventChecker(received_at, g.body)
+    batch = landing.Batch()
+    for index, item in enumerate(openapi.parse_json_body()["events"]):
+        row, errors = checker.row(item)
+        if row is None:
+            batch.reject(index, errors)
+        else:
+            batch.add(row)
+    return landing.land(g.db, g.principal, batch, received_at, source="api"), 202
+
+
+def init_app(app) -> None:
+    app.extensions["mbuzz.event_validator"] = app.extensions["mbuzz.openapi"].item_validator("Event")
+    app.register_blueprint(bp)

@@ -1,0 +1,141 @@
+"""Landing: validated events → raw.event_keys + raw.events, one statement per batch.
+
+The batch travels as one JSON parameter unpacked by `jsonb_to_recordset`; the
+statement first inserts the idempotency keys (`on conflict do nothing`) and
+then the facts of exactly the keys that were new (the insert-keys-then-facts
+pattern of tests/foundation/test_schema.py), so a retried event — even with
+another timestamp — is a duplicate, on plain PostgreSQL and on TimescaleDB
+hypertables alike. No COPY: the TimescaleDB (PGlite) path breaks on COPY FROM
+STDIN, and one code path serves both. The caller's transaction is scoped to
+the account, so row-level security checks every key row it writes.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+
+from ingest_api.auth import Principal
+
+LAND = """
+with batch as (
+    select * from jsonb_to_recordset(%(events)s::jsonb) as e(
+        event_id text, event_type text, visitor_id text, user_id text, session_id text,
+        occurred_at timestamptz, sent_at timestamptz, original_timestamp timestamptz,
+        properties jsonb, context jsonb
+    )
+), new_keys as (
+    insert into raw.event_keys (account_id, event_id, received_at)
+    select %(account_id)s, event_id, %(received_at)s from batch
+    on conflict do nothing
+    returning event_id
+), landed as (
+    insert into raw.events (
+        account_id, event_id, environment, event_type, visitor_id, user_id, session_id,
+        occurred_at, received_at, sent_at, original_timestamp, properties, context, api_key_id, source
+    )
+    select %(account_id)s, b.event_id, %(environment)s, b.event_type, b.visitor_id, b.user_id, b.session_id,
+           b.occurred_at, %(received_at)s, b.sent_at, b.original_timestamp,
+           coalesce(b.properties, '{}'::jsonb), coalesce(b.context, '{}'::jsonb), %(api_key_id)s, %(source)s
+    from batch b
+    join new_keys k on k.event_id = b.event_id
+    returning 1
+)
+select count(*) from landed
+"""
+
+
+@dataclass
+class Batch:
+    """The outcome of checking a batch: rows to land, in-batch repeats, rejections by index."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    repeats: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["event_id"] in self._seen:
+            self.repeats += 1  # a repeat of an event_id earlier in this batch: one event
+            return
+        self._seen.add(row["event_id"])
+        self.rows.append(row)
+
+    def reject(self, index: int, errors: list[str]) -> None:
+        self.rejected.append({"index": index, "errors": errors})
+
+
+def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_at: datetime, source: str) -> dict:
+    """Store the batch's rows in one round trip; the body of the 202/200 answer."""
+    accepted = 0
+    if batch.rows:
+        accepted = conn.execute(LAND, {
+            "events": json.dumps(batch.rows, separators=(",", ":")),
+            "account_id": principal.account_id,
+            "environment": principal.environment,
+            "received_at": received_at,
+            "api_key_id": principal.key_id,
+            "source": source,
+        }).fetchone()[0]
+    duplicates = len(batch.rows) - accepted + batch.repeats
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": batch.rejected}
+
+
+# -- timestamps ---------------------------------------------------------------
+
+def parse_timestamp(value: Any) -> datetime:
+    """An ISO-8601 string as an aware UTC datetime (no offset → UTC). ValueError otherwise."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not an ISO-8601 date-time") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is out of range") from None
+
+
+def settle_future(moment: datetime, received_at: datetime, tolerance: timedelta) -> datetime:
+    """Clamp small clock skew to the receive time; refuse times beyond the tolerance."""
+    if moment <= received_at:
+        return moment
+    if moment - received_at > tolerance:
+        raise ValueError(f"is more than {int(tolerance.total_seconds())} s in the future")
+    return received_at
+
+
+# -- what PostgreSQL cannot store ------------------------------------------------
+
+_SUSPECT = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+
+
+def body_may_hold_unstorable_text(body: bytes) -> bool:
+    """Cheap pre-check on the raw body: NUL characters or UTF-16 surrogate escapes present."""
+    return _SUSPECT.search(body) is not None
+
+
+def unstorable_text(item: Any) -> str | None:
+    """Why PostgreSQL would refuse this item's text (NUL, unpaired surrogate), or None."""
+    if "\\u0000" in json.dumps(item):
+        return "contains a NUL character (\\u0000), which cannot be stored"
+    try:
+        json.dumps(item, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired UTF-16 surrogate, which cannot be stored"
+    return None
+
+
+def encoded_size(item: Any) -> int:
+    return len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace"))
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()

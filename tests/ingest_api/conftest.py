@@ -1,0 +1,130 @@
+"""Fixtures for the ingestion API: the app on the session's real PostgreSQL, Redis when REDIS_URL is set.
+
+Every response the `client` fixture gets is checked against docs/api/openapi.yml
+(openapi-core response validation); responses of undocumented paths must
+still have the JSON error shape. Rate-limit counters use a key prefix unique
+to this session, so parallel runs on one Redis never share counters.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
+from openapi_core.testing import MockRequest
+
+from ingest_helpers import Tenant, free_port, make_tenant
+
+REPO = Path(__file__).resolve().parents[2]
+MBUZZ = str(Path(sys.executable).parent / "mbuzz")
+SESSION_PREFIX = f"mbuzz-test-{secrets.token_hex(4)}"
+TIERS = {
+    "standard": "1000/second",
+    "tiny": "3/minute",
+    "default": "1000/second",
+}
+
+
+def check_against_openapi(app, request, response) -> None:
+    """Fail unless `response` is what docs/api/openapi.yml says `request` may get."""
+    from ingest_api.openapi import spec
+
+    document = spec()
+    path = request.path
+    documented = path in document.document["paths"]
+    if response.status_code in (404, 405) or not documented:
+        assert response.mimetype == "application/json", response.data[:200]
+        schema = {"$ref": "#/components/schemas/Error", "components": document.document["components"]}
+        Draft202012Validator(schema).validate(response.get_json())
+        return
+    operation = MockRequest("http://localhost", request.method.lower(), path)  # the body is not needed
+    document.openapi.validate_response(operation, WerkzeugOpenAPIResponse(response))
+
+
+class ContractClient(FlaskClient):
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        with self.application.test_request_context():
+            check_against_openapi(self.application, response.request, response)
+        return response
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    from ingest_api import create_app
+
+    application = create_app({
+        "DATABASE_URL": database_url,
+        "RATE_LIMIT_TIERS": TIERS,
+        "RATELIMIT_KEY_PREFIX": SESSION_PREFIX,
+        "TESTING": True,
+    })
+    application.test_client_class = ContractClient
+    yield application
+    application.extensions["mbuzz.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def tenant(conn) -> Tenant:
+    return make_tenant(conn)
+
+
+@pytest.fixture
+def other_tenant(conn) -> Tenant:
+    return make_tenant(conn)
+
+
+# -- a live server: `mbuzz serve` under gunicorn on a free port ---------------------
+
+@dataclass
+class LiveServer:
+    url: str
+    log: Path
+    process: subprocess.Popen
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("live") / "server.log"
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "MBUZZ_RATELIMIT_KEY_PREFIX": f"{SESSION_PREFIX}-live",
+           "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}'}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [MBUZZ, "serve", "--port", str(port), "--workers", "2", "--no-migrate"],
+            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"mbuzz serve did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield LiveServer(url, log, process)
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
