@@ -28,7 +28,16 @@ accounts as (
 
 channel_rules as (
 
-    select * from {{ ref('channel_rules') }}
+    -- blank cells are "no condition" (seed files may load them as '' or null)
+    select
+        priority,
+        channel,
+        nullif(lower(btrim(source_category)), '') as source_category,
+        nullif(source_pattern, '') as source_pattern,
+        nullif(medium_pattern, '') as medium_pattern,
+        nullif(campaign_pattern, '') as campaign_pattern,
+        nullif(and_medium_pattern, '') as and_medium_pattern
+    from {{ ref('channel_rules') }}
 
 ),
 
@@ -215,7 +224,7 @@ classified as (
                 and channel_rules.medium_pattern is null
                 and channel_rules.campaign_pattern is null
             )
-            or lower(channel_rules.source_category) = categorised.source_category
+            or channel_rules.source_category = categorised.source_category
             or categorised.source_key ~* channel_rules.source_pattern
             or categorised.medium_key ~* channel_rules.medium_pattern
             or categorised.campaign_key ~* channel_rules.campaign_pattern
