@@ -17,6 +17,8 @@ from psycopg import sql
 
 from mbuzz.settings import libpq_url, with_database
 
+pytest_plugins = ["tests.timescale"]  # the TimescaleDB tier: timescale_server, timescale_url, timescale_conn
+
 REPO = Path(__file__).resolve().parent.parent
 
 

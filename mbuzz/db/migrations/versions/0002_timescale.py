@@ -4,8 +4,10 @@ Detection, not configuration: when `timescaledb` is in pg_available_extensions
 the extension is created and the time-series tables become hypertables with
 1-week chunks. Raw events and conversions are compressed after 7 days,
 segmented by account, and never dropped (no retention policy: raw data is kept
-forever). Without the extension this migration changes nothing, and the same
-tables and indexes serve as plain PostgreSQL tables.
+forever). No default time index is added (create_default_indexes => false):
+0001's indexes, which all lead with account_id, are the indexes on both paths.
+Without the extension this migration changes nothing, and the same tables and
+indexes serve as plain PostgreSQL tables.
 
 Revision ID: 0002
 Revises: 0001
@@ -39,7 +41,8 @@ def upgrade() -> None:
         bind.execute(
             sa.text(
                 "select create_hypertable(cast(:table as regclass), :time_column, "
-                "chunk_time_interval => interval '7 days', if_not_exists => true, migrate_data => true)"
+                "chunk_time_interval => interval '7 days', create_default_indexes => false, "
+                "if_not_exists => true, migrate_data => true)"
             ),
             {"table": table, "time_column": time_column},
         )
