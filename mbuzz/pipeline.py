@@ -5,8 +5,9 @@ Runs are recorded in the Dagster instance under MBUZZ_HOME/dagster, the same one
 """
 from __future__ import annotations
 
-import logging
 import os
+import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -62,39 +63,21 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
     else:
         partition_key = partition or today
 
-    @dg.logger
-    def progress_logger(init_context):
-        class Handler(logging.Handler):
-            def emit(self, record: logging.LogRecord) -> None:
-                meta = getattr(record, "dagster_meta", None)
-                event = getattr(meta, "get", lambda *_: None)("dagster_event") if meta else None
-                if event is None:
-                    return
-                kind = event.event_type_value
-                if kind == "ASSET_MATERIALIZATION":
-                    on_event(f"materialized {event.asset_key.to_user_string()}")
-                elif kind == "ASSET_CHECK_EVALUATION":
-                    data = event.event_specific_data
-                    state = "passed" if data.passed else f"FAILED ({data.severity.value})"
-                    on_event(f"check {data.asset_key.to_user_string()}:{data.check_name} {state}")
-                elif kind == "STEP_FAILURE":
-                    on_event(f"step failed: {event.step_key}")
-
-        logger_ = logging.getLogger("mbuzz.pipeline")
-        logger_.setLevel(logging.DEBUG)
-        logger_.handlers = [Handler()]
-        logger_.propagate = False
-        return logger_
-
     instance = dg.DagsterInstance.get()
+    run_id = str(uuid.uuid4())
     run_config = {
-        "ops": {"attribution_credits": {"config": {"data_driven": data_driven}}},
-        "loggers": {"progress": {}},
+        "ops": {"attribution_models": {"config": {"data_driven": data_driven}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
-    result = job.execute_in_process(
-        run_config=run_config, instance=instance, partition_key=partition_key, tags=tags,
-        raise_on_error=False, logger_defs={"progress": progress_logger},
-    )
+    stop = threading.Event()
+    watcher = threading.Thread(target=_follow, args=(instance, run_id, stop, on_event), daemon=True)
+    watcher.start()
+    try:
+        result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=partition_key,
+                                        tags=tags, run_id=run_id, raise_on_error=False)
+    finally:
+        stop.set()
+        watcher.join(5)
     out = PipelineResult(success=result.success, run_id=result.run_id)
     for event in result.all_events:
         if event.event_type_value == "ASSET_MATERIALIZATION":
@@ -106,3 +89,39 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
             error = event.event_specific_data.error
             out.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
     return out
+
+
+def _describe(event) -> str | None:
+    kind = event.event_type_value
+    if kind == "STEP_START":
+        return f"running {event.step_key}"
+    if kind == "ASSET_MATERIALIZATION":
+        return f"materialized {event.asset_key.to_user_string()}"
+    if kind == "ASSET_CHECK_EVALUATION":
+        data = event.event_specific_data
+        state = "passed" if data.passed else f"FAILED ({data.severity.value})"
+        return f"check {data.asset_key.to_user_string()}:{data.check_name} {state}"
+    if kind == "STEP_FAILURE":
+        return f"step failed: {event.step_key}"
+    return None
+
+
+def _follow(instance, run_id: str, stop: threading.Event, on_event: Callable[[str], None]) -> None:
+    """Report the run's progress from the instance's event log while it executes."""
+    cursor = None
+    while True:
+        done = stop.is_set()
+        try:
+            page = instance.get_records_for_run(run_id, cursor=cursor)
+        except Exception:  # the run may not be stored yet
+            page = None
+        if page is not None:
+            for record in page.records:
+                event = record.event_log_entry.dagster_event
+                message = _describe(event) if event else None
+                if message:
+                    on_event(message)
+            cursor = page.cursor
+        if done:
+            return
+        stop.wait(0.5)

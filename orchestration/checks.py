@@ -3,7 +3,6 @@
 Blocking checks guard numbers users would read: a run whose credits break an
 invariant fails before the marts and aggregates are rebuilt from them.
 """
-from __future__ import annotations
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
@@ -106,7 +105,7 @@ def raw_events_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
 KNOWN_EVENT_TYPES = ["page_view", "track", "identify", "mql", "sql", "screen", "group", "alias"]
 
 
-@dg.asset_check(asset="raw_events", severity=dg.AssetCheckSeverity.WARN,
+@dg.asset_check(asset="raw_events",
                 description=f"Raw events arrived in the last {FRESHNESS_HOURS} hours.")
 def raw_events_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:

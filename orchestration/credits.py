@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "dbt_project" / "seeds"
 DATA_DRIVEN_MODELS = ("markov", "shapley", "algorithmic")
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
+BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
 CREDIT_COLUMNS = (
     "account_id", "credit_id", "run_id", "environment", "model", "conversion_id", "conversion_type",
     "converted_at", "touch_index", "session_id", "channel", "credit", "revenue_credit",
@@ -151,17 +152,25 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             ids = set(ruled["journey_id"])
             frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
             if name == "markov":
-                summaries.append(_markov_summary(touches, options))
+                summaries.append(_markov_summary(touches, credits, options))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return credits, summary, skipped
 
 
-def _markov_summary(touches: pd.DataFrame, options: JourneyOptions) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model, for the run's record."""
-    from attribution import markov_summary
+def _markov_summary(touches: pd.DataFrame, credits: pd.DataFrame, options: JourneyOptions) -> pd.DataFrame:
+    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the totals."""
+    from attribution.bootstrap import bootstrap_channel_totals
 
-    return markov_summary(touches, options=options).assign(model="markov")
+    summary = pd.DataFrame(credits.attrs["channel_summary"])
+    try:
+        ci = bootstrap_channel_totals(lambda t: attribute(t, "markov", options), touches,
+                                      n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
+        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
+                                on="channel", how="left")
+    except InsufficientDataError:
+        pass  # a resample too small to fit: keep the point estimates without an interval
+    return summary.assign(model="markov")
 
 
 def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
-from orchestration.assets.attribution import attribution_credits
+from orchestration.assets.attribution import attribution_models
 from orchestration.assets.dbt import attribution_marts, warehouse_models
 from orchestration.assets.raw import raw_accounts, raw_conversions, raw_events
 from orchestration.checks import checks
@@ -13,7 +13,7 @@ from orchestration.resources import Warehouse
 from orchestration.schedules import hourly_incremental, nightly_data_driven, pipeline_job
 
 defs = dg.Definitions(
-    assets=[raw_events, raw_conversions, raw_accounts, warehouse_models, attribution_credits, attribution_marts],
+    assets=[raw_events, raw_conversions, raw_accounts, warehouse_models, attribution_models, attribution_marts],
     asset_checks=checks,
     jobs=[pipeline_job],
     schedules=[hourly_incremental, nightly_data_driven],

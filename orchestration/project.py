@@ -2,22 +2,33 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-REPO = Path(__file__).resolve().parent.parent
+from mbuzz.warehouse import PROFILES_DIR, PROJECT_DIR
 
 
 def _profile_env() -> None:
-    """dbt reads its profile from environment variables derived from mbuzz's settings."""
+    """dbt reads its profile from environment variables derived from mbuzz's settings; the dbt
+    executable is this virtual environment's, whether or not .venv/bin is on PATH."""
     from mbuzz.warehouse import dbt_env
 
     os.environ.update(dbt_env())
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
 _profile_env()
-dbt_project = DbtProject(project_dir=REPO, profiles_dir=REPO / "dbt_project", target=os.environ.get("MBUZZ_DBT_TARGET"))
+dbt_project = DbtProject(
+    project_dir=PROJECT_DIR,
+    profiles_dir=PROFILES_DIR,
+    target=os.environ.get("MBUZZ_DBT_TARGET"),
+    # a separate target folder lets tests and parallel runs keep their manifests apart
+    target_path=os.environ.get("MBUZZ_DBT_TARGET_PATH", "target"),
+)
 if not dbt_project.manifest_path.exists():
     # first load on a fresh clone (or `dagster dev`): parse the project to get its manifest
     dbt_project.preparer.prepare(dbt_project)

@@ -1,5 +1,4 @@
 """Resources: where the warehouse is. One environment variable decides (DATABASE_URL)."""
-from __future__ import annotations
 
 import dagster as dg
 import psycopg

@@ -1,5 +1,4 @@
 """Jobs and schedules: the hourly incremental run and the nightly data-driven run."""
-from __future__ import annotations
 
 import dagster as dg
 
@@ -17,7 +16,7 @@ def hourly_incremental(context: dg.ScheduleEvaluationContext):
     return dg.RunRequest(
         run_key=f"hourly-{context.scheduled_execution_time:%Y-%m-%dT%H}",
         partition_key=day,
-        run_config={"ops": {"attribution_credits": {"config": {"data_driven": False}}}},
+        run_config={"ops": {"attribution_models": {"config": {"data_driven": False}}}},
     )
 
 
@@ -28,4 +27,4 @@ def nightly_data_driven(context: dg.ScheduleEvaluationContext):
 
     day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
     return dg.RunRequest(run_key=f"nightly-{day}", partition_key=day,
-                         run_config={"ops": {"attribution_credits": {"config": {"data_driven": True}}}})
+                         run_config={"ops": {"attribution_models": {"config": {"data_driven": True}}}})

@@ -116,3 +116,58 @@ def generate(visitors: int = 3000, days: int = 45, seed: int = 7, end: datetime 
 def batches(items: list, size: int):
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "live") -> tuple[int, int]:
+    """Land a traffic history straight into the raw tables (tests and benchmarks; the demo uses HTTP).
+
+    Same idempotency as the API: keys first, facts only for new keys. Returns (events, conversions) inserted."""
+    from mbuzz.ids import new_id
+
+    events = traffic.events
+    cols = {
+        "event_id": [e["event_id"] for e in events],
+        "event_type": [e["event_type"] for e in events],
+        "visitor_id": [e["visitor_id"] for e in events],
+        "user_id": [e.get("user_id") for e in events],
+        "occurred_at": [e["timestamp"] for e in events],
+        "properties": [__import__("json").dumps(e.get("properties") or {}) for e in events],
+    }
+    inserted = conn.execute(
+        """
+        with input as (
+            select * from unnest(%(event_id)s::text[], %(event_type)s::text[], %(visitor_id)s::text[],
+                                 %(user_id)s::text[], %(occurred_at)s::timestamptz[], %(properties)s::jsonb[])
+                as t(event_id, event_type, visitor_id, user_id, occurred_at, properties)
+        ),
+        new_keys as (
+            insert into raw.event_keys (account_id, event_id)
+            select %(account_id)s, event_id from input
+            on conflict do nothing
+            returning event_id
+        )
+        insert into raw.events (account_id, event_id, environment, event_type, visitor_id, user_id, occurred_at, properties)
+        select %(account_id)s, i.event_id, %(environment)s, i.event_type, i.visitor_id, i.user_id, i.occurred_at, i.properties
+        from input i join new_keys using (event_id)
+        """,
+        {**cols, "account_id": account_id, "environment": environment},
+    ).rowcount
+    by_id = {e["event_id"]: e for e in events}
+    conversions = 0
+    for c in traffic.conversions:
+        event = by_id[c["event_id"]]
+        conversion_id = new_id("conv")
+        new = conn.execute(
+            "insert into raw.conversion_keys (account_id, dedupe_key, conversion_id, converted_at) "
+            "values (%s, %s, %s, %s) on conflict do nothing returning conversion_id",
+            (account_id, "event:" + c["event_id"], conversion_id, event["timestamp"]),
+        ).fetchone()
+        if new:
+            conn.execute(
+                "insert into raw.conversions (account_id, conversion_id, environment, conversion_type, visitor_id, "
+                "user_id, event_id, revenue, currency, converted_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (account_id, conversion_id, environment, c["conversion_type"], event["visitor_id"], event.get("user_id"),
+                 c["event_id"], c.get("revenue"), c.get("currency"), event["timestamp"]),
+            )
+            conversions += 1
+    return inserted, conversions

@@ -3,7 +3,6 @@
 Partitioned by conversion day; a backfill of many days runs as one run over the
 range (one pass of the engine, vectorised over all journeys at once).
 """
-from __future__ import annotations
 
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
@@ -18,24 +17,34 @@ class AttributionConfig(dg.Config):
     data_driven: bool = True  # Markov, Shapley and algorithmic too (the nightly run); False: rule-based only
 
 
-@dg.asset(
-    key="attribution_credits",
-    deps=[get_asset_key_for_model([warehouse_models], "fct_conversion_journeys")],
+JOURNEYS = get_asset_key_for_model([warehouse_models], "fct_conversion_journeys")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("attribution_credits", deps=[JOURNEYS], group_name="attribution", kinds={"python", "postgres"},
+                     description="Per-touch credits of every conversion under every preset, active custom DSL "
+                     "model and data-driven model (attribution.attribution_credits)."),
+        dg.AssetSpec("channel_summaries", deps=[JOURNEYS], group_name="attribution", kinds={"python", "postgres"},
+                     description="Markov removal effects, textbook totals and bootstrap intervals per run "
+                     "(attribution.channel_summaries)."),
+    ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="attribution",
-    kinds={"python", "postgres"},
-    description="Per-touch credits of every conversion under every preset, active custom DSL model and "
-    "data-driven model (attribution.attribution_credits).",
+    name="attribution_models",
 )
-def attribution_credits(context: dg.AssetExecutionContext, config: AttributionConfig, warehouse: Warehouse) -> dg.MaterializeResult:
+def attribution_models(context: dg.AssetExecutionContext, config: AttributionConfig, warehouse: Warehouse):
     start, end = window(context)
     result = run_attribution(warehouse.connect, start, end, data_driven=config.data_driven,
                              partition_key=context.partition_key if context.has_partition_key else None,
                              log=context.log.debug)
     for model, reason in result.skipped.items():
         context.log.warning(f"{model} skipped: {reason}")
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(asset_key="channel_summaries", metadata={
+        "run_id": result.run_id, "config_hash": result.config_hash,
+        "markov": "skipped: " + result.skipped["markov"] if "markov" in result.skipped else "written",
+    })
+    yield dg.MaterializeResult(asset_key="attribution_credits", metadata={
         "run_id": result.run_id,
         "config_hash": result.config_hash,
         "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}",

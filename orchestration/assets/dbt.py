@@ -5,14 +5,12 @@ not read the credits). `attribution_marts`: the marts and daily aggregates over
 `attribution.attribution_credits`, a dbt source whose asset key is the Python
 asset's, so the graph is one piece: raw → warehouse → attribution → marts.
 """
-from __future__ import annotations
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from mbuzz.warehouse import CREDITS_SELECTOR as CREDIT_MODELS
 from orchestration.project import dbt_project
-
-CREDIT_MODELS = "source:mbuzz_attribution+"
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CREDIT_MODELS, name="warehouse_models")
