@@ -8,8 +8,8 @@
     - Events are ordered by occurred_at, then event_id, whatever order they arrived in.
 
     Incremental: each run re-sessionises every visitor with an event received since the last
-    build (minus mbuzz__received_margin_minutes) and occurring within mbuzz__late_event_window_days
-    of the newest session, from all of that visitor's events; delete+insert by visitor replaces
+    build of its account (minus mbuzz__received_margin_minutes) and occurring within
+    mbuzz__late_event_window_days of the account's newest session, from all of that visitor's events; delete+insert by visitor replaces
     their sessions, so merges and splits caused by late events come out exactly as a full refresh.
     Events arriving later than the window are picked up at the visitor's next activity or on a
     full refresh. Under TimescaleDB the table is a hypertable on started_at, compressed after 30 days. -#}
@@ -42,23 +42,30 @@ events as (
 
 {% if is_incremental() %}
 
-watermark as (
+-- per account and environment: how far back to look for late events, and which events are new
+watermarks as (
 
     select
-        coalesce(max(ended_at), '-infinity'::timestamptz)
-            - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from,
-        coalesce(max(max_received_at), '-infinity'::timestamptz)
-            - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
+        account_id,
+        environment,
+        max(ended_at) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from,
+        max(max_received_at) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
     from {{ this }}
+    group by account_id, environment
 
 ),
 
 changed_visitors as (
 
-    select distinct account_id, environment, visitor_id
+    select distinct events.account_id, events.environment, events.visitor_id
     from events
-    where occurred_at >= (select scan_from from watermark)
-      and received_at > (select received_after from watermark)
+    left join watermarks
+        on events.account_id = watermarks.account_id
+        and events.environment = watermarks.environment
+    -- a constant lower bound lets PostgreSQL / TimescaleDB skip old data (chunks) altogether
+    where events.occurred_at >= (select coalesce(min(scan_from), '-infinity'::timestamptz) from watermarks)
+      and events.occurred_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
+      and events.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
 
 ),
 

@@ -1,0 +1,212 @@
+"""`dbt build` on real databases: the fixture dataset's sessions, channels and journeys; an
+incremental run after late events equals a full refresh; a clean build on an empty database;
+and the TimescaleDB path giving the same marts and aggregates as plain PostgreSQL."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from mbuzz.channels import explain
+from mbuzz.settings import with_database
+
+from tests.dbt.dataset import OWN_DOMAIN, build_dataset, dbt, fetch, insert_credits, late_events, load
+
+pytestmark = pytest.mark.slow
+
+SESSIONS = """
+select session_id, visitor_id, user_id, identity_key, started_at, ended_at, event_count, is_client_session,
+       landing_url, referrer_host, utm_source, utm_medium, utm_campaign, gclid, source, medium, campaign,
+       source_category, is_self_referral, channel, channel_rule, first_mql_at, first_sql_at, environment
+from marts.fct_sessions where account_id = %s order by session_id
+"""
+JOURNEYS = """
+select journey_id, conversion_id, converted, conversion_ts, conversion_type, revenue, touch_index, touch_ts,
+       session_id, channel, utm_source, utm_medium, utm_campaign, milestones, environment
+from marts.fct_conversion_journeys where account_id = %s order by journey_id, touch_index nulls first
+"""
+CONVERSIONS = """
+select conversion_id, conversion_type, identity_key, revenue, converted_at, touch_count,
+       first_touch_channel, last_touch_channel
+from marts.fct_conversions where account_id = %s order by conversion_id
+"""
+CHANNEL_DAILY = """
+select model, day, channel, conversions, revenue, touches
+from marts.channel_attribution_daily where account_id = %s order by model, day, channel
+"""
+SOURCE_DAILY = """
+select model, day, utm_source, utm_medium, utm_campaign, conversions, revenue, touches
+from marts.source_attribution_daily where account_id = %s
+order by model, day, utm_source nulls first, utm_medium nulls first, utm_campaign nulls first
+"""
+
+
+def normalise(rows: list[tuple]) -> list[tuple]:
+    """Rows comparable across servers: floats rounded, Decimals as floats, timestamps in UTC."""
+    def value(v):
+        if isinstance(v, float):
+            return round(v, 9)
+        if isinstance(v, Decimal):
+            return round(float(v), 9)
+        if isinstance(v, datetime):
+            return v.astimezone(timezone.utc)
+        return v
+    return [tuple(value(v) for v in row) for row in rows]
+
+
+def snapshot(url: str, account_id: str) -> dict[str, list[tuple]]:
+    return {name: normalise(fetch(url, query, (account_id,)))
+            for name, query in (("sessions", SESSIONS), ("journeys", JOURNEYS), ("conversions", CONVERSIONS))}
+
+
+@pytest.fixture(scope="module")
+def pg_build(database_url, fixture_account):
+    """The fixture dataset loaded into the session's database and built once with `dbt build`."""
+    dataset = build_dataset(fixture_account)
+    load(database_url, dataset)
+    dbt(database_url, "build", target="postgres")
+    return dataset, snapshot(database_url, fixture_account)
+
+
+def journeys_by_id(url: str, account_id: str) -> dict[str, list[dict]]:
+    rows = fetch(url, JOURNEYS, (account_id,))
+    cols = ["journey_id", "conversion_id", "converted", "conversion_ts", "conversion_type", "revenue", "touch_index",
+            "touch_ts", "session_id", "channel", "utm_source", "utm_medium", "utm_campaign", "milestones", "environment"]
+    out: dict[str, list[dict]] = {}
+    for row in rows:
+        record = dict(zip(cols, row))
+        out.setdefault(record["journey_id"], []).append(record)
+    return out
+
+
+def test_journeys_of_the_fixture(database_url, fixture_account, pg_build):
+    c = fixture_account[-6:]
+    journeys = journeys_by_id(database_url, fixture_account)
+
+    paid = journeys[f"conv_{c}_paid"]
+    assert [t["channel"] for t in paid] == ["paid_search", "email", "direct"]
+    assert [t["touch_index"] for t in paid] == [0, 1, 2]
+    # the first mql marks its touch; the sql happened after the conversion: no mark
+    assert [t["milestones"] for t in paid] == ["mql", "", ""]
+    assert {t["revenue"] for t in paid} == {Decimal("120")} and all(t["converted"] for t in paid)
+    assert paid[0]["utm_source"] == "google" and paid[0]["utm_medium"] == "cpc"  # from the gclid
+
+    # identity: the laptop's organic visit (within 30 days) and the phone's paid social visit
+    user = journeys[f"conv_{c}_user"]
+    assert [t["channel"] for t in user] == ["organic_search", "paid_social"]
+    assert {t["revenue"] for t in user} == {Decimal("0")} and user[0]["conversion_type"] == "signup"
+
+    ghost = journeys[f"conv_{c}_ghost"]
+    assert len(ghost) == 1 and ghost[0]["touch_index"] is None and ghost[0]["channel"] is None
+    assert ghost[0]["session_id"] is None and ghost[0]["milestones"] == ""
+
+    assert f"conv_{c}_test" not in journeys  # test-key data stays out of live marts
+    assert all(t["environment"] == "live" for ts in journeys.values() for t in ts)
+
+    browse = journeys["path_visitor:vis_browse"]
+    assert [t["channel"] for t in browse] == ["referral", "referral"]  # the self-referral keeps the source
+    assert all(not t["converted"] and t["conversion_id"] is None and t["conversion_ts"] is None for t in browse)
+    assert [t["channel"] for t in journeys["path_visitor:vis_client"]] == ["paid_search"]
+    assert len(journeys["path_visitor:vis_gap"]) == 2
+    assert "path_visitor:vis_paid" not in journeys and "path_user:user_42" not in journeys
+
+
+def test_sessions_of_the_fixture(database_url, fixture_account, pg_build):
+    rows = fetch(database_url, "select visitor_id, session_id, event_count, user_id, identity_key, channel "
+                 "from marts.fct_sessions where account_id = %s order by visitor_id, started_at", (fixture_account,))
+    by_visitor: dict[str, list[tuple]] = {}
+    for row in rows:
+        by_visitor.setdefault(row[0], []).append(row)
+    assert [r[2] for r in by_visitor["vis_paid"]] == [3, 1, 1, 1]  # gclid visit (incl. mql), email, direct, sql
+    assert [r[2] for r in by_visitor["vis_gap"]] == [2, 1]  # exactly 30 min stays, 30:01 splits
+    assert by_visitor["vis_client"] == [("vis_client", "cs_abc", 2, None, "visitor:vis_client", "paid_search")]
+    assert {r[4] for r in by_visitor["vis_laptop"] + by_visitor["vis_phone"]} == {"user:user_42"}
+    assert "vis_test" not in by_visitor
+
+
+def test_dbt_channels_agree_with_python_explain(database_url, fixture_account, pg_build):
+    """Every session of the fixture: the warehouse's channel equals `mbuzz channels explain`'s."""
+    rows = fetch(database_url, "select visitor_id, landing_url, referrer, source, medium, campaign, channel, channel_rule "
+                 "from marts.fct_sessions where account_id = %s order by visitor_id, started_at, session_id",
+                 (fixture_account,))
+    previous: dict[str, dict] = {}
+    for visitor, url, referrer, source, medium, campaign, channel, rule in rows:
+        result = explain(url, referrer, own_domains=[OWN_DOMAIN], previous=previous.get(visitor))
+        assert (result.channel, result.priority, result.source, result.medium, result.campaign) == \
+            (channel, rule, source, medium, campaign), (visitor, url, referrer)
+        previous[visitor] = {"source": source, "medium": medium, "campaign": campaign}
+    assert len(rows) > 40
+
+
+def test_incremental_run_after_late_events_equals_full_refresh(database_url, fixture_account, pg_build):
+    dataset, _ = pg_build
+    received = datetime.now(timezone.utc)
+    before = len(dataset.events)
+    late_events(dataset, received)
+    load(database_url, dataset, events=dataset.events[before:], with_account=False)
+
+    dbt(database_url, "run", "-s", "int_sessions+", target="postgres")
+    incremental = snapshot(database_url, fixture_account)
+    gap = [r for r in incremental["sessions"] if r[1] == "vis_gap"]
+    assert [r[6] for r in gap] == [4]  # the late event merged the two sessions
+    assert any(r[1] == "vis_new" for r in incremental["sessions"])
+
+    dbt(database_url, "run", "-s", "int_sessions+", "--full-refresh", target="postgres")
+    assert snapshot(database_url, fixture_account) == incremental
+
+
+def test_build_is_clean_on_an_empty_database(server_url):
+    from mbuzz.db.migrate import upgrade
+
+    name = f"mbuzz_dbt_empty_{secrets.token_hex(4)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    url = with_database(server_url, name)
+    try:
+        upgrade(url)
+        dbt(url, "build", target="postgres")
+        assert fetch(url, "select count(*) from marts.fct_conversion_journeys") == [(0,)]
+        assert fetch(url, "select count(*) from marts.channel_attribution_daily") == [(0,)]
+        assert fetch(url, "select count(*) from marts.dim_channels")[0][0] == 19
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.mark.timescale
+def test_timescale_path_gives_identical_marts(timescale_url, database_url, fixture_account, pg_build):
+    """The same fixture on real TimescaleDB (hypertables, continuous aggregates) and on plain
+    PostgreSQL: identical sessions, journeys, conversions and daily aggregates."""
+    dataset, pg_snapshot = pg_build
+    original = build_dataset(fixture_account)  # the events as of the PostgreSQL snapshot
+    load(timescale_url, original)
+    dbt(timescale_url, "build", target="timescaledb", threads=1)
+    assert snapshot(timescale_url, fixture_account) == pg_snapshot
+
+    # the Timescale objects are real: a compressed sessions hypertable and continuous aggregates
+    hypertables = fetch(timescale_url, "select hypertable_schema || '.' || hypertable_name, compression_enabled "
+                        "from timescaledb_information.hypertables")
+    assert ("intermediate.int_sessions", True) in hypertables
+    caggs = {r[0] for r in fetch(timescale_url, "select view_name from timescaledb_information.continuous_aggregates "
+                                 "where view_schema = 'marts'")}
+    assert {"channel_attribution_daily", "source_attribution_daily"} <= caggs
+
+    # credits written after the build reach both paths' aggregates identically
+    for url, target, threads in ((database_url, "postgres", None), (timescale_url, "timescaledb", 1)):
+        insert_credits(url, fixture_account)
+        dbt(url, "build", "-s", "tag:credits", target=target, threads=threads)
+    for query in (CHANNEL_DAILY, SOURCE_DAILY):
+        pg_rows = normalise(fetch(database_url, query, (fixture_account,)))
+        assert pg_rows and normalise(fetch(timescale_url, query, (fixture_account,))) == pg_rows
+    linear_paid = [r for r in normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
+                   if r[0] == "linear" and r[2] == "paid_search"]
+    assert [(r[3], r[4], r[5]) for r in linear_paid] == [(0.5, 20.0, 1), (0.5, 50.0, 1)]
+
+    # a second run keeps the continuous aggregates (no rebuild) and real-time answers stay right
+    dbt(timescale_url, "run", "-s", "tag:credits", target="timescaledb", threads=1)
+    assert normalise(fetch(timescale_url, CHANNEL_DAILY, (fixture_account,))) == \
+        normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
