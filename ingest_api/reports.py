@@ -1,0 +1,68 @@
+"""GET /api/v1/attribution: credited conversions per channel / source / campaign, from the aggregates.
+
+The query is mbuzz/reports.py's `attribution_report` (the one copy the dashboard and the demo
+use too). Before the pipeline has built the aggregates the tables do not exist: 200 with no
+rows and a hint. The model must be a preset, a data-driven model or one of the account's
+custom models (by id or name); otherwise 422 listing the valid ones.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+from flask import Blueprint, g, request
+
+from ingest_api.auth import authenticated
+from ingest_api.errors import ApiError
+from ingest_api.warehouse_reads import warehouse_reads
+from mbuzz import models_service
+from mbuzz.reports import attribution_report
+
+bp = Blueprint("reports", __name__, url_prefix="/api/v1")
+NOT_BUILT = "no attribution results yet: run the pipeline (`mbuzz pipeline run`) to build them"
+NO_ROWS = "no credited conversions for this model, environment and period"
+
+
+def _day(name: str) -> date:
+    try:
+        return date.fromisoformat(request.args[name])
+    except ValueError:
+        raise ApiError(f"{name}: must be a date as YYYY-MM-DD", status=422) from None
+
+
+@bp.get("/attribution")
+@authenticated()
+def report():
+    account_id = g.principal.account_id
+    start, end = _day("from"), _day("to")
+    if start > end:
+        raise ApiError("from: must not be after to", status=422)
+    group_by = request.args.get("group_by", "channel")
+    environment = request.args.get("environment") or g.principal.environment
+    wanted = request.args["model"]
+    valid = models_service.report_models(g.db, account_id)
+    model = valid.get(wanted)
+    if model is None:
+        raise ApiError(f"model: unknown model {wanted!r}; use one of {', '.join(valid)}", status=422,
+                       details={"valid_models": list(valid)})
+    hint = None
+    try:
+        with warehouse_reads(g.db) as conn:
+            rows = attribution_report(conn, account_id, model, start, end, group_by, environment)
+    except psycopg.errors.UndefinedTable:
+        rows, hint = [], NOT_BUILT
+    total = sum(r.conversions for r in rows)
+    if not rows and hint is None:
+        hint = NO_ROWS
+    return {
+        "model": wanted, "from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
+        "environment": environment,
+        "rows": [{**r.key, "conversions": r.conversions, "revenue": r.revenue, "touches": int(r.touches),
+                  "share": r.conversions / total if total else 0.0} for r in rows],
+        "totals": {"conversions": total, "revenue": sum(r.revenue for r in rows)},
+        "hint": hint,
+    }
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
