@@ -143,7 +143,7 @@ def insert_credits(url: str, account_id: str) -> None:
     rows = []
     n = 0
     for model, shares in (("linear", (0.5, 0.5)), ("last_touch", (0.0, 1.0))):
-        for conv, at, revenue in ((f"conv_{account_id[-6:]}_a", day(-1, 8), 100.0), (f"conv_{account_id[-6:]}_b", day(-2, 23, 30), 40.0)):
+        for conv, at, revenue in ((f"conv_{account_id[-6:]}_a", day(-1, 8), 100.0), (f"conv_{account_id[-6:]}_b", day(-3, 9), 40.0)):
             for index, (channel, share, utm) in enumerate(zip(("paid_search", "email"), shares, (("google", "cpc", None), ("newsletter", "email", "march")))):
                 n += 1
                 rows.append({
