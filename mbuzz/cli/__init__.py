@@ -24,8 +24,6 @@ COMMANDS: dict[str, str] = {
     "ui": "mbuzz.cli.pipeline:ui",
     "channels": "mbuzz.cli.channels:channels",
     "warehouse": "mbuzz.cli.warehouse:warehouse",
-    "channels": "mbuzz.cli.channels:channels",
-    "warehouse": "mbuzz.cli.warehouse:warehouse",
 }
 
 HELP = {
@@ -38,8 +36,6 @@ HELP = {
     "serve": "Serve the ingestion API (gunicorn; --dev for Flask's server).",
     "pipeline": "Run the Dagster pipeline in-process.",
     "ui": "Open the Dagster UI (dagster dev) on mbuzz's instance.",
-    "channels": "Explain which channel a landing gets and which rule fired.",
-    "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
     "channels": "Explain which channel a landing gets and which rule fired.",
     "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
 }
