@@ -6,7 +6,7 @@ from flask import Blueprint, Response, render_template
 from ingest_api import openapi
 
 bp = Blueprint("docs", __name__, url_prefix="/api/v1")
-METHODS = ("get", "post", "put", "patch", "delete")
+METHODS = ("get", "post", "put", "patch", "delete")  # path items also hold parameters, servers…
 
 
 @bp.get("/openapi.yml")
