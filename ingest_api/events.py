@@ -3,9 +3,10 @@
 Follows one event: the body is parsed and its envelope validated against
 docs/api/openapi.yml by `@authenticated`; here each item is checked against
 the document's `Event` schema plus the rules a schema cannot say (timestamp
-parsing and the future tolerance, the 32 KB per-event limit, text PostgreSQL
-cannot store); valid items become rows for `landing.land`, which stores them
-in one statement; the 202 answers accepted / duplicates / rejected.
+parsing and the future tolerance, text PostgreSQL cannot store); valid items
+become rows in a `landing.Batch` (which holds the 32 KB per-event limit on
+the row as stored) and `landing.land` stores them in one statement; the 202
+answers accepted / duplicates / rejected.
 """
 from __future__ import annotations
 
@@ -30,16 +31,12 @@ class EventChecker:
         self.tolerance = timedelta(seconds=config["FUTURE_TOLERANCE_SECONDS"])
         self.max_bytes = config["MAX_EVENT_BYTES"]
         self.schema = current_app.extensions["mbuzz.event_validator"]
-        # Only a body over the per-event limit can hold an event over it.
-        self.check_size = len(body) > self.max_bytes
         self.check_text = landing.body_may_hold_unstorable_text(body)
 
     def row(self, item: Any) -> tuple[dict | None, list[str]]:
         errors = self.schema.errors(item)
         if errors:
             return None, errors
-        if self.check_size and landing.encoded_size(item) > self.max_bytes:
-            return None, [f"event: larger than {self.max_bytes // 1024} KB"]
         if self.check_text and (problem := landing.unstorable_text(item)):
             return None, [f"event: {problem}"]
         occurred_at = self.received_at
@@ -68,13 +65,13 @@ class EventChecker:
 def ingest():
     received_at = datetime.now(timezone.utc)
     checker = EventChecker(received_at, g.body)
-    batch = landing.Batch()
+    batch = landing.Batch(checker.max_bytes)
     for index, item in enumerate(openapi.parse_json_body()["events"]):
         row, errors = checker.row(item)
         if row is None:
             batch.reject(index, errors)
         else:
-            batch.add(row)
+            batch.add(index, row)
     return landing.land(g.db, g.principal, batch, received_at, source="api"), 202
 
 

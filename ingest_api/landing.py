@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -49,21 +48,31 @@ select count(*) from landed
 """
 
 
-@dataclass
 class Batch:
-    """The outcome of checking a batch: rows to land, in-batch repeats, rejections by index."""
+    """The outcome of checking a batch: rows to land (already serialised), in-batch repeats, rejections.
 
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    repeats: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    _seen: set[str] = field(default_factory=set)
+    Each row is serialised once, here; its size is the size of the event as
+    stored, which is what the per-event limit (MAX_EVENT_BYTES) bounds.
+    """
 
-    def add(self, row: dict[str, Any]) -> None:
+    def __init__(self, max_event_bytes: int) -> None:
+        self.max_event_bytes = max_event_bytes
+        self.rows: list[str] = []
+        self.repeats = 0
+        self.rejected: list[dict[str, Any]] = []
+        self._seen: set[str] = set()
+
+    def add(self, index: int, row: dict[str, Any]) -> None:
         if row["event_id"] in self._seen:
             self.repeats += 1  # a repeat of an event_id earlier in this batch: one event
             return
+        text = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+        # characters ≤ bytes ≤ 4 × characters: only long rows need encoding to be measured
+        if len(text) * 4 > self.max_event_bytes and len(text.encode("utf-8", "replace")) > self.max_event_bytes:
+            self.reject(index, [f"event: larger than {self.max_event_bytes // 1024} KB"])
+            return
         self._seen.add(row["event_id"])
-        self.rows.append(row)
+        self.rows.append(text)
 
     def reject(self, index: int, errors: list[str]) -> None:
         self.rejected.append({"index": index, "errors": errors})
@@ -74,7 +83,7 @@ def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_
     accepted = 0
     if batch.rows:
         accepted = conn.execute(LAND, {
-            "events": json.dumps(batch.rows, separators=(",", ":")),
+            "events": "[" + ",".join(batch.rows) + "]",
             "account_id": principal.account_id,
             "environment": principal.environment,
             "received_at": received_at,
@@ -82,7 +91,11 @@ def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_
             "source": source,
         }).fetchone()[0]
     duplicates = len(batch.rows) - accepted + batch.repeats
-    return {"accepted": accepted, "duplicates": duplicates, "rejected": batch.rejected}
+    return {"accepted": accepted, "duplicates": duplicates, "rejected": sorted(batch.rejected, key=_index)}
+
+
+def _index(rejection: dict) -> int:
+    return rejection["index"]
 
 
 # -- timestamps ---------------------------------------------------------------
@@ -131,10 +144,6 @@ def unstorable_text(item: Any) -> str | None:
     except UnicodeEncodeError:
         return "contains an unpaired UTF-16 surrogate, which cannot be stored"
     return None
-
-
-def encoded_size(item: Any) -> int:
-    return len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "replace"))
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -75,6 +75,47 @@ class ApiSpec:
         """openapi-core's checks of an operation's security and parameters (the body is compiled apart)."""
         return (V31RequestSecurityValidator(self.openapi.spec), V31RequestParametersValidator(self.openapi.spec))
 
+    def envelope_error(self, flask_request) -> Exception | None:
+        """openapi-core's first security/parameter error for this request, or None.
+
+        The answer depends only on the operation, the Authorization scheme and
+        the values of the operation's declared parameters, so it is memoised on
+        exactly those (openapi-core re-resolves the document on every call).
+        """
+        rule = flask_request.url_rule.rule if flask_request.url_rule else flask_request.path
+        method = flask_request.method
+        auth = flask_request.authorization
+        key = (rule, method, auth.type if auth else None,
+               tuple(_parameter_value(flask_request, where, name) for where, name in self._parameters(rule, method)))
+        try:
+            return self._envelope_errors[key]
+        except KeyError:
+            pass
+        openapi_request = FlaskOpenAPIRequest(flask_request)
+        error = next((e for v in self.envelope_validators for e in v.iter_errors(openapi_request)), None)
+        if len(self._envelope_errors) > 4096:
+            self._envelope_errors.clear()
+        self._envelope_errors[key] = error
+        return error
+
+    @cached_property
+    def _envelope_errors(self) -> dict:
+        return {}
+
+    def _parameters(self, flask_rule: str, method: str) -> tuple[tuple[str, str], ...]:
+        path = _openapi_path(flask_rule)
+        item = self.document["paths"].get(path) or {}
+        declared = list(item.get("parameters") or []) + list((item.get(method.lower()) or {}).get("parameters") or [])
+        return tuple((p["in"], p["name"]) for p in (self._deref(p) for p in declared))
+
+    def _deref(self, node: dict) -> dict:
+        while "$ref" in node:
+            target = self.document
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            node = target
+        return node
+
     @cached_property
     def _body_validators(self) -> dict[tuple[str, str], "ItemValidator"]:
         validators = {}
@@ -90,8 +131,22 @@ class ApiSpec:
 
     def body_validator(self, flask_rule: str, method: str) -> "ItemValidator | None":
         """The compiled JSON body schema of the operation a Flask rule serves, if it takes one."""
-        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", flask_rule)
-        return self._body_validators.get((path, method.upper()))
+        return self._body_validators.get((_openapi_path(flask_rule), method.upper()))
+
+
+def _openapi_path(flask_rule: str) -> str:
+    """`/things/<int:thing_id>` → `/things/{thing_id}`."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", flask_rule)
+
+
+def _parameter_value(flask_request, where: str, name: str):
+    if where == "path":
+        return (flask_request.view_args or {}).get(name)
+    if where == "query":
+        return tuple(flask_request.args.getlist(name))
+    if where == "header":
+        return flask_request.headers.get(name)
+    return flask_request.cookies.get(name)
 
 
 class ItemValidator:
@@ -217,8 +272,7 @@ def validate_request() -> None:
     every request, which costs more than landing a batch of 100 events).
     """
     document = spec()
-    openapi_request = FlaskOpenAPIRequest(request)
-    error = next((e for validator in document.envelope_validators for e in validator.iter_errors(openapi_request)), None)
+    error = document.envelope_error(request)
     if error is not None:
         if isinstance(error, SecurityValidationError):
             raise ApiError("missing or malformed credentials", status=401)

@@ -68,8 +68,6 @@ class SegmentMapper:
             return None, [f"type: {kind!r} messages are not stored by mbuzz"]
         if kind not in EVENT_TYPES:
             return None, ["type: is required (track, page, screen or identify)"]
-        if self.checker.check_size and landing.encoded_size(message) > self.checker.max_bytes:
-            return None, [f"message: larger than {self.checker.max_bytes // 1024} KB"]
         if self.checker.check_text and (problem := landing.unstorable_text(message)):
             return None, [f"message: {problem}"]
 
@@ -140,13 +138,13 @@ def _ingest(messages: list, body: dict, implied_type: str | None):
     received_at = datetime.now(timezone.utc)
     checker = EventChecker(received_at, g.body)
     mapper = SegmentMapper(checker, body.get("sentAt"), body.get("context"))
-    batch = landing.Batch()
+    batch = landing.Batch(checker.max_bytes)
     for index, message in enumerate(messages):
         row, errors = mapper.row(message, implied_type)
         if row is None:
             batch.reject(index, errors)
         else:
-            batch.add(row)
+            batch.add(index, row)
     result = landing.land(g.db, g.principal, batch, received_at, source="segment")
     return {"success": True, **result}, 200
 
