@@ -1,0 +1,121 @@
+"""The account admin dashboard: server-rendered HTML under /dashboard on the API's Flask app.
+
+    dashboard.init_app(app)
+
+Pages: sign-in/out and one-time setup links (auth.py), overview (overview.py:
+recent events, UTM top 10, usage), API keys (keys.py), attribution reports
+(reports.py), models and the DSL editor (models.py). Shared pieces are in
+base.py (the blueprint, sign-in, database scoping), every user-facing string
+in copy.py, forms in forms.py.
+
+Security: a signed session cookie (HttpOnly, SameSite=Lax) holding only the
+user and account ids; Flask-WTF CSRF tokens on every form, checked for every
+unsafe request to the blueprint (the JSON API keeps bearer-key auth and no
+CSRF); every query scoped to the signed-in account, with row-level security
+as a second wall; another account's ids answer 404. Errors of dashboard pages
+are HTML pages; /api/... keeps its JSON errors (errors.py).
+"""
+from __future__ import annotations
+
+import psycopg
+from flask import Flask, current_app, redirect, request, url_for
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException, NotFound
+
+from ingest_api import errors as api_errors
+from ingest_api.dashboard import auth, copy, keys, models, overview, reports  # noqa: F401  (routes)
+from ingest_api.dashboard.base import bp, load_user, render
+from mbuzz.errors import DatabaseUnavailable
+
+csrf = CSRFProtect()
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                               "script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+}
+
+
+@bp.before_request
+def _before() -> None:
+    if request.method in UNSAFE:
+        csrf.protect()  # raises CSRFError (400) without a valid token
+    load_user()
+
+
+@bp.after_request
+def _headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.endpoint != "dashboard.static":
+        response.headers.setdefault("Cache-Control", "private, no-cache")
+    return response
+
+
+@bp.app_context_processor
+def _context() -> dict:
+    return {"copy": copy}
+
+
+def _error_page(status: int, message: str | None = None):
+    return render("error.html", status, code=status, title=copy.ERROR_TITLES.get(status, copy.ERROR_TITLES[500]),
+                  message=message or copy.ERROR_MESSAGES.get(status, copy.ERROR_MESSAGES[500]))
+
+
+def _http_error(exc: HTTPException):
+    if isinstance(exc, CSRFError):
+        return _error_page(400, copy.CSRF_ERROR)
+    return _error_page(exc.code or 500)
+
+
+def _unavailable(exc: Exception):
+    current_app.logger.warning("database unavailable: %s", type(exc).__name__)
+    body, status = _error_page(503)
+    return body, status, {"Retry-After": str(current_app.config["RETRY_AFTER_UNAVAILABLE"])}
+
+
+def _unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    current_app.logger.exception("unhandled dashboard error")
+    return _error_page(500)
+
+
+def _not_found(exc: NotFound):
+    """Unmatched URLs under /dashboard get the HTML page; everything else the API's JSON error."""
+    if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+        return _error_page(404)
+    return api_errors._http_error(exc)
+
+
+# Blueprint set-up happens once, at import (a blueprint cannot be changed after its first registration).
+bp.register_error_handler(HTTPException, _http_error)
+bp.register_error_handler(DatabaseUnavailable, _unavailable)
+bp.register_error_handler(psycopg.OperationalError, _unavailable)
+bp.register_error_handler(psycopg.InterfaceError, _unavailable)
+bp.register_error_handler(Exception, _unexpected)
+
+
+def _secret_key(app: Flask) -> str:
+    if app.config.get("SECRET_KEY"):
+        return app.config["SECRET_KEY"]
+    from mbuzz.users import secret_key
+
+    return secret_key()
+
+
+def init_app(app: Flask) -> None:
+    app.config["SECRET_KEY"] = _secret_key(app)
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
+    # The JSON API authenticates with bearer keys, not cookies: CSRF is checked only in this blueprint.
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.register_error_handler(NotFound, _not_found)
+    app.register_blueprint(bp)
+    app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.overview")))
+    app.extensions["mbuzz.dashboard"] = True

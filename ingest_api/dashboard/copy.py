@@ -1,0 +1,225 @@
+"""Every user-facing string of the dashboard: labels, help, empty states, errors.
+
+Templates read these as `copy.NAME`; views use them for flashes and form
+errors. Placeholders are `str.format` fields.
+"""
+from __future__ import annotations
+
+PRODUCT = "mbuzz"
+SKIP_TO_CONTENT = "Skip to content"
+NAV_LABEL = "Main"
+NAV_OVERVIEW = "Overview"
+NAV_KEYS = "API keys"
+NAV_REPORTS = "Attribution"
+NAV_MODELS = "Models"
+SIGNED_IN_AS = "Signed in as {email} · {account}"
+SIGN_OUT = "Sign out"
+FOOTER = "mbuzz: self-hosted multi-touch attribution · API reference at /api/v1/docs"
+
+# --- sign-in ---------------------------------------------------------------------------------------------------
+LOGIN_TITLE = "Sign in"
+LOGIN_INTRO = "Sign in with the e-mail and password of an account admin."
+LOGIN_EMAIL = "E-mail"
+LOGIN_PASSWORD = "Password"
+LOGIN_SUBMIT = "Sign in"
+LOGIN_FAILED = "That e-mail and password do not match an account admin. Check both and try again."
+LOGIN_HELP = ("No user yet? Create one with `mbuzz users create --account ACCOUNT_ID --email you@example.com`; "
+              "after `make demo`, sign in with the credentials it printed.")
+SIGNED_OUT = "You are signed out."
+LOGIN_NEEDED = "Please sign in to see that page."
+SETUP_TITLE = "Choose your password"
+SETUP_INTRO = "Set a password for {email}. This link works once."
+SETUP_PASSWORD = "New password"
+SETUP_CONFIRM = "Repeat the password"
+SETUP_SUBMIT = "Set password and sign in"
+SETUP_LENGTH = "Passwords need at least {min} characters (and at most {max})."
+SETUP_MISMATCH = "The two passwords are different."
+SETUP_DONE = "Your password is set. Welcome to mbuzz."
+SETUP_BAD_LINK = "This setup link cannot be used: {reason}. Ask an admin to run `mbuzz users create … --setup-link` again."
+
+# --- overview --------------------------------------------------------------------------------------------------
+OVERVIEW_TITLE = "Overview"
+RANGE_LEGEND = "Date range"
+RANGE_FROM = "From"
+RANGE_TO = "To"
+RANGE_APPLY = "Show"
+BAD_DATE = "“{value}” is not a date (use YYYY-MM-DD); the default was used."
+DATES_REVERSED = "The start date was after the end date; they were swapped."
+RANGE_TOO_LONG = "Ranges are limited to {days} days; the range was shortened."
+USAGE_TITLE = "Usage"
+USAGE_CHART = "Events per day, test and live"
+USAGE_TOTAL = "{total} events in the range: {live} live, {test} test."
+USAGE_BY_KEY = "Events per API key"
+USAGE_NO_KEY = "(no key: loaded directly)"
+USAGE_EMPTY = "No events in this range. Send one with a test key: see API keys."
+UTM_TITLE = "UTM breakdown (top 10)"
+UTM_HEADINGS = {"utm_source": "Sources", "utm_medium": "Mediums", "utm_campaign": "Campaigns"}
+UTM_EMPTY = "No events with UTM parameters in this range. Tag your links with utm_source, utm_medium and utm_campaign."
+EVENTS_TITLE = "Recent events"
+EVENTS_FILTER_TYPE = "Event type"
+EVENTS_FILTER_ENV = "Environment"
+EVENTS_ANY = "All"
+EVENTS_FILTER_APPLY = "Filter"
+EVENTS_EMPTY = "No events yet. Create a test key on the API keys page and POST one to /api/v1/events."
+EVENTS_EMPTY_FILTERED = "No events match this filter."
+EVENTS_PREVIOUS = "Newer"
+EVENTS_NEXT = "Older"
+EVENTS_PAGE = "Page {page}"
+COL_TIME = "Time (UTC)"
+COL_TYPE = "Type"
+COL_ENV = "Env"
+COL_VISITOR = "Visitor"
+COL_URL = "URL / UTM"
+COL_KEY = "Key"
+COL_EVENTS = "Events"
+COL_VISITORS = "Visitors"
+COL_VALUE = "Value"
+COL_LAST_EVENT = "Last received"
+COL_DAY = "Day"
+COL_TEST = "Test"
+COL_LIVE = "Live"
+
+# --- API keys --------------------------------------------------------------------------------------------------
+KEYS_TITLE = "API keys"
+KEYS_INTRO = ("Test keys write test events, live keys live ones; reports default to live. "
+              "A key is shown once, when it is created: mbuzz keeps only a digest of it.")
+KEYS_CREATE_TITLE = "Create a key"
+KEYS_NAME = "Name"
+KEYS_NAME_HELP = "Where the key is used, e.g. “website” or “backend”."
+KEYS_ENV = "Environment"
+KEYS_ENV_TEST = "Test"
+KEYS_ENV_LIVE = "Live"
+KEYS_CREATE = "Create key"
+KEYS_CREATED = "Your new {environment} key “{name}”"
+KEYS_CREATED_ONCE = "Copy it now. It will not be shown again; if you lose it, revoke it and create another."
+KEYS_COPY = "Copy"
+KEYS_COPIED = "Copied"
+KEYS_COPY_FAILED = "Select the key and copy it by hand"
+KEYS_LIST_TITLE = "Keys"
+KEYS_EMPTY = "No keys yet. Create a test key above to start sending events."
+KEYS_ACTIVE = "active"
+KEYS_REVOKED = "revoked"
+KEYS_NEVER_USED = "never"
+KEYS_REVOKE = "Revoke"
+KEYS_REVOKE_CONFIRM = "Revoke {key}? Requests with it will be refused at once. This cannot be undone."
+KEYS_REVOKE_TITLE = "Revoke this key?"
+KEYS_REVOKE_YES = "Yes, revoke it"
+KEYS_REVOKE_NO = "Cancel"
+KEYS_REVOKED_FLASH = "Key {key} is revoked."
+KEYS_NAME_TOO_LONG = "Names can have at most {max} characters."
+KEYS_ENV_REQUIRED = "Choose test or live."
+COL_NAME = "Name"
+COL_MASKED = "Key"
+COL_STATUS = "Status"
+COL_CREATED = "Created"
+COL_LAST_USED = "Last used"
+COL_ACTIONS = "Actions"
+UNNAMED = "(unnamed)"
+
+# --- attribution reports ---------------------------------------------------------------------------------------
+REPORT_TITLE = "Attribution"
+REPORT_MODEL = "Model"
+REPORT_ENV = "Environment"
+REPORT_APPLY = "Show report"
+REPORT_EMPTY = ("No attribution results yet for {environment}. Send events and conversions, then run the "
+                "pipeline (`mbuzz pipeline run`) to fill the reports.")
+REPORT_NO_ROWS = "No credited conversions for {model} in this range. Try a longer range or another model."
+REPORT_CHANNELS = "Channels under {model}"
+REPORT_CHART = "Credited conversions per channel under {model}"
+REPORT_COMPARE = "Models side by side"
+REPORT_COMPARE_INTRO = "Credited conversions per channel under every model with results in this range."
+REPORT_COMPARE_CHART = "Credited conversions per channel and model"
+REPORT_DRILL = "Campaigns in {channel} under {model}"
+REPORT_DRILL_EMPTY = "No campaigns credited in {channel} for this model and range."
+REPORT_DRILL_BACK = "Back to all channels"
+REPORT_REMOVAL = "Markov removal effects"
+REPORT_REMOVAL_INTRO = ("How many conversions would be lost without each channel (latest Markov run; "
+                        "all dates).")
+REPORT_REMOVAL_EMPTY = "No Markov run yet: run the pipeline with data-driven models (`mbuzz pipeline run`)."
+REPORT_UNKNOWN_MODEL = "There are no results for model “{model}”; showing {fallback}."
+COL_CHANNEL = "Channel"
+COL_CONVERSIONS = "Credited conversions"
+COL_REVENUE = "Credited revenue"
+COL_TOUCHES = "Touches"
+COL_SHARE = "Share"
+COL_SOURCE = "Source"
+COL_MEDIUM = "Medium"
+COL_CAMPAIGN = "Campaign"
+COL_REMOVAL = "Removal effect"
+COL_TOTAL = "Conversions (Markov)"
+TOTAL = "Total"
+ENV_LIVE = "live"
+ENV_TEST = "test"
+
+# --- models ----------------------------------------------------------------------------------------------------
+MODELS_TITLE = "Attribution models"
+MODELS_INTRO = ("Presets and data-driven models run for every account. Custom models are written in the "
+                "attribution DSL; active ones run in every pipeline run.")
+MODELS_PRESETS = "Presets (read-only)"
+MODELS_DATA_DRIVEN = "Data-driven"
+MODELS_DATA_DRIVEN_HELP = {
+    "markov": "Absorbing Markov chain; credit by removal effect.",
+    "shapley": "Shapley values over channel coalitions.",
+    "algorithmic": "Logistic marginal-effect model.",
+}
+MODELS_CUSTOM = "Custom models"
+MODELS_CUSTOM_EMPTY = "No custom models yet. Start from a preset: write one in the editor."
+MODELS_NEW = "New model"
+MODELS_VIEW_SOURCE = "View source"
+MODELS_EDIT = "Edit"
+MODELS_ACTIVE = "active"
+MODELS_INACTIVE = "inactive"
+MODELS_ACTIVATE = "Activate"
+MODELS_DEACTIVATE = "Deactivate"
+MODELS_ACTIVATED = "“{name}” is active: the next pipeline run computes it."
+MODELS_DEACTIVATED = "“{name}” is inactive: pipeline runs skip it."
+MODELS_SAVED = "“{name}” is saved."
+MODELS_PRESET_TITLE = "Preset: {name}"
+MODELS_PRESET_COPY = "Copy into a new model"
+EDITOR_TITLE_NEW = "New model"
+EDITOR_TITLE_EDIT = "Edit “{name}”"
+EDITOR_SOURCE = "DSL source"
+EDITOR_SOURCE_HELP = "One `model \"name\" … end` block. See docs/attribution.md for the language."
+EDITOR_CHECK = "Check and preview"
+EDITOR_SAVE = "Save"
+EDITOR_VALID = "No errors."
+EDITOR_ERRORS = "{count} problem(s)"
+EDITOR_DIAGNOSTIC = "Line {line}, column {column}: {message}"
+EDITOR_ONE_MODEL = "Write exactly one model per program (this one has {count})."
+EDITOR_EMPTY = "Write a model first."
+EDITOR_TOO_LONG = "The program is over {max} characters."
+EDITOR_NAME_TAKEN = "This account already has a model called “{name}”: rename it in the `model \"…\"` line."
+EDITOR_NAME_RESERVED = "“{name}” is the name of a preset or data-driven model: choose another name."
+PREVIEW_TITLE = "Preview"
+PREVIEW_SAMPLE = "Credits on a sample journey"
+PREVIEW_SAMPLE_HELP = ("{touches} touches over {days:g} days, oldest first, converting with {revenue} of revenue; "
+                       "the email touch reached the milestone “mql”.")
+PREVIEW_RECENT = "On your last 30 days"
+PREVIEW_RECENT_HELP = "{conversions} conversions from the warehouse's journeys, credited by this model."
+PREVIEW_RECENT_NONE = "No converting journeys in the warehouse in the last 30 days (build it with `mbuzz warehouse build`)."
+PREVIEW_UNAVAILABLE = "Fix the errors to see a preview."
+PREVIEW_FAILED = "The preview could not run: {reason}"
+COL_TOUCH = "Touch"
+COL_DAYS_BEFORE = "Days before conversion"
+COL_CREDIT = "Credit"
+COL_MILESTONE = "Milestone"
+
+# --- errors ----------------------------------------------------------------------------------------------------
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Something went wrong",
+    503: "Database unavailable",
+}
+ERROR_MESSAGES = {
+    400: "The request could not be understood. Reload the page and try again.",
+    403: "You cannot do that with this account.",
+    404: "There is nothing here, or it belongs to another account.",
+    405: "This page cannot be used that way.",
+    500: "An unexpected error happened; it has been logged.",
+    503: "The database cannot be reached right now. Nothing was changed; try again in a moment.",
+}
+CSRF_ERROR = "Your form expired or did not come from this site. Reload the page and submit it again."
+ERROR_HOME = "Back to the overview"

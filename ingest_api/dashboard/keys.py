@@ -1,0 +1,63 @@
+"""API keys: create (plaintext shown once), list masked, revoke with confirmation — `mbuzz.accounts`, as the CLI."""
+from __future__ import annotations
+
+from flask import flash, g, redirect, request, url_for
+
+from ingest_api.dashboard import copy
+from ingest_api.dashboard.base import bp, login_required, not_found, render, scoped, unscoped
+from ingest_api.dashboard.forms import ConfirmForm, KeyForm
+from mbuzz import accounts
+from mbuzz.errors import NotFound
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _page(form: KeyForm, created: accounts.NewKey | None = None, status: int = 200):
+    with scoped() as conn:
+        keys = accounts.list_keys(conn, g.account_id)
+    keys.sort(key=lambda k: (not k.active, -k.created_at.timestamp()))
+    body, code = render("keys.html", status, form=form, keys=keys, created=created, revoke_form=ConfirmForm())
+    return body, code, NO_STORE
+
+
+@bp.get("/keys")
+@login_required
+def keys():
+    return _page(KeyForm())
+
+
+@bp.post("/keys")
+@login_required
+def create_key():
+    form = KeyForm()
+    if not form.validate_on_submit():
+        return _page(form, status=400)
+    # The API role may only read keys: creation runs as the app's user, for the session's account only.
+    with unscoped() as conn:
+        created = accounts.create_key(conn, g.account_id, form.environment.data, (form.name.data or "").strip())
+    # Rendered, not redirected: the plaintext never goes into the session cookie or a URL.
+    return _page(KeyForm(formdata=None), created=created, status=201)
+
+
+def _own_key(key_id: str) -> accounts.ApiKey:
+    with scoped() as conn:  # row-level security: another account's key is simply not there
+        for key in accounts.list_keys(conn, g.account_id):
+            if key.id == key_id:
+                return key
+    not_found()
+
+
+@bp.post("/keys/<key_id>/revoke")
+@login_required
+def revoke_key(key_id: str):
+    form = ConfirmForm()
+    key = _own_key(key_id)
+    if form.confirmed.data != "yes":  # without JavaScript's confirm(): a page that asks first
+        return render("confirm_revoke.html", key=key, form=ConfirmForm(formdata=None, confirmed="yes"))
+    with unscoped() as conn:
+        try:
+            key = accounts.revoke_key(conn, key_id, g.account_id)
+        except NotFound:
+            not_found()
+    flash(copy.KEYS_REVOKED_FLASH.format(key=key.masked), "success")
+    return redirect(url_for("dashboard.keys"), code=303)

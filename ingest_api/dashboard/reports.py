@@ -1,0 +1,77 @@
+"""The attribution report: model picker, date range, channel table + chart, models side by side,
+channel → campaign drill-down and Markov removal effects — all from `mbuzz.reports` (the daily aggregates)."""
+from __future__ import annotations
+
+from flask import abort, g, request
+
+from ingest_api.dashboard import charts, copy
+from ingest_api.dashboard.base import bp, date_range, login_required, render, scoped, unscoped
+from ingest_api.dashboard.modeling import model_names
+from mbuzz import reports
+
+DEFAULT_MODELS = ("linear", "last_touch", "first_touch")
+
+
+def _aggregates_exist(conn) -> bool:
+    return conn.execute("select to_regclass('marts.channel_attribution_daily') is not null").fetchone()[0]
+
+
+def _context():
+    """What every report page reads from the query string, and the models with results."""
+    start, end, errors = date_range(default_days=90)
+    environment = request.args.get("env") if request.args.get("env") in ("test", "live") else "live"
+    with scoped() as conn:
+        names = model_names(conn, g.account_id)
+    with unscoped() as conn:  # marts and attribution are not the API role's: reports filter by account
+        available = reports.models_in_reports(conn, g.account_id, environment) if _aggregates_exist(conn) else []
+    wanted = request.args.get("model")
+    model = wanted if wanted in available else next((m for m in DEFAULT_MODELS if m in available),
+                                                    available[0] if available else None)
+    if wanted and model and wanted != model:
+        errors.append(copy.REPORT_UNKNOWN_MODEL.format(model=names.get(wanted, wanted), fallback=names.get(model, model)))
+    return {"start": start, "end": end, "range_errors": errors, "environment": environment,
+            "models": available, "model": model, "names": names,
+            "label": lambda m: names.get(m, m)}
+
+
+@bp.get("/reports")
+@login_required
+def report():
+    ctx = _context()
+    model = ctx["model"]
+    if model is None:
+        return render("report.html", **ctx, rows=[], comparison={}, removal=[])
+    with unscoped() as conn:
+        rows = reports.attribution_report(conn, g.account_id, model, ctx["start"], ctx["end"], "channel",
+                                          ctx["environment"])
+        comparison = reports.model_comparison(conn, g.account_id, ctx["start"], ctx["end"], ctx["environment"])
+        removal = reports.removal_effects(conn, g.account_id) if model.startswith("markov") else []
+    total = sum(r.conversions for r in rows) or 1.0
+    channels = [r.key["channel"] for r in rows]
+    compared = sorted({m for per in comparison.values() for m in per}, key=lambda m: (m not in DEFAULT_MODELS, m))
+    compare_channels = sorted(comparison, key=lambda c: -max(comparison[c].values(), default=0))
+    return render(
+        "report.html", **ctx, rows=rows, total=total, removal=removal,
+        comparison=comparison, compared=compared, compare_channels=compare_channels,
+        chart=charts.bars(channels, [r.conversions for r in rows],
+                          copy.REPORT_CHART.format(model=ctx["label"](model))) if rows else None,
+        compare_chart=charts.grouped_bars(
+            compare_channels, {ctx["label"](m): [comparison[c].get(m, 0.0) for c in compare_channels] for m in compared},
+            copy.REPORT_COMPARE_CHART) if compared and compare_channels else None,
+    )
+
+
+@bp.get("/reports/campaigns")
+@login_required
+def campaigns():
+    channel = (request.args.get("channel") or "").strip()
+    if not channel or len(channel) > 200:
+        abort(404)
+    ctx = _context()
+    rows = []
+    if ctx["model"] is not None:
+        with unscoped() as conn:
+            rows = reports.attribution_report(conn, g.account_id, ctx["model"], ctx["start"], ctx["end"], "campaign",
+                                              ctx["environment"], channel=channel)
+    total = sum(r.conversions for r in rows) or 1.0
+    return render("campaigns.html", **ctx, channel=channel, rows=rows, total=total)
