@@ -1,0 +1,169 @@
+"""GET /api/v1/attribution: answered from the daily aggregates through mbuzz.reports; empty with
+a hint before the pipeline ran; unknown models and bad parameters are 422; tenancy and
+environments are respected."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+URL = "/api/v1/attribution"
+WINDOW = "from=2026-03-01&to=2026-03-31"
+
+
+@pytest.fixture(scope="module")
+def stand_in_tables(database_url):
+    """The report reads stand-ins of the dbt aggregates, in a schema of its own (dbt's marts,
+    materialized views built by the warehouse tests, are left alone)."""
+    import psycopg
+
+    from mbuzz import reports
+
+    schema = f"api_report_{secrets.token_hex(4)}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+        conn.execute(f"create table {schema}.channel_attribution_daily (account_id text, environment text, "
+                     "model text, day date, channel text, conversions float8, revenue float8, touches bigint)")
+        conn.execute(f"create table {schema}.source_attribution_daily (account_id text, environment text, "
+                     "model text, day date, channel text, utm_source text, utm_medium text, utm_campaign text, "
+                     "conversions float8, revenue float8, touches bigint)")
+    with pytest.MonkeyPatch.context() as patch:
+        for group_by, (relation, dims) in list(reports.GROUPINGS.items()):
+            patch.setitem(reports.GROUPINGS, group_by, (relation.replace("marts.", f"{schema}."), dims))
+        yield schema
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"drop schema {schema} cascade")
+
+
+@pytest.fixture
+def aggregates(conn, tenant, other_tenant, stand_in_tables):
+    """Rows of two accounts and both environments in the aggregates."""
+    rows = [
+        (tenant.account_id, "live", "linear", "2026-03-02", "email", 1.5, 150.0, 3),
+        (tenant.account_id, "live", "linear", "2026-03-03", "email", 0.5, 50.0, 1),
+        (tenant.account_id, "live", "linear", "2026-03-03", "paid_search", 1.0, 20.0, 2),
+        (tenant.account_id, "live", "linear", "2026-04-03", "paid_search", 9.0, 90.0, 9),  # outside the window
+        (tenant.account_id, "live", "first_touch", "2026-03-03", "direct", 3.0, 30.0, 3),
+        (tenant.account_id, "test", "linear", "2026-03-03", "display", 7.0, 70.0, 7),
+        (other_tenant.account_id, "live", "linear", "2026-03-03", "affiliate", 5.0, 5.0, 5),
+    ]
+    for row in rows:
+        conn.execute(f"insert into {stand_in_tables}.channel_attribution_daily values (%s, %s, %s, %s, %s, %s, %s, %s)", row)
+    sources = [
+        (tenant.account_id, "live", "linear", "2026-03-02", "email", "newsletter", "email", "march", 1.5, 150.0, 3),
+        (tenant.account_id, "live", "linear", "2026-03-03", "email", "newsletter", "email", "april", 0.5, 50.0, 1),
+        (tenant.account_id, "live", "linear", "2026-03-03", "paid_search", "google", "cpc", None, 1.0, 20.0, 2),
+    ]
+    for row in sources:
+        conn.execute(f"insert into {stand_in_tables}.source_attribution_daily values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                     row)
+    return stand_in_tables
+
+
+def test_by_channel(client, tenant, aggregates):
+    response = client.get(f"{URL}?model=linear&{WINDOW}", headers=tenant.bearer())
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["model"] == "linear" and body["group_by"] == "channel" and body["environment"] == "live"
+    assert body["rows"] == [
+        {"channel": "email", "conversions": 2.0, "revenue": 200.0, "touches": 4, "share": pytest.approx(2 / 3)},
+        {"channel": "paid_search", "conversions": 1.0, "revenue": 20.0, "touches": 2, "share": pytest.approx(1 / 3)},
+    ]
+    assert body["totals"] == {"conversions": 3.0, "revenue": 220.0} and body["hint"] is None
+
+
+def test_by_source_and_campaign(client, tenant, aggregates):
+    source = client.get(f"{URL}?model=linear&{WINDOW}&group_by=source", headers=tenant.bearer()).json
+    assert [(r["utm_source"], r["utm_medium"], r["conversions"]) for r in source["rows"]] == [
+        ("newsletter", "email", 2.0), ("google", "cpc", 1.0)]
+    campaign = client.get(f"{URL}?model=linear&{WINDOW}&group_by=campaign", headers=tenant.bearer()).json
+    assert [(r["utm_campaign"], r["conversions"]) for r in campaign["rows"]] == [
+        ("march", 1.5), ("(none)", 1.0), ("april", 0.5)]
+
+
+def test_environment_defaults_to_the_keys(client, tenant, aggregates):
+    test = client.get(f"{URL}?model=linear&{WINDOW}", headers=tenant.bearer("test")).json
+    assert test["environment"] == "test" and [r["channel"] for r in test["rows"]] == ["display"]
+    live = client.get(f"{URL}?model=linear&{WINDOW}&environment=live", headers=tenant.bearer("test")).json
+    assert [r["channel"] for r in live["rows"]] == ["email", "paid_search"]
+
+
+def test_other_models_and_accounts(client, tenant, other_tenant, aggregates):
+    first = client.get(f"{URL}?model=first_touch&{WINDOW}", headers=tenant.bearer()).json
+    assert [r["channel"] for r in first["rows"]] == ["direct"]
+    other = client.get(f"{URL}?model=linear&{WINDOW}", headers=other_tenant.bearer()).json
+    assert [r["channel"] for r in other["rows"]] == ["affiliate"]
+    nothing = client.get(f"{URL}?model=markov&{WINDOW}", headers=tenant.bearer()).json
+    assert nothing["rows"] == [] and "no credited conversions" in nothing["hint"]
+
+
+def test_custom_model_by_id_or_name(client, conn, tenant, aggregates):
+    source = 'model "Mine"\n  credit last_touch with 1.0\nend\n'
+    model = client.post("/api/v1/attribution_models", json={"source": source}, headers=tenant.bearer()).json
+    conn.execute(f"insert into {aggregates}.channel_attribution_daily values (%s, 'live', %s, '2026-03-05', 'email', 1, 1, 1)",
+                 (tenant.account_id, model["id"]))
+    for name in (model["id"], "Mine"):
+        body = client.get(f"{URL}?model={name}&{WINDOW}", headers=tenant.bearer()).json
+        assert body["model"] == name and [r["channel"] for r in body["rows"]] == ["email"]
+
+
+def test_unknown_model_is_422_listing_valid_ones(client, tenant, other_tenant):
+    other = client.post("/api/v1/attribution_models", json={"source": 'model "Theirs"\n  credit last_touch with 1.0\nend'},
+                        headers=other_tenant.bearer()).json
+    for name in ("nope", other["id"], "Theirs"):
+        response = client.get(f"{URL}?model={name}&{WINDOW}", headers=tenant.bearer())
+        assert response.status_code == 422, response.json
+        valid = response.json["error"]["details"]["valid_models"]
+        assert "linear" in valid and "markov" in valid and other["id"] not in valid
+        assert "linear" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize("query", [
+    WINDOW,                                             # no model
+    "model=linear&to=2026-03-31",                       # no from
+    "model=linear&from=2026-03-01",                     # no to
+    "model=linear&from=March&to=2026-03-31",
+    "model=linear&from=2026-03-31&to=2026-03-01",       # reversed
+    f"model=linear&{WINDOW}&group_by=device",
+    f"model=linear&{WINDOW}&environment=staging",
+])
+def test_bad_parameters_are_422(client, tenant, query):
+    response = client.get(f"{URL}?{query}", headers=tenant.bearer())
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "validation_error"
+
+
+def test_before_the_pipeline_ran_it_is_empty_with_a_hint(client, tenant, monkeypatch):
+    from mbuzz import reports
+
+    for group_by, (_, dims) in list(reports.GROUPINGS.items()):  # as if dbt had not built them yet
+        monkeypatch.setitem(reports.GROUPINGS, group_by, (f"marts.not_built_{secrets.token_hex(3)}", dims))
+    response = client.get(f"{URL}?model=linear&{WINDOW}", headers=tenant.bearer())
+    assert response.status_code == 200
+    assert response.json["rows"] == [] and "run the pipeline" in response.json["hint"]
+    assert response.json["totals"] == {"conversions": 0, "revenue": 0}
+    # the request's transaction survived the missing table (the key's use was still recorded)
+    assert client.get(f"{URL}?model=linear&{WINDOW}&group_by=source", headers=tenant.bearer()).status_code == 200
+
+
+def test_no_key_is_401(client):
+    assert client.get(f"{URL}?model=linear&{WINDOW}").status_code == 401
+
+
+def test_a_report_leaves_the_request_in_the_tenant_role(api_app, tenant):
+    """After reading the marts the request is back under row-level security."""
+    from flask import g
+
+    from ingest_api import db
+    from ingest_api.warehouse_reads import warehouse_reads
+
+    with api_app.test_request_context():
+        with db.transaction() as conn:
+            db.scope_to_account(conn, tenant.account_id)
+            g.db = conn
+            with warehouse_reads(conn):
+                assert conn.execute("select current_user").fetchone()[0] != "mbuzz_api"
+            assert conn.execute("select current_user").fetchone()[0] == "mbuzz_api"
+            accounts = conn.execute("select count(distinct account_id) from raw.api_keys").fetchone()[0]
+            assert accounts == 1
+            conn.rollback()
