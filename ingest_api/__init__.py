@@ -19,6 +19,7 @@ from flask import Flask
 
 from ingest_api import config as default_config
 from ingest_api import dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
+from ingest_api import attribution_models, conversions, reports
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -46,5 +47,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     events.init_app(app)
     segment.init_app(app)
+    conversions.init_app(app)
+    attribution_models.init_app(app)
+    reports.init_app(app)
     dashboard.init_app(app)
     return app
