@@ -1,29 +1,27 @@
-"""The model editor's work: check DSL source, store custom models, preview credits.
+"""The model editor's work: check DSL source for display, and preview credits.
 
-Checking is the DSL's own (`dsl.check` for every diagnostic with line, column
-and context, `dsl.compile_source` for the compiled form) plus the rules a stored
-model needs: one model per program, a name not taken by a preset, a
-data-driven model or another of the account's models.
+Storing and the validation that decides whether a model may be saved are
+`mbuzz.models_service` (the API's `/api/v1/attribution_models` uses the same
+service): one model per program, not a built-in name, unique per account. Here
+`dsl.check` adds what the editor shows inline: every diagnostic (errors and
+warnings) with line, column and the source line with a caret.
 
 Previews run the one engine (`attribution.attribute`) on a fixed sample journey
 and, when the warehouse has them, on the account's converting journeys of the
 last 30 days (read with the pipeline's own journey query, `orchestration.credits`).
-
-Custom models live in `raw.attribution_models` (id `amod_…`, the DSL source,
-the compiled JSON, `is_active`); the pipeline credits active ones under their
-id, so reports name them by id and the dashboard maps ids back to names.
+The pipeline credits custom models under their id (`amod_…`), so reports name
+them by id and the dashboard maps ids back to names.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 
 import pandas as pd
-from psycopg.types.json import Jsonb
 
+from attribution.models import DATA_DRIVEN
 from ingest_api.dashboard import copy
-from mbuzz.ids import new_id
+from mbuzz import models_service as service
 
 SAMPLE_REVENUE = 120.0
 # (channel, days before the conversion, milestones): a journey that exercises every selector
@@ -38,22 +36,12 @@ PREVIEW_DAYS = 30
 PREVIEW_MAX_ROWS = 200_000  # a preview is a glance: very large accounts see a sample of their journeys
 
 
-@dataclass(frozen=True)
-class CustomModel:
-    id: str
-    name: str
-    source: str
-    is_active: bool
-    created_at: datetime
-    updated_at: datetime
-
-
 @dataclass
 class Checked:
     """The outcome of checking a program: what to show next to the editor, and the model when it compiles."""
 
     diagnostics: list = field(default_factory=list)  # dsl Diagnostics (errors and warnings), with context
-    problems: list[str] = field(default_factory=list)  # errors without a position
+    problems: list[str] = field(default_factory=list)  # errors the service found beyond the DSL's own
     compiled: dict | None = None
 
     @property
@@ -65,94 +53,30 @@ class Checked:
         return [d for d in self.diagnostics if d.severity == "error"]
 
 
-@lru_cache(maxsize=1)
-def known_channels() -> frozenset[str]:
-    """Channel names the channel rules seed can produce (unknown ones are warnings, not errors)."""
-    from attribution.journeys import UNASSIGNED
-    from mbuzz.channels import load_rules
-
-    return frozenset({rule.channel for rule in load_rules().rules} | {UNASSIGNED, "direct", "other"})
-
-
-def reserved_names() -> set[str]:
-    from attribution.models import DATA_DRIVEN, list_presets
-
-    return set(list_presets()) | set(DATA_DRIVEN)
-
-
 def check_source(source: str) -> Checked:
-    from dsl import DslError, check, compile_source
+    """Every diagnostic of `source` (for display) and, when the service accepts it, the compiled model."""
+    from dsl import check
 
-    result = Checked(diagnostics=check(source, known_channels()))
-    if any(d.severity == "error" for d in result.diagnostics):
-        return result
+    result = Checked(diagnostics=check(source, service.known_channels()))
     try:
-        models = compile_source(source, known_channels())
-    except DslError as exc:  # check() found nothing, but be safe: show what compile says
-        result.diagnostics = exc.errors
+        valid = service.validate_source(source)
+    except service.InvalidModel as exc:
+        if not result.errors:  # an error only the service knows (e.g. two models in one program)
+            result.problems.extend(f"{e['message']} (line {e['line']}, column {e['column']})" for e in exc.errors)
         return result
-    if len(models) != 1:
-        result.problems.append(copy.EDITOR_ONE_MODEL.format(count=len(models)))
-        return result
-    result.compiled = models[0]
-    if result.compiled["name"] in reserved_names():
-        result.problems.append(copy.EDITOR_NAME_RESERVED.format(name=result.compiled["name"]))
+    result.compiled = valid.compiled
+    if valid.name in service.presets() or valid.name in DATA_DRIVEN:
+        result.problems.append(copy.EDITOR_NAME_RESERVED.format(name=valid.name))
     return result
 
 
-# --- storage -----------------------------------------------------------------------------------------------------
-
-_COLUMNS = "id, name, source, is_active, created_at, updated_at"
-
-
-def list_custom(conn, account_id: str) -> list[CustomModel]:
-    rows = conn.execute(f"select {_COLUMNS} from raw.attribution_models where account_id = %s order by name",
-                        (account_id,)).fetchall()
-    return [CustomModel(*r) for r in rows]
-
-
-def get_custom(conn, account_id: str, model_id: str) -> CustomModel | None:
-    row = conn.execute(f"select {_COLUMNS} from raw.attribution_models where account_id = %s and id = %s",
-                       (account_id, model_id)).fetchone()
-    return CustomModel(*row) if row else None
-
-
-def name_taken(conn, account_id: str, name: str, except_id: str | None = None) -> bool:
-    return conn.execute(
-        "select 1 from raw.attribution_models where account_id = %s and name = %s and id is distinct from %s",
-        (account_id, name, except_id),
-    ).fetchone() is not None
-
-
-def save_custom(conn, account_id: str, source: str, compiled: dict, model_id: str | None = None) -> CustomModel | None:
-    """Insert (no id) or update the account's model; None when `model_id` is not one of the account's."""
-    if model_id is None:
-        row = conn.execute(
-            f"insert into raw.attribution_models (id, account_id, name, source, compiled) "
-            f"values (%s, %s, %s, %s, %s) returning {_COLUMNS}",
-            (new_id("amod"), account_id, compiled["name"], source, Jsonb(compiled)),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            f"update raw.attribution_models set name = %s, source = %s, compiled = %s, updated_at = now() "
-            f"where account_id = %s and id = %s returning {_COLUMNS}",
-            (compiled["name"], source, Jsonb(compiled), account_id, model_id),
-        ).fetchone()
-    return CustomModel(*row) if row else None
-
-
-def set_active(conn, account_id: str, model_id: str, active: bool) -> CustomModel | None:
-    row = conn.execute(
-        f"update raw.attribution_models set is_active = %s, updated_at = now() "
-        f"where account_id = %s and id = %s returning {_COLUMNS}",
-        (active, account_id, model_id),
-    ).fetchone()
-    return CustomModel(*row) if row else None
+def custom_models(conn, account_id: str) -> list[service.Model]:
+    return [m for m in service.list_models(conn, account_id) if not m.preset]
 
 
 def model_names(conn, account_id: str) -> dict[str, str]:
     """{model id: name} of the account's custom models (reports name custom models by id)."""
-    return {m.id: m.name for m in list_custom(conn, account_id)}
+    return {m.id: m.name for m in custom_models(conn, account_id)}
 
 
 # --- previews ----------------------------------------------------------------------------------------------------

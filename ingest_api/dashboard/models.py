@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, g, redirect, request, url_for
 from ingest_api.dashboard import charts, copy, modeling
 from ingest_api.dashboard.base import bp, login_required, not_found, render, scoped, unscoped
 from ingest_api.dashboard.forms import ConfirmForm, ModelForm
+from mbuzz import models_service as service
 
 STARTER = '''# Position based; the middle share goes to the middle touches in proportion
 # to their channel weights (email counts double).
@@ -37,7 +38,7 @@ def models():
     from attribution.models import DATA_DRIVEN, list_presets
 
     with scoped() as conn:
-        custom = modeling.list_custom(conn, g.account_id)
+        custom = modeling.custom_models(conn, g.account_id)
     return render("models.html", presets=list_presets(), data_driven=DATA_DRIVEN, custom=custom,
                   toggle_form=ConfirmForm())
 
@@ -55,7 +56,8 @@ def _panel(source: str, name_for_check: str | None = None, model_id: str | None 
     if checked.compiled is None:
         return panel
     with scoped() as conn:
-        if modeling.name_taken(conn, g.account_id, checked.compiled["name"], model_id):
+        if any(m.name == checked.compiled["name"] and m.id != model_id
+               for m in modeling.custom_models(conn, g.account_id)):
             checked.problems.append(copy.EDITOR_NAME_TAKEN.format(name=checked.compiled["name"]))
     try:
         panel["sample"] = modeling.preview_sample(checked.compiled)
@@ -71,27 +73,28 @@ def _panel(source: str, name_for_check: str | None = None, model_id: str | None 
     return panel
 
 
-def _editor(form: ModelForm, model: modeling.CustomModel | None, status: int = 200, panel: dict | None = None):
+def _editor(form: ModelForm, model: service.Model | None, status: int = 200, panel: dict | None = None):
     return render("editor.html", status, form=form, model=model, panel=panel, toggle_form=ConfirmForm())
 
 
-def _save(form: ModelForm, model: modeling.CustomModel | None):
-    source = form.source.data if form.validate_on_submit() else None
-    if source is None:
+def _save(form: ModelForm, model: service.Model | None):
+    """Check and preview; with the Save button and no errors, store through the models service."""
+    if not form.validate_on_submit():
         return _editor(form, model, 400)
+    source = form.source.data
     panel = _panel(source, model_id=model.id if model else None)
     if not panel["checked"].ok or request.form.get("action") == "preview":
         return _editor(form, model, 200 if panel["checked"].ok else 422, panel)
-    with scoped() as conn:
-        try:
-            saved = modeling.save_custom(conn, g.account_id, source, panel["checked"].compiled,
-                                         model.id if model else None)
-        except psycopg.errors.UniqueViolation:  # a concurrent save took the name
-            saved = None
-    if saved is None:
-        if model is not None:
-            not_found()
-        panel["checked"].problems.append(copy.EDITOR_NAME_TAKEN.format(name=panel["checked"].compiled["name"]))
+    try:
+        with scoped() as conn:
+            if model is None:
+                saved = service.create_model(conn, g.account_id, source)
+            else:
+                saved = service.update_model(conn, g.account_id, model.id, source=source)
+    except service.ModelNotFound:
+        not_found()
+    except (service.InvalidModel, service.ModelNameTaken) as exc:  # e.g. a concurrent save took the name
+        panel["checked"].problems.append(exc.message)
         return _editor(form, model, 422, panel)
     flash(copy.MODELS_SAVED.format(name=saved.name), "success")
     return redirect(url_for("dashboard.edit_model", model_id=saved.id), code=303)
@@ -108,12 +111,14 @@ def new_model():
     return _editor(form, None, panel=_panel(source))
 
 
-def _own_model(model_id: str) -> modeling.CustomModel:
-    with scoped() as conn:
-        model = modeling.get_custom(conn, g.account_id, model_id)
-    if model is None:
+def _own_model(model_id: str) -> service.Model:
+    if model_id in service.presets():  # presets are read-only: their page shows the source
+        abort(404)
+    try:
+        with scoped() as conn:
+            return service.get_model(conn, g.account_id, model_id)
+    except service.ModelNotFound:
         not_found()
-    return model
 
 
 @bp.route("/models/<model_id>", methods=["GET", "POST"])
@@ -130,9 +135,11 @@ def edit_model(model_id: str):
 @login_required
 def toggle_model(model_id: str, action: str):
     ConfirmForm()
-    with scoped() as conn:
-        model = modeling.set_active(conn, g.account_id, model_id, action == "activate")
-    if model is None:
+    _own_model(model_id)
+    try:
+        with scoped() as conn:
+            model = service.update_model(conn, g.account_id, model_id, is_active=action == "activate")
+    except service.ModelNotFound:
         not_found()
     message = copy.MODELS_ACTIVATED if model.is_active else copy.MODELS_DEACTIVATED
     flash(message.format(name=model.name), "success")
