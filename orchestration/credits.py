@@ -39,12 +39,10 @@ CREDIT_COLUMNS = (
     "converted_at", "touch_index", "session_id", "channel", "credit", "revenue_credit",
     "utm_source", "utm_medium", "utm_campaign",
 )
-CARRIED = ["account_id", "environment", "conversion_id", "conversion_type", "session_id",
-           "utm_source", "utm_medium", "utm_campaign"]
 
 JOURNEY_QUERY = """
 select account_id, environment, journey_id, conversion_id, converted, conversion_ts, conversion_type,
-       coalesce(revenue, 0)::float8 as revenue, touch_index, touch_ts, session_id, channel,
+       coalesce(revenue, 0)::float8 as revenue, touch_ts, session_id, channel,
        utm_source, utm_medium, utm_campaign, coalesce(milestones, '') as milestones
 from marts.fct_conversion_journeys
 where account_id = %(account_id)s
@@ -121,6 +119,7 @@ def load_journeys(conn, account_id: str, start: datetime, end: datetime, with_pa
     frame = pd.DataFrame(cur.fetchall(), columns=columns)
     # the engine reads a zero-touch conversion as a row with empty channel and touch_ts
     frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), "")
+    frame["converted_at"] = frame["conversion_ts"]  # carried through the engine onto each credit
     return frame
 
 
@@ -163,9 +162,13 @@ def _markov_summary(touches: pd.DataFrame, credits: pd.DataFrame, options: Journ
     from attribution.bootstrap import bootstrap_channel_totals
 
     summary = pd.DataFrame(credits.attrs["channel_summary"])
+
+    def textbook_totals(sample: pd.DataFrame) -> pd.DataFrame:
+        fitted = pd.DataFrame(attribute(sample, "markov", options).attrs["channel_summary"])
+        return fitted.rename(columns={"total_conversions": "credit"})
+
     try:
-        ci = bootstrap_channel_totals(lambda t: attribute(t, "markov", options), touches,
-                                      n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
+        ci = bootstrap_channel_totals(textbook_totals, touches, n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
         summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
                                 on="channel", how="left")
     except InsufficientDataError:
@@ -195,7 +198,7 @@ def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, sum
         "model": credits["model"].to_numpy(),
         "conversion_id": credits["journey_id"].astype(str).to_numpy(),
         "conversion_type": credits["conversion_type"].to_numpy(),
-        "converted_at": pd.to_datetime(credits["conversion_ts"], utc=True).to_numpy(),
+        "converted_at": pd.to_datetime(credits["converted_at"], utc=True).to_numpy(),
         "touch_index": credits["touch_index"].astype("int64").to_numpy(),
         "session_id": credits["session_id"].to_numpy(),
         "channel": credits["channel"].to_numpy(),
@@ -244,7 +247,7 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
         accounts = accounts_with_journeys(conn)
         all_custom = {a: custom_models(conn, a) for a in accounts}
     config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven)
-    result = RunResult(run_id=new_ids("run", 1)[0], config_hash=config_hash(config), start=start, end=end)
+    result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
     with connect() as conn:
         conn.execute(
             "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key) values (%s, %s, %s, %s)",

@@ -29,8 +29,7 @@ dbt_project = DbtProject(
     # a separate target folder lets tests and parallel runs keep their manifests apart
     target_path=os.environ.get("MBUZZ_DBT_TARGET_PATH", "target"),
 )
-if not dbt_project.manifest_path.exists():
-    # first load on a fresh clone (or `dagster dev`): parse the project to get its manifest
+if not dbt_project.manifest_path.exists() or not os.environ.get("MBUZZ_DBT_MANIFEST_FROZEN"):
+    # parse the project on load so the manifest always matches the models on disk (seconds);
+    # a deployment that builds its manifest ahead of time sets MBUZZ_DBT_MANIFEST_FROZEN=1
     dbt_project.preparer.prepare(dbt_project)
-else:
-    dbt_project.prepare_if_dev()

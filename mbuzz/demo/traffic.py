@@ -7,6 +7,7 @@ revenue. The same seed gives the same history, so demo runs are comparable.
 """
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -50,8 +51,12 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def generate(visitors: int = 3000, days: int = 45, seed: int = 7, end: datetime | None = None) -> Traffic:
-    """Generate `visitors` visitors' histories ending at `end` (default: the start of this hour)."""
+def generate(visitors: int = 3000, days: float = 45, seed: int = 7, end: datetime | None = None,
+             prefix: str = "demo") -> Traffic:
+    """Generate `visitors` visitors' histories ending at `end` (default: the start of this hour).
+
+    Ids (events, visitors, users) start with `prefix`, so two histories with different
+    prefixes never collide and the same prefix and seed give the same ids."""
     rng = random.Random(seed)
     end = end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
@@ -59,8 +64,8 @@ def generate(visitors: int = 3000, days: int = 45, seed: int = 7, end: datetime 
     traffic = Traffic()
     n = 0
     for v in range(visitors):
-        visitor_id = f"vis_demo{v:06d}"
-        user_id = f"user_demo{v:06d}" if rng.random() < 0.35 else None
+        visitor_id = f"vis_{prefix}{v:06d}"
+        user_id = f"user_{prefix}{v:06d}" if rng.random() < 0.35 else None
         intent = rng.random()  # some visitors are simply more likely to go far
         t = start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.85))
         sessions = 1 + min(int(rng.expovariate(0.6)), 6)
@@ -79,30 +84,30 @@ def generate(visitors: int = 3000, days: int = 45, seed: int = 7, end: datetime 
                         query = "&".join(f"{k}={props[k]}" for k in props if k.startswith("utm_") or k.endswith("clid"))
                         props["url"] = props["url"] + "?" + query
                 traffic.events.append({
-                    "event_id": f"demo-{n}", "event_type": "page_view", "visitor_id": visitor_id,
+                    "event_id": f"{prefix}-{n}", "event_type": "page_view", "visitor_id": visitor_id,
                     "timestamp": _iso(t), "properties": props,
                 })
                 t += timedelta(seconds=rng.uniform(20, 240))
             if user_id and s == 0:
                 n += 1
-                traffic.events.append({"event_id": f"demo-{n}", "event_type": "identify", "visitor_id": visitor_id,
+                traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": "identify", "visitor_id": visitor_id,
                                        "user_id": user_id, "timestamp": _iso(t), "properties": {"plan": "trial"}})
             for milestone, p_hit in (("mql", 0.25 + 0.3 * intent), ("sql", 0.15 + 0.3 * intent)):
                 if milestone not in milestones_done and (milestone == "mql" or "mql" in milestones_done) and rng.random() < p_hit / sessions:
                     n += 1
                     milestones_done.add(milestone)
-                    traffic.events.append({"event_id": f"demo-{n}", "event_type": milestone, "visitor_id": visitor_id,
+                    traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": milestone, "visitor_id": visitor_id,
                                            "user_id": user_id, "timestamp": _iso(t), "properties": {}})
             if s == sessions - 1 and rng.random() < 0.08 + 0.25 * intent * (1 + len(milestones_done)) / 3:
                 if t < end:
                     n += 1
                     revenue = round(rng.choice([29, 49, 99, 199, 499]) * (1 + rng.random() * 0.2), 2)
                     # the purchase is an event; the conversion points at it by event_id (stable across runs)
-                    traffic.events.append({"event_id": f"demo-{n}", "event_type": "purchase", "visitor_id": visitor_id,
+                    traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": "purchase", "visitor_id": visitor_id,
                                            "user_id": user_id, "timestamp": _iso(t),
                                            "properties": {"url": SITE + "/checkout/thank-you", "revenue": revenue}})
                     traffic.conversions.append({
-                        "event_id": f"demo-{n}", "conversion_type": "purchase", "revenue": revenue, "currency": "USD",
+                        "event_id": f"{prefix}-{n}", "conversion_type": "purchase", "revenue": revenue, "currency": "USD",
                     })
             t += timedelta(hours=rng.expovariate(1 / 60))
     traffic.invalid_events = [
@@ -131,7 +136,7 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
         "visitor_id": [e["visitor_id"] for e in events],
         "user_id": [e.get("user_id") for e in events],
         "occurred_at": [e["timestamp"] for e in events],
-        "properties": [__import__("json").dumps(e.get("properties") or {}) for e in events],
+        "properties": [json.dumps(e.get("properties") or {}) for e in events],
     }
     inserted = conn.execute(
         """
@@ -153,21 +158,37 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
         {**cols, "account_id": account_id, "environment": environment},
     ).rowcount
     by_id = {e["event_id"]: e for e in events}
-    conversions = 0
-    for c in traffic.conversions:
-        event = by_id[c["event_id"]]
-        conversion_id = new_id("conv")
-        new = conn.execute(
-            "insert into raw.conversion_keys (account_id, dedupe_key, conversion_id, converted_at) "
-            "values (%s, %s, %s, %s) on conflict do nothing returning conversion_id",
-            (account_id, "event:" + c["event_id"], conversion_id, event["timestamp"]),
-        ).fetchone()
-        if new:
-            conn.execute(
-                "insert into raw.conversions (account_id, conversion_id, environment, conversion_type, visitor_id, "
-                "user_id, event_id, revenue, currency, converted_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (account_id, conversion_id, environment, c["conversion_type"], event["visitor_id"], event.get("user_id"),
-                 c["event_id"], c.get("revenue"), c.get("currency"), event["timestamp"]),
-            )
-            conversions += 1
+    convs = [(c, by_id[c["event_id"]]) for c in traffic.conversions]
+    conversions = conn.execute(
+        """
+        with input as (
+            select * from unnest(%(conversion_id)s::text[], %(event_id)s::text[], %(type)s::text[],
+                                 %(visitor_id)s::text[], %(user_id)s::text[], %(revenue)s::numeric[],
+                                 %(currency)s::text[], %(ts)s::timestamptz[])
+                as t(conversion_id, event_id, conversion_type, visitor_id, user_id, revenue, currency, converted_at)
+        ),
+        new_keys as (
+            insert into raw.conversion_keys (account_id, dedupe_key, conversion_id, converted_at)
+            select %(account_id)s, 'event:' || event_id, conversion_id, converted_at from input
+            on conflict do nothing
+            returning conversion_id
+        )
+        insert into raw.conversions (account_id, conversion_id, environment, conversion_type, visitor_id, user_id,
+                                     event_id, revenue, currency, converted_at)
+        select %(account_id)s, i.conversion_id, %(environment)s, i.conversion_type, i.visitor_id, i.user_id,
+               i.event_id, i.revenue, i.currency, i.converted_at
+        from input i join new_keys using (conversion_id)
+        """,
+        {
+            "conversion_id": [new_id("conv") for _ in convs],
+            "event_id": [c["event_id"] for c, _ in convs],
+            "type": [c["conversion_type"] for c, _ in convs],
+            "visitor_id": [e["visitor_id"] for _, e in convs],
+            "user_id": [e.get("user_id") for _, e in convs],
+            "revenue": [c.get("revenue") for c, _ in convs],
+            "currency": [c.get("currency") for c, _ in convs],
+            "ts": [e["timestamp"] for _, e in convs],
+            "account_id": account_id, "environment": environment,
+        },
+    ).rowcount
     return inserted, conversions
