@@ -32,11 +32,33 @@ def timescale_available(bind) -> bool:
     return bind.execute(sa.text("select 1 from pg_available_extensions where name = 'timescaledb'")).first() is not None
 
 
+def enable_timescale(bind) -> bool:
+    """Create the extension when it is installed and loadable; False (plain tables) otherwise.
+
+    A server can list timescaledb in pg_available_extensions without having it in
+    shared_preload_libraries, and then `create extension` fails: that server gets
+    the plain-PostgreSQL schema, with a warning, instead of a failed migration."""
+    if not timescale_available(bind):
+        return False
+    try:
+        with bind.begin_nested():
+            bind.execute(sa.text("create extension if not exists timescaledb"))
+    except sa.exc.DBAPIError as exc:
+        import logging
+
+        logging.getLogger("alembic").warning(
+            "timescaledb is installed but cannot be enabled (%s); using plain PostgreSQL tables. "
+            "Add timescaledb to shared_preload_libraries and re-create the database to use it.",
+            str(exc.orig).strip().splitlines()[0],
+        )
+        return False
+    return True
+
+
 def upgrade() -> None:
     bind = op.get_bind()
-    if not timescale_available(bind):
+    if not enable_timescale(bind):
         return
-    op.execute("create extension if not exists timescaledb")
     for table, time_column, compress_after, segment_by in HYPERTABLES:
         bind.execute(
             sa.text(
