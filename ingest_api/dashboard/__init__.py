@@ -67,6 +67,9 @@ def _error_page(status: int, message: str | None = None):
 def _http_error(exc: HTTPException):
     if isinstance(exc, CSRFError):
         return _error_page(400, copy.CSRF_ERROR)
+    if exc.code == 429:
+        body, status = _error_page(429)
+        return body, status, {"Retry-After": "60"}
     return _error_page(exc.code or 500)
 
 
@@ -112,6 +115,8 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
+    # Sign-in attempts per client address (flask-limiter notation; the API's limiter and storage).
+    app.config.setdefault("DASHBOARD_LOGIN_LIMIT", "10/minute;100/hour")
     # The JSON API authenticates with bearer keys, not cookies: CSRF is checked only in this blueprint.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)

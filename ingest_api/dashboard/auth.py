@@ -28,9 +28,19 @@ def _sign_in(user: users.User) -> None:
     session.permanent = True
 
 
+def _count_sign_in_attempt() -> None:
+    """Sign-in attempts per client address (DASHBOARD_LOGIN_LIMIT); over it → 429 page."""
+    limiter = current_app.extensions["mbuzz.limiter"]
+    with limiter.limit(current_app.config["DASHBOARD_LOGIN_LIMIT"], key_func=lambda: request.remote_addr or "",
+                       scope="dashboard-login"):
+        pass
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
+    if request.method == "POST":
+        _count_sign_in_attempt()
     error = None
     if form.validate_on_submit():
         with unscoped() as conn:  # before sign-in there is no account to scope to

@@ -210,6 +210,7 @@ ERROR_TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    429: "Too many attempts",
     500: "Something went wrong",
     503: "Database unavailable",
 }
@@ -218,6 +219,7 @@ ERROR_MESSAGES = {
     403: "You cannot do that with this account.",
     404: "There is nothing here, or it belongs to another account.",
     405: "This page cannot be used that way.",
+    429: "Too many sign-in attempts from here. Wait a minute and try again.",
     500: "An unexpected error happened; it has been logged.",
     503: "The database cannot be reached right now. Nothing was changed; try again in a moment.",
 }

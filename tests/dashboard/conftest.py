@@ -23,6 +23,7 @@ def app(database_url):
         "SECRET_KEY": SECRET,
         "RATE_LIMIT_TIERS": {"standard": "1000/second", "default": "1000/second"},
         "RATELIMIT_KEY_PREFIX": f"dash-{secrets.token_hex(4)}",
+        "DASHBOARD_LOGIN_LIMIT": "1000/minute",
     })
     yield application
     application.extensions["mbuzz.db"].dispose()

@@ -66,6 +66,21 @@ def test_wrong_credentials_show_an_error(client, admin, email, password):
         assert b"This field is required" in response.data
 
 
+def test_sign_in_attempts_are_limited(database_url, admin):
+    from ingest_api import create_app
+
+    client = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": SECRET,
+                         "DASHBOARD_LOGIN_LIMIT": "2/minute", "RATELIMIT_STORAGE_URI": "memory://",
+                         "RATELIMIT_KEY_PREFIX": "login-limit-test"}).test_client()
+    token = csrf_token(client.get("/dashboard/login").data)
+    for _ in range(2):
+        wrong = client.post("/dashboard/login", data={"csrf_token": token, "email": admin.email, "password": "nope"})
+        assert wrong.status_code == 200
+    blocked = client.post("/dashboard/login", data={"csrf_token": token, "email": admin.email, "password": PASSWORD})
+    assert blocked.status_code == 429 and blocked.mimetype == "text/html" and blocked.headers["Retry-After"]
+    assert b"Too many sign-in attempts" in blocked.data
+
+
 def test_sign_out_ends_the_session(signed_in):
     response = post_form(signed_in, "/dashboard/", "/dashboard/logout", {})
     assert response.status_code == 302

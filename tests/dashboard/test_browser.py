@@ -1,0 +1,250 @@
+"""The dashboard end to end in headless Chromium (Debian's `chromium`, driven by Playwright's Python client).
+
+A real server (`mbuzz serve`, gunicorn) on 127.0.0.1 over the session's database;
+the browser signs in, creates a key and reads it once, revokes it, sends events
+through the API with a new key and finds them listed, opens the attribution
+report and switches models, writes a DSL model with an error, sees the message
+with its line, fixes it and sees the preview. Screenshots of the main pages go to
+test-artifacts/screenshots/.
+
+The tier installs `chromium` and `chromium-driver` with apt-get when they are
+missing and it runs as root; elsewhere it is skipped with the reason. Playwright's
+own browser download (`playwright install`) is never used.
+"""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from dashboard_helpers import SECRET, credit_conversions, make_admin
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BROKEN = 'model "browser_model"\n  credit first_touch with 0.5\n  credit frist_touch with 0.5\nend\n'
+FIXED = 'model "browser_model"\n  credit first_touch with 0.5\n  credit last_touch with 0.5\nend\n'
+TIMEOUT_MS = 20_000  # how long to wait for an element (never asserted on)
+
+
+def _install_chromium() -> str | None:
+    """Install Debian's chromium + chromium-driver when missing; the reason it cannot be done, else None."""
+    if Path(CHROMIUM).exists() and shutil.which("chromedriver"):
+        return None
+    if os.geteuid() != 0:
+        return "chromium is not installed and the tests do not run as root (apt-get install -y chromium chromium-driver)"
+    if not shutil.which("apt-get"):
+        return "chromium is not installed and there is no apt-get here"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    command = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
+    if subprocess.run(command, env=env, capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
+        done = subprocess.run(command, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            return f"apt-get could not install chromium: {done.stderr.strip()[-300:]}"
+    return None if Path(CHROMIUM).exists() else "apt-get ran but /usr/bin/chromium is still missing"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    reason = _install_chromium()
+    if reason:
+        pytest.skip(reason)
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(database_url, tmp_path_factory) -> str:
+    """`mbuzz serve` (gunicorn) on a free port of 127.0.0.1, over this session's database."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("dashboard-server") / "server.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "MBUZZ_SECRET_KEY": SECRET,
+           "MBUZZ_RATELIMIT_KEY_PREFIX": f"dash-browser-{secrets.token_hex(4)}"}
+    mbuzz = str(Path(sys.executable).parent / "mbuzz")
+    with open(log, "wb") as out:
+        process = subprocess.Popen([mbuzz, "serve", "--port", str(port), "--workers", "1", "--threads", "4",
+                                    "--no-migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"mbuzz serve did not come up:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser_admin(database_url):
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return make_admin(conn)
+
+
+@pytest.fixture(scope="module")
+def context(chromium, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),  # an empty --user-data-dir
+            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(TIMEOUT_MS)
+        yield context
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def page(context, server, browser_admin):
+    """A tab signed in as the module's admin (signing in is the first thing tested)."""
+    page = context.new_page()
+    page.goto(f"{server}/dashboard/keys")
+    assert "/dashboard/login" in page.url  # not signed in: sent to the sign-in page
+    page.screenshot(path=str(SCREENSHOTS / "login.png"), full_page=True)
+    page.get_by_label("E-mail").fill(browser_admin.email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("alert").filter(has_text="do not match").wait_for()
+    page.get_by_label("Password").fill(browser_admin.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/dashboard/keys$"))
+    yield page
+    page.close()
+
+
+def _create_key(page, server: str, name: str, environment: str) -> str:
+    page.goto(f"{server}/dashboard/keys")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label(environment.capitalize(), exact=True).check()
+    page.get_by_role("button", name="Create key").click()
+    field = page.locator("#new-key")
+    field.wait_for()
+    return field.input_value()
+
+
+def test_create_a_key_and_read_it_once(page, server):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    plaintext = _create_key(page, server, "browser key", "test")
+    assert re.fullmatch(r"sk_test_[0-9A-Za-z]{32}", plaintext)
+    page.get_by_role("button", name="Copy").click()
+    page.locator(".copy-status").filter(has_text=re.compile("Copied|copy it by hand")).wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "key-created.png"), full_page=True)
+    page.goto(f"{server}/dashboard/keys")
+    assert plaintext not in page.content()
+    row = page.locator("#keys tr", has_text="browser key")
+    assert f"{plaintext[:12]}****" in row.inner_text() and "active" in row.inner_text()
+
+
+def test_revoke_a_key_after_confirming(page, server):
+    plaintext = _create_key(page, server, "to revoke", "live")
+    page.goto(f"{server}/dashboard/keys")
+    row = page.locator("#keys tr", has_text="to revoke")
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    row.get_by_role("button", name=re.compile("Revoke")).click()
+    page.wait_for_load_state()
+    assert dialogs and "cannot be undone" in dialogs[0]
+    assert "active" in page.locator("#keys tr", has_text="to revoke").inner_text()  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#keys tr", has_text="to revoke").get_by_role("button", name=re.compile("Revoke")).click()
+    page.locator(".flash", has_text="is revoked").wait_for()
+    assert "revoked" in page.locator("#keys tr", has_text="to revoke").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "keys.png"), full_page=True)
+    refused = requests.get(f"{server}/api/v1/validate", headers={"Authorization": f"Bearer {plaintext}"}, timeout=10)
+    assert refused.status_code == 401
+
+
+def test_events_sent_through_the_api_are_listed(page, server):
+    key = _create_key(page, server, "ingest", "test")
+    events = [{"event_type": "page_view", "visitor_id": f"vis_browser_{i}", "event_id": f"browser-{secrets.token_hex(6)}",
+               "properties": {"url": f"https://shop.example.com/p/{i}?utm_source=newsletter",
+                              "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "browser-test"}}
+              for i in range(3)] + [{"event_type": "signup", "visitor_id": "vis_browser_0"}]
+    response = requests.post(f"{server}/api/v1/events", json={"events": events},
+                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert response.status_code == 202 and response.json()["accepted"] == 4
+    page.goto(f"{server}/dashboard/")
+    table = page.locator("#events")
+    assert table.locator("tbody tr").count() == 4
+    assert "vis_browser_2" in table.inner_text() and "newsletter" in page.locator("#utm-h").locator("..").inner_text()
+    page.get_by_label("Event type").select_option("signup")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"type=signup"))
+    assert page.locator("#events tbody tr").count() == 1
+    page.goto(f"{server}/dashboard/")
+    page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(SCREENSHOTS / "overview-narrow.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_attribution_report_and_switching_models(page, server, aggregates, database_url, browser_admin):
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        credit_conversions(conn, browser_admin.account_id)
+    page.goto(f"{server}/dashboard/reports")
+    page.get_by_role("heading", name="Channels under linear").wait_for()
+    assert "paid_search" in page.locator("#channels").inner_text()
+    assert page.locator("#compare").count() == 1  # models side by side
+    page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
+    page.locator("select#model").select_option("markov")  # switches on change (a little JavaScript)
+    page.get_by_role("heading", name="Channels under markov").wait_for()
+    assert "60.0%" in page.locator("#removal").inner_text()
+    page.get_by_role("link", name="email", exact=True).click()
+    page.get_by_role("heading", name="Campaigns in email under markov").wait_for()
+    assert "weekly-digest" in page.locator("#campaigns").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "report-campaigns.png"), full_page=True)
+
+
+def test_dsl_error_then_fix_then_preview_and_save(page, server):
+    page.goto(f"{server}/dashboard/models/new")
+    editor = page.get_by_label("DSL source")
+    editor.fill(BROKEN)  # the live check runs as you type
+    error = page.locator("#panel .diagnostic.error")
+    error.filter(has_text="Line 3, column 10").wait_for()
+    assert "unknown selector `frist_touch`" in error.first.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "editor-error.png"), full_page=True)
+    editor.fill(FIXED)
+    page.locator("#panel", has_text="No errors.").wait_for()
+    sample = page.locator("#preview-sample")
+    sample.wait_for()
+    assert sample.locator("tbody tr").first.inner_text().split("\t")[-2].strip() == "0.500"
+    page.screenshot(path=str(SCREENSHOTS / "editor-preview.png"), full_page=True)
+    page.get_by_role("button", name="Save").click()
+    page.locator(".flash", has_text="is saved").wait_for()
+    page.goto(f"{server}/dashboard/models")
+    assert "browser_model" in page.locator("#custom-models").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
