@@ -112,7 +112,7 @@ def test_invalid_messages_are_reported_not_dropped(client, conn, tenant, bad, ex
     assert any(expected in e for e in rejection["errors"]), rejection["errors"]
 
 
-def test_segment_with_a_bearer_key_and_test_environment(client, conn, tenant):
+def test_segment_with_a_test_key_stores_test_events(client, conn, tenant):
     response = client.post("/v1/batch", json={"batch": [message()]}, headers=basic(tenant.test_key))
     assert response.json["accepted"] == 1
     assert len(stored(conn, tenant.account_id, environment="test")) == 1
