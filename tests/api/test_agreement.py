@@ -23,7 +23,7 @@ from attribution import attribute, list_presets
 from mbuzz import conversions as service
 from mbuzz.settings import with_database
 
-from conftest import TIERS, ContractClient
+from api_helpers import TIERS, ContractClient
 from ingest_helpers import make_tenant
 
 pytestmark = pytest.mark.slow
