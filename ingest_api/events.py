@@ -28,6 +28,7 @@ class EventChecker:
     def __init__(self, received_at: datetime, body: bytes) -> None:
         config = current_app.config
         self.received_at = received_at
+        self.received_iso = received_at.isoformat()
         self.tolerance = timedelta(seconds=config["FUTURE_TOLERANCE_SECONDS"])
         self.max_bytes = config["MAX_EVENT_BYTES"]
         self.schema = current_app.extensions["mbuzz.event_validator"]
@@ -39,11 +40,11 @@ class EventChecker:
             return None, errors
         if self.check_text and (problem := landing.unstorable_text(item)):
             return None, [f"event: {problem}"]
-        occurred_at = self.received_at
+        occurred_at = self.received_iso
         if "timestamp" in item:
             try:
                 occurred_at = landing.settle_future(landing.parse_timestamp(item["timestamp"]),
-                                                    self.received_at, self.tolerance)
+                                                    self.received_at, self.tolerance).isoformat()
             except ValueError as exc:
                 return None, [f"timestamp: {exc}"]
         return {
@@ -52,7 +53,7 @@ class EventChecker:
             "visitor_id": item.get("visitor_id") or item["anonymous_id"],
             "user_id": item.get("user_id"),
             "session_id": item.get("session_id"),
-            "occurred_at": occurred_at.isoformat(),
+            "occurred_at": occurred_at,
             "sent_at": None,
             "original_timestamp": None,
             "properties": item.get("properties") or {},

@@ -275,3 +275,22 @@ def test_openapi_document_and_docs_page_are_served(client):
     page = client.get("/api/v1/docs")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert b"/api/v1/events" in page.data and b"/v1/batch" in page.data
+
+
+def test_request_transactions_run_as_the_api_role_scoped_to_the_account(client, conn, tenant, other_tenant, monkeypatch):
+    """Inside a request, the connection views get (`g.db`) is already fenced in by row-level security."""
+    from ingest_api import landing
+
+    client.post("/api/v1/events", json={"events": [event()]}, headers=other_tenant.bearer())
+    seen = {}
+    real_land = landing.land
+
+    def spy(db_conn, *args, **kwargs):
+        seen["user"] = db_conn.execute("select current_user").fetchone()[0]
+        seen["accounts"] = {r[0] for r in db_conn.execute("select account_id from raw.events")}  # no scope on purpose
+        return real_land(db_conn, *args, **kwargs)
+
+    monkeypatch.setattr(landing, "land", spy)
+    client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer())
+    assert seen["user"] == "mbuzz_api"
+    assert seen["accounts"] <= {tenant.account_id}
