@@ -6,7 +6,7 @@ intermediate/int_sessions_classified.sql); this module applies them to one landi
 referrer) so users can debug their tagging (`mbuzz channels explain`) and the API can answer at
 once. A test runs both on the parity table and asserts they agree.
 
-The regular expressions below mirror the SQL macros in dbt_project/macros/urls.sql.
+URL parsing below mirrors the SQL functions created by dbt_project/macros/urls.sql.
 """
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_conte
 # the event property / URL parameter names read (dbt macro click_id_names())
 CLICK_ID_NAMES = ("gclid", "gbraid", "wbraid", "dclid", "msclkid", "fbclid", "ttclid", "li_fat_id")
 
-_HOST = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/@?#]*@)?([^/:?#]+)")
 _REGISTERED = re.compile(r"([^.]+\.(?:co|com|org|net|gov|ac|edu|ne|or)\.[a-z]{2}|[^.]+\.[^.]+)$")
 
 
@@ -116,13 +115,13 @@ def _blank(value: str | None) -> str | None:
 
 
 def url_host(url: str | None) -> str | None:
-    """Lower-case host without `www.` (dbt macro url_host)."""
-    if not url:
+    """Lower-case host without `www.` (SQL function mbuzz_url_host, dbt_project/macros/urls.sql)."""
+    if not url or "://" not in url:
         return None
-    match = _HOST.search(url)
-    if not match:
-        return None
-    host = re.sub(r"^www\.", "", match.group(1).lower())
+    authority = url[url.index("://") + 3:].split("/")[0].split("?")[0].split("#")[0]
+    host = authority[authority.find("@") + 1:].split(":")[0].lower()
+    if host.startswith("www."):
+        host = host[4:]
     return host or None
 
 
@@ -135,11 +134,17 @@ def url_decode(value: str) -> str:
 
 
 def url_param(url: str | None, name: str) -> str | None:
-    """First value of a query parameter, decoded (dbt macro url_param)."""
+    """First `name=` parameter after `?` or `&`, decoded (SQL function mbuzz_url_param)."""
     if not url:
         return None
-    match = re.search(r"[?&]" + re.escape(name) + r"=([^&#]*)", url)
-    return _blank(url_decode(match.group(1))) if match else None
+    q, a = url.find("?" + name + "="), url.find("&" + name + "=")
+    start = q if q >= 0 and (a < 0 or q < a) else a
+    if start < 0:
+        return None
+    raw = url[start + len(name) + 2:].split("&")[0].split("#")[0]
+    if "%" in raw or "+" in raw:
+        raw = url_decode(raw)
+    return _blank(raw)
 
 
 def registered_domain(host: str | None) -> str | None:

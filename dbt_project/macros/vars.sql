@@ -23,3 +23,12 @@
         array[{%- for v in values -%}'{{ v | lower | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::text[]
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- Pre-hook of every model: session settings for warehouse-sized queries. JIT off: the
+    estimates over seeds and CTEs are large enough to trigger JIT compilation that costs far
+    more than it saves (seconds per model); work_mem big enough for the sessionisation sorts. -#}
+{% macro session_settings() -%}
+    set jit = off;
+    set work_mem = '{{ var("mbuzz__work_mem") }}'
+{%- endmacro %}

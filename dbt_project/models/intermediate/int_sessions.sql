@@ -25,6 +25,7 @@
             {'columns': ['session_id']},
             {'columns': ['started_at']},
         ],
+        pre_hook=["{{ session_settings() }}", "set enable_mergejoin = off"],
         post_hook=["{{ hypertable_post_hook('started_at', compress_after='30 days', segmentby='account_id', orderby='started_at desc, session_id') }}"],
     )
 }}
@@ -102,12 +103,22 @@ keyed as (
 
 ),
 
+-- The window passes below carry only narrow columns (sorting wide rows is what costs) and share
+-- one ordering, so PostgreSQL sorts once. Landing attributes are joined back at the end.
+
 -- events carrying the client's session id
 client_sessions as (
 
     select
-        *,
-        client_session_id as session_id,
+        account_id,
+        environment,
+        visitor_id,
+        event_id,
+        event_type,
+        user_id,
+        occurred_at,
+        received_at,
+        client_session_id as session_key,
         row_number() over (
             partition by account_id, environment, visitor_id, client_session_id
             order by occurred_at, event_id
@@ -117,49 +128,43 @@ client_sessions as (
 
 ),
 
-anonymous as (
+visits as (
 
     select
-        *,
-        lag(occurred_at) over visitor_order as previous_at
+        account_id,
+        environment,
+        visitor_id,
+        event_id,
+        event_type,
+        user_id,
+        occurred_at,
+        received_at,
+        campaign_key,
+        row_number() over visitor_order as ordinal,
+        coalesce(occurred_at - lag(occurred_at) over visitor_order > interval '{{ timeout }} minutes', true) as is_visit_start
     from keyed
     where client_session_id is null
     window visitor_order as (partition by account_id, environment, visitor_id order by occurred_at, event_id)
 
 ),
 
-visits as (
-
-    select
-        *,
-        previous_at is null or occurred_at - previous_at > interval '{{ timeout }} minutes' as is_visit_start
-    from anonymous
-
-),
-
--- a campaign group starts at every visit start and at every event carrying campaign data
-campaign_groups as (
-
-    select
-        *,
-        count(*) filter (where is_visit_start or campaign_key is not null) over (
-            partition by account_id, environment, visitor_id
-            order by occurred_at, event_id
-            rows between unbounded preceding and current row
-        ) as campaign_group
-    from visits
-
-),
-
+-- the session's current campaign: the latest campaign data seen since the visit started
+-- (a running max over "ordinal|key" marks, where a visit start marks an empty key)
 current_campaign as (
 
     select
         *,
-        first_value(campaign_key) over (
-            partition by account_id, environment, visitor_id, campaign_group
-            order by occurred_at, event_id
-        ) as current_campaign_key
-    from campaign_groups
+        nullif(substr(max(
+            case
+                when is_visit_start or campaign_key is not null
+                    then lpad(ordinal::text, 12, '0') || '|' || coalesce(campaign_key, '')
+            end collate "C"
+        ) over visitor_order, 14), '') as current_campaign_key
+    from visits
+    window visitor_order as (
+        partition by account_id, environment, visitor_id order by occurred_at, event_id
+        rows between unbounded preceding and current row
+    )
 
 ),
 
@@ -170,52 +175,39 @@ breaks as (
         is_visit_start
             or (
                 campaign_key is not null
-                and campaign_key is distinct from lag(current_campaign_key) over (
-                    partition by account_id, environment, visitor_id
-                    order by occurred_at, event_id
-                )
+                and campaign_key is distinct from lag(current_campaign_key) over visitor_order
             ) as is_session_start
     from current_campaign
-
-),
-
-numbered as (
-
-    select
-        *,
-        sum(case when is_session_start then 1 else 0 end) over (
-            partition by account_id, environment, visitor_id
-            order by occurred_at, event_id
-            rows between unbounded preceding and current row
-        ) as session_number
-    from breaks
+    window visitor_order as (partition by account_id, environment, visitor_id order by occurred_at, event_id)
 
 ),
 
 derived_sessions as (
 
     select
-        numbered.*,
-        'sess_' || left(md5(
-            account_id || '|' || environment || '|' || visitor_id || '|'
-            || first_value(event_id) over (
-                partition by account_id, environment, visitor_id, session_number
-                order by occurred_at, event_id
-            )
-        ), 24) as session_id
-    from numbered
+        account_id,
+        environment,
+        visitor_id,
+        event_id,
+        event_type,
+        user_id,
+        occurred_at,
+        received_at,
+        (sum(case when is_session_start then 1 else 0 end) over (
+            partition by account_id, environment, visitor_id
+            order by occurred_at, event_id
+            rows between unbounded preceding and current row
+        ))::text as session_key,
+        is_session_start
+    from breaks
 
 ),
 
 sessionised as (
 
-    {%- set columns = ['account_id', 'environment', 'visitor_id', 'session_id', 'event_id', 'event_type', 'user_id',
-                       'client_session_id', 'occurred_at', 'received_at', 'page_url', 'page_host', 'referrer',
-                       'referrer_host', 'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content']
-                       + click_id_names() + ['is_session_start'] %}
-    select {{ columns | join(', ') }} from client_sessions
+    select *, true as is_client_session from client_sessions
     union all
-    select {{ columns | join(', ') }} from derived_sessions
+    select *, false as is_client_session from derived_sessions
 
 ),
 
@@ -225,7 +217,8 @@ session_facts as (
         account_id,
         environment,
         visitor_id,
-        session_id,
+        session_key,
+        is_client_session,
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as event_count,
@@ -234,20 +227,59 @@ session_facts as (
         {%- for milestone in milestone_types() %}
         min(occurred_at) filter (where event_type = '{{ milestone }}') as first_{{ milestone }}_at,
         {%- endfor %}
-        bool_or(client_session_id is not null) as is_client_session
+        min(event_id) filter (where is_session_start) as landing_event_id
     from sessionised
-    group by account_id, environment, visitor_id, session_id
+    group by account_id, environment, visitor_id, session_key, is_client_session
 
 ),
 
 landings as (
 
     select
-        session_id,
+        session_facts.*,
+        case
+            when session_facts.is_client_session then session_facts.session_key
+            else 'sess_' || left(md5(
+                session_facts.account_id || '|' || session_facts.environment || '|'
+                || session_facts.visitor_id || '|' || session_facts.landing_event_id
+            ), 24)
+        end as session_id,
+        keyed.page_url as landing_url,
+        {{ url_host('keyed.page_url') }} as landing_host,
+        keyed.referrer,
+        {{ url_host('keyed.referrer') }} as referrer_host,
+        keyed.utm_source,
+        keyed.utm_medium,
+        keyed.utm_campaign,
+        keyed.utm_term,
+        keyed.utm_content,
+        {%- for click_id in click_id_names() %}
+        keyed.{{ click_id }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from session_facts
+    inner join keyed
+        on session_facts.account_id = keyed.account_id
+        and session_facts.environment = keyed.environment
+        and session_facts.visitor_id = keyed.visitor_id
+        and session_facts.landing_event_id = keyed.event_id
+
+),
+
+final as (
+
+    select
         account_id,
-        event_id as landing_event_id,
-        page_url as landing_url,
-        page_host as landing_host,
+        environment,
+        session_id,
+        visitor_id,
+        user_id,
+        started_at,
+        ended_at,
+        event_count,
+        is_client_session,
+        landing_event_id,
+        landing_url,
+        landing_host,
         referrer,
         referrer_host,
         utm_source,
@@ -255,45 +287,14 @@ landings as (
         utm_campaign,
         utm_term,
         utm_content,
-        {{ click_id_names() | join(',\n        ') }}
-    from sessionised
-    where is_session_start
-
-),
-
-final as (
-
-    select
-        session_facts.account_id,
-        session_facts.environment,
-        session_facts.session_id,
-        session_facts.visitor_id,
-        session_facts.user_id,
-        session_facts.started_at,
-        session_facts.ended_at,
-        session_facts.event_count,
-        session_facts.is_client_session,
-        landings.landing_event_id,
-        landings.landing_url,
-        landings.landing_host,
-        landings.referrer,
-        landings.referrer_host,
-        landings.utm_source,
-        landings.utm_medium,
-        landings.utm_campaign,
-        landings.utm_term,
-        landings.utm_content,
         {%- for click_id in click_id_names() %}
-        landings.{{ click_id }},
+        {{ click_id }},
         {%- endfor %}
         {%- for milestone in milestone_types() %}
-        session_facts.first_{{ milestone }}_at,
+        first_{{ milestone }}_at,
         {%- endfor %}
-        session_facts.max_received_at
-    from session_facts
-    inner join landings
-        on session_facts.account_id = landings.account_id
-        and session_facts.session_id = landings.session_id
+        max_received_at
+    from landings
 
 )
 
