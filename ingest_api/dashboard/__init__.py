@@ -17,6 +17,8 @@ are HTML pages; /api/... keeps its JSON errors (errors.py).
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 from flask import Flask, current_app, redirect, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -40,6 +42,8 @@ SECURITY_HEADERS = {
 
 @bp.before_request
 def _before() -> None:
+    if request.endpoint == "dashboard.static":
+        return
     if request.method in UNSAFE:
         csrf.protect()  # raises CSRFError (400) without a valid token
     load_user()
@@ -113,7 +117,8 @@ def init_app(app: Flask) -> None:
     app.config["SECRET_KEY"] = _secret_key(app)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", 12 * 3600)
+    if app.config["PERMANENT_SESSION_LIFETIME"] == Flask.default_config["PERMANENT_SESSION_LIFETIME"]:
+        app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)  # Flask's 31 days is long for an admin UI
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
     # Sign-in attempts per client address (flask-limiter notation; the API's limiter and storage).
     app.config.setdefault("DASHBOARD_LOGIN_LIMIT", "10/minute;100/hour")

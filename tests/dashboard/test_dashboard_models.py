@@ -93,3 +93,39 @@ def test_another_accounts_model_is_not_found(signed_in, conn, other_admin):
         assert response.status_code == 404
     assert models_service.get_model(conn, other_admin.account_id, theirs.id).is_active
     assert b"half_and_half" not in signed_in.get("/dashboard/models").data
+
+
+def test_preview_on_the_last_30_days_of_the_warehouse(database_url, admin):
+    """`preview_recent` reads the journeys mart with the pipeline's own query (a throwaway table here)."""
+    from datetime import datetime, timedelta, timezone
+
+    import psycopg
+
+    from ingest_api.dashboard import modeling
+
+    compiled = models_service.validate_source(GOOD).compiled
+    now = datetime.now(timezone.utc)
+    with psycopg.connect(database_url) as conn:  # one transaction, rolled back: nothing stays
+        if conn.execute("select to_regclass('marts.fct_conversion_journeys')").fetchone()[0]:
+            pytest.skip("the real journeys mart exists in this database")
+        conn.execute("create schema if not exists marts")
+        conn.execute("""
+            create table marts.fct_conversion_journeys (
+                account_id text, environment text, journey_id text, conversion_id text, converted boolean,
+                conversion_ts timestamptz, conversion_type text, revenue numeric, touch_index int,
+                touch_ts timestamptz, session_id text, channel text, utm_source text, utm_medium text,
+                utm_campaign text, milestones text)""")
+        assert modeling.preview_recent(conn, admin.account_id, compiled) is None  # no journeys yet
+        for j, channels in enumerate((("paid_search", "email", "direct"), ("email", "paid_search"))):
+            for i, channel in enumerate(channels):
+                conn.execute(
+                    "insert into marts.fct_conversion_journeys values (%s, 'live', %s, %s, true, %s, 'purchase', 50,"
+                    " %s, %s, null, %s, null, null, null, null)",
+                    (admin.account_id, f"j{j}", f"conv_{j}", now - timedelta(days=1), i,
+                     now - timedelta(days=5 - i), channel))
+        recent = modeling.preview_recent(conn, admin.account_id, compiled)
+        conn.rollback()
+    assert recent["conversions"] == 2
+    credited = {channel: conversions for channel, conversions, _revenue, _share in recent["channels"]}
+    # half to the first touch, half to the last: paid_search first of one journey and last of the other
+    assert credited == pytest.approx({"paid_search": 1.0, "email": 0.5, "direct": 0.5})
