@@ -60,7 +60,10 @@ def _headers(response):
 
 @bp.app_context_processor
 def _context() -> dict:
-    return {"copy": copy}
+    """`copy` (every string) and `section`: the view module of this page, for the navigation's aria-current."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    section = view.__module__.rsplit(".", 1)[-1] if view is not None else ""
+    return {"copy": copy, "section": section}
 
 
 def _error_page(status: int, message: str | None = None):

@@ -216,3 +216,26 @@ def test_cli_creates_users_with_a_prompted_password_or_a_setup_link(conn, admin,
 
     listed = runner.invoke(cli, ["users", "list", "--account", admin.account_id])
     assert email in listed.output and "link-" + email in listed.output
+
+
+def test_dashboard_reads_run_under_row_level_security(app, admin, other_admin, conn):
+    """`scoped()` is the API role with the account set: a query without its filter still sees one account."""
+    from flask import g
+
+    from ingest_api.dashboard.base import scoped
+    from mbuzz.accounts import create_key
+
+    create_key(conn, other_admin.account_id, "test", "theirs")
+    with app.test_request_context():
+        g.account_id = admin.account_id
+        with scoped() as scoped_conn:
+            assert scoped_conn.execute("select current_user").fetchone()[0] == app.config["DB_TENANT_ROLE"]
+            assert scoped_conn.execute("select count(*) from raw.api_keys").fetchone()[0] == 0
+            emails = [r[0] for r in scoped_conn.execute("select email from raw.users")]
+            assert emails == [admin.email]
+
+
+def test_navigation_marks_the_current_section(signed_in):
+    html = signed_in.get("/dashboard/models/new").data.decode()
+    assert '<a href="/dashboard/models" aria-current="page">' in html
+    assert html.count('aria-current="page"') == 1
