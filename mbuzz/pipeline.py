@@ -67,7 +67,7 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
     run_id = str(uuid.uuid4())
     run_config = {
         "ops": {"attribution_models": {"config": {"data_driven": data_driven}}},
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "loggers": {"console": {"config": {"log_level": "ERROR"}}},
     }
     stop = threading.Event()
     watcher = threading.Thread(target=_follow, args=(instance, run_id, stop, on_event), daemon=True)

@@ -8,6 +8,7 @@ events and conversions come back as duplicates.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -24,6 +25,10 @@ from rich.table import Table
 from mbuzz.demo.traffic import Traffic, batches, generate
 
 ACCOUNT_NAME = "mbuzz demo"
+# column headers narrow enough for an 80-column terminal
+SHORT_NAMES = {"first_touch": "first", "last_touch": "last", "last_non_direct": "lnd", "linear": "linear",
+               "time_decay": "decay", "u_shaped": "U", "w_shaped": "W", "z_shaped": "Z", "algorithmic": "algo",
+               "markov": "markov", "shapley": "shapley"}
 BATCH = 250
 
 
@@ -44,7 +49,7 @@ class ApiServer:
         self.proc = subprocess.Popen([str(mbuzz), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                                       "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT)
 
-    def wait(self, timeout: float = 30) -> None:
+    def wait(self, timeout: float = 120) -> None:
         import requests
 
         deadline = time.monotonic() + timeout
@@ -52,9 +57,9 @@ class ApiServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the API server exited early; see {self.log.name}")
             try:
-                if requests.get(self.base + "/api/v1/health", timeout=1).status_code == 200:
+                if requests.get(self.base + "/api/v1/health", timeout=5).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"the API server did not answer within {timeout:.0f}s; see {self.log.name}")
@@ -127,9 +132,9 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
                     key=lambda m: (m in ("markov", "shapley", "algorithmic"), m))
     channels = sorted(comparison, key=lambda c: -comparison[c].get("linear", 0))
     table = Table(title="Credited conversions: channel × model", show_lines=False)
-    table.add_column("channel")
+    table.add_column("channel", no_wrap=True)
     for m in models:
-        table.add_column(m, justify="right")
+        table.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
     for c in channels:
         table.add_row(c, *(f"{comparison[c].get(m, 0):.1f}" for m in models))
     return table, comparison, models, channels
@@ -202,14 +207,17 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. {totals['invalid_reasons'][:1]}")
 
     console.print("[bold][5/6][/bold] pipeline: dbt warehouse → attribution (all models) → marts, with checks")
-    with console.status("pipeline") as status:
+    log_path = Path(os.environ["MBUZZ_HOME"]) / "demo-pipeline.log"
+    with console.status("pipeline") as status, open(log_path, "w") as log, \
+            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+        # dbt's and Dagster's own output goes to the log file; the status line shows each step and check
         result = run_pipeline(all_days=True, on_event=lambda msg: status.update(f"  {msg}"))
     failed = [c for c in result.checks if not c[2]]
     console.print(f"  {len(result.materialized)} assets, {len(result.checks)} checks, {len(failed)} failed")
     for failure in result.failures:
         console.print(f"  [red]{failure}[/red]")
     if not result.success:
-        console.print("[red]the pipeline failed; the Dagster UI shows why: .venv/bin/mbuzz ui[/red]")
+        console.print(f"[red]the pipeline failed; see {log_path} or the Dagster UI: .venv/bin/mbuzz ui[/red]")
         return 1
 
     console.print("[bold][6/6][/bold] report")
@@ -217,6 +225,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     with connect(url) as conn:
         table, *_ = channel_table(conn, account.id, start_day, end_day)
         console.print(table)
+        console.print("  first/last = first/last touch, lnd = last non-direct, U/W/Z = position-based, "
+                      "algo = algorithmic (logistic)")
         path = write_report(report_dir, conn, account, start_day, end_day, result)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
