@@ -17,7 +17,7 @@ are HTML pages; /api/... keeps its JSON errors (errors.py).
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 from flask import Flask, current_app, redirect, request, url_for
@@ -64,6 +64,12 @@ def _context() -> dict:
     view = current_app.view_functions.get(request.endpoint or "")
     section = view.__module__.rsplit(".", 1)[-1] if view is not None else ""
     return {"copy": copy, "section": section}
+
+
+@bp.app_template_filter("utc")
+def _utc(value: datetime) -> datetime:
+    """Timestamps are shown in UTC whatever the database session's time zone."""
+    return value.astimezone(timezone.utc) if value.tzinfo is not None else value
 
 
 def _error_page(status: int, message: str | None = None):

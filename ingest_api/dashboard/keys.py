@@ -1,7 +1,7 @@
 """API keys: create (plaintext shown once), list masked, revoke with confirmation — `mbuzz.accounts`, as the CLI."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, request, url_for
+from flask import flash, g, redirect, url_for
 
 from ingest_api.dashboard import copy
 from ingest_api.dashboard.base import bp, login_required, not_found, render, scoped, unscoped
