@@ -2,10 +2,8 @@
 
 import dagster as dg
 
-from orchestration.partitions import daily
-
 # The whole graph: dbt warehouse → attribution → marts and aggregates.
-pipeline_job = dg.define_asset_job("pipeline", selection=dg.AssetSelection.all(), partitions_def=daily,
+pipeline_job = dg.define_asset_job("pipeline", selection=dg.AssetSelection.all(),
                                    description="Raw events → dbt → attribution (all models) → marts and aggregates.")
 
 

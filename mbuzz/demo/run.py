@@ -175,6 +175,7 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     from mbuzz.db.migrate import upgrade
     from mbuzz.pipeline import dagster_home, run_pipeline
     from mbuzz.settings import mask_url
+    from mbuzz.users import ensure_demo_user
 
     started = time.monotonic()
     console.print("[bold][1/6][/bold] database")
@@ -189,7 +190,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         account = next((a for a in service.list_accounts(conn) if a.name == ACCOUNT_NAME), None) \
             or service.create_account(conn, ACCOUNT_NAME, tier="enterprise")
         new = service.create_key(conn, account.id, "live", name=f"demo {datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
-    console.print(f"  account {account.id}, key {new.key.id} ({new.key.masked})")
+        email, password = ensure_demo_user(conn, account.id)
+    console.print(f"  account {account.id}, key {new.key.id} ({new.key.masked}), dashboard user {email}")
 
     console.print("[bold][3/6][/bold] API server")
     server = ApiServer()
@@ -230,6 +232,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         path = write_report(report_dir, conn, account, start_day, end_day, result)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
+    console.print("dashboard: [bold].venv/bin/mbuzz serve[/bold] → http://127.0.0.1:8000/dashboard, "
+                  f"sign in as {email} / {password} (a new password each demo run)")
     console.print(f"your demo API key (shown once): {new.plaintext}")
     console.print(f"done in {time.monotonic() - started:.0f} s")
     return 0

@@ -1,0 +1,52 @@
+"""`mbuzz demo`, as a new user runs it: real server, traffic over HTTP, the pipeline, the report."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+MBUZZ = str(Path(sys.executable).parent / "mbuzz")
+
+
+def demo(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url, "MBUZZ_HOME": str(tmp_path / "home"),
+           "MBUZZ_DBT_TARGET_PATH": str(tmp_path / "dbt-target"), "DAGSTER_HOME": str(tmp_path / "dagster"),
+           "COLUMNS": "160"}
+    return subprocess.run([MBUZZ, "demo", "--visitors", "500", "--days", "30", "--report-dir", str(tmp_path / "report")],
+                          capture_output=True, text=True, env=env, timeout=1200, cwd=tmp_path)
+
+
+def test_demo_end_to_end_and_rerun(tmp_path, database_url, conn):
+    first = demo(tmp_path, database_url)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    out = first.stdout
+    assert "[6/6] report" in out and "Credited conversions" in out
+    accepted = int(re.search(r"events: ([\d,]+) accepted", out).group(1).replace(",", ""))
+    assert accepted > 1000
+    assert "3 invalid events rejected as expected" in out
+    stored = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
+                          "where a.name = 'mbuzz demo'").fetchone()[0]
+    assert stored == accepted  # every accepted event is in the database, nothing more
+
+    report = (tmp_path / "report" / "index.html").read_text()
+    assert "<svg" in report and "Markov removal effects" in report and "Top campaigns" in report
+    assert "failed (error)" not in report  # no blocking check failed
+
+    key = re.search(r"your demo API key \(shown once\): (sk_live_\w+)", out).group(1)
+    from mbuzz.accounts import digest
+
+    assert conn.execute("select revoked_at from raw.api_keys where key_digest = %s", (digest(key),)).fetchone() == (None,)
+
+    # a second run reuses everything: the same traffic comes back as duplicates, nothing is stored twice
+    second = demo(tmp_path, database_url)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert re.search(r"events: 0 accepted, ([\d,]+) duplicates", second.stdout).group(1).replace(",", "") == str(accepted)
+    assert "conversions: 0 new" in second.stdout
+    again = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
+                         "where a.name = 'mbuzz demo'").fetchone()[0]
+    assert again == stored
