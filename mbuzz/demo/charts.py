@@ -4,7 +4,7 @@ from __future__ import annotations
 from html import escape
 
 PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
-           "#9c755f", "#bab0ac", "#1f77b4", "#8c564b"]
+           "#9c755f", "#bab0ac", "#17becf", "#393b79"]
 
 
 def grouped_bars(categories: list[str], series: dict[str, list[float]], title: str, width: int = 900,
