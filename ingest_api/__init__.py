@@ -6,10 +6,18 @@ Configuration: `config.DEFAULTS`, then MBUZZ_* environment variables (JSON
 values), then `test_config`. The database is `mbuzz.db.database_url()`
 (DATABASE_URL or the embedded server) unless `DATABASE_URL` is in the config.
 
-Shared pieces new blueprints reuse (see docs/api/README in the report):
-`auth.authenticated()` (auth → rate limit → OpenAPI validation → tenant-scoped
-transaction in `g.db`, committed before the response), `errors.ApiError` /
-`errors.NotFoundError`, `openapi.parse_json_body()`, `db.transaction()`.
+Adding a resource: document its operations in docs/api/openapi.yml first,
+then write a module with `bp = Blueprint(name, __name__, url_prefix="/api/v1")`
+whose views are decorated with `@authenticated()` (from `ingest_api.auth`) and
+register it here. `@authenticated()` gives each view, in one transaction
+committed before the response leaves: the key checked (`g.principal`: account
+id, name, tier, environment, key id), the account's rate limit counted (headers
+added), the request validated against the document (parameters, security and
+JSON body → 400/401/413/415/422), and `g.db`, a psycopg connection running as
+`mbuzz_api` under row-level security for that account. Raise
+`errors.ApiError(message, status=…)` or `errors.NotFoundError(resource, id)`
+(also for another account's rows: existence is not revealed); read the body
+with `openapi.parse_json_body()`; unauthenticated views use `db.transaction()`.
 """
 from __future__ import annotations
 
