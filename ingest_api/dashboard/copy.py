@@ -133,8 +133,8 @@ REPORT_DRILL = "Campaigns in {channel} under {model}"
 REPORT_DRILL_EMPTY = "No campaigns credited in {channel} for this model and range."
 REPORT_DRILL_BACK = "Back to all channels"
 REPORT_REMOVAL = "Markov removal effects"
-REPORT_REMOVAL_INTRO = ("How many conversions would be lost without each channel (latest Markov run; "
-                        "all dates).")
+REPORT_REMOVAL_INTRO = ("The share of conversions that would be lost if the channel were removed from every "
+                        "journey, and the conversions the Markov chain gives it (latest Markov run, all dates).")
 REPORT_REMOVAL_EMPTY = "No Markov run yet: run the pipeline with data-driven models (`mbuzz pipeline run`)."
 REPORT_UNKNOWN_MODEL = "There are no results for model “{model}”; showing {fallback}."
 COL_CHANNEL = "Channel"
