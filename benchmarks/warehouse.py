@@ -218,7 +218,8 @@ def main() -> None:
             conn.commit()
 
         def dbt(*a):
-            return run_dbt(list(a), url=url, target="postgres", threads=args.threads, subprocess_mode=True)
+            return run_dbt(list(a), url=url, target="postgres", threads=args.threads, subprocess_mode=True,
+                           target_path=str(Path(__file__).resolve().parent.parent / "target" / "bench"))
 
         print("dbt (subprocess, postgres target):", flush=True)
         timed("dbt build, full (1M events, with tests)", lambda: dbt("build"), results)

@@ -90,8 +90,11 @@ def dbt_env(url: str | None = None, target: str | None = None, threads: int | No
     return env
 
 
-def _args(args: Sequence[str], target: str, vars: Mapping | None) -> list[str]:
+def _args(args: Sequence[str], target: str, vars: Mapping | None, target_path: str | None = None) -> list[str]:
     full = list(args)
+    target_path = target_path or os.environ.get("MBUZZ_DBT_TARGET_PATH")
+    if target_path and "--target-path" not in full:
+        full += ["--target-path", str(target_path)]
     if "--project-dir" not in full:
         full += ["--project-dir", str(PROJECT_DIR)]
     if "--profiles-dir" not in full:
@@ -111,15 +114,18 @@ def run_dbt(
     threads: int | None = None,
     subprocess_mode: bool = False,
     check: bool = True,
+    target_path: str | None = None,
 ) -> DbtResult:
     """Run one dbt command (`["build"]`, `["run", "-s", "marts"]`, …) against mbuzz's database.
 
     In-process through dbtRunner by default; `subprocess_mode=True` runs the `dbt` executable
     next to this Python instead (a clean process: what the benchmark and some tests use).
+    `target_path` (default: MBUZZ_DBT_TARGET_PATH, else dbt's `target/`) keeps the manifests and
+    partial-parse state of separate runs (tests, another target) apart.
     Raises DbtError when dbt reports a failure and `check` is true.
     """
     env = dbt_env(url, target, threads)
-    full = _args(args, env["MBUZZ_DBT_TARGET"], vars)
+    full = _args(args, env["MBUZZ_DBT_TARGET"], vars, target_path)
     if subprocess_mode:
         dbt = Path(sys.executable).parent / "dbt"
         proc = subprocess.run([str(dbt), *full], env={**os.environ, **env}, cwd=PROJECT_DIR,

@@ -27,8 +27,10 @@
 
 {#- Pre-hook of every model: session settings for warehouse-sized queries. JIT off: the
     estimates over seeds and CTEs are large enough to trigger JIT compilation that costs far
-    more than it saves (seconds per model); work_mem big enough for the sessionisation sorts. -#}
+    more than it saves (seconds per model); no merge joins (the row estimates over CTEs are poor
+    and hash joins are what these joins want); work_mem big enough for the sessionisation sorts. -#}
 {% macro session_settings() -%}
     set jit = off;
+    set enable_mergejoin = off;
     set work_mem = '{{ var("mbuzz__work_mem") }}'
 {%- endmacro %}

@@ -164,5 +164,7 @@ def fetch(url: str, query: str, params=()) -> list[tuple]:
 
 
 def dbt(url: str, *args: str, target: str = "postgres", threads: int | None = None) -> None:
-    """dbt in a subprocess (dbt keeps global state; a clean process per run is safest)."""
-    run_dbt(list(args), url=url, target=target, threads=threads, subprocess_mode=True)
+    """dbt in a subprocess (dbt keeps global state; a clean process per run is safest), with a
+    target folder per dbt target so partial parsing survives switching between the two."""
+    run_dbt(list(args), url=url, target=target, threads=threads, subprocess_mode=True,
+            target_path=str(PROJECT_DIR / "target" / f"pytest-{target}"))

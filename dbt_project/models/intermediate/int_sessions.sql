@@ -25,7 +25,6 @@
             {'columns': ['session_id']},
             {'columns': ['started_at']},
         ],
-        pre_hook=["{{ session_settings() }}", "set enable_mergejoin = off"],
         post_hook=["{{ hypertable_post_hook('started_at', compress_after='30 days', segmentby='account_id', orderby='started_at desc, session_id') }}"],
     )
 }}
@@ -35,7 +34,8 @@
 
 with
 
-events as (
+-- not materialized: each use below filters it (by time, by visitor) down to raw.events' indexes
+events as not materialized (
 
     select * from {{ ref('stg_raw__events') }}
 
@@ -56,28 +56,36 @@ watermarks as (
 
 ),
 
+-- detection reads raw.events itself: deduplication does not change which visitors have news
 changed_visitors as (
 
-    select distinct events.account_id, events.environment, events.visitor_id
-    from events
+    select distinct raw_events.account_id, raw_events.environment, raw_events.visitor_id
+    from {{ source('raw', 'events') }} as raw_events
     left join watermarks
-        on events.account_id = watermarks.account_id
-        and events.environment = watermarks.environment
+        on raw_events.account_id = watermarks.account_id
+        and raw_events.environment = watermarks.environment
     -- a constant lower bound lets PostgreSQL / TimescaleDB skip old data (chunks) altogether
-    where events.occurred_at >= (select coalesce(min(scan_from), '-infinity'::timestamptz) from watermarks)
-      and events.occurred_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
-      and events.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+    where raw_events.occurred_at >= (select coalesce(min(scan_from), '-infinity'::timestamptz) from watermarks)
+      and raw_events.occurred_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
+      and raw_events.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+      and raw_events.environment in {{ environments_sql() }}
 
 ),
 
+-- all events of those visitors, fetched visitor by visitor through raw.events' visitor index
+-- (`offset 0` keeps the lateral subquery parameterised instead of one big hash join)
 visitor_events as (
 
-    select events.*
-    from events
-    inner join changed_visitors
-        on events.account_id = changed_visitors.account_id
-        and events.environment = changed_visitors.environment
-        and events.visitor_id = changed_visitors.visitor_id
+    select visitor_events.*
+    from changed_visitors
+    cross join lateral (
+        select *
+        from events
+        where events.account_id = changed_visitors.account_id
+          and events.environment = changed_visitors.environment
+          and events.visitor_id = changed_visitors.visitor_id
+        offset 0
+    ) as visitor_events
 
 ),
 

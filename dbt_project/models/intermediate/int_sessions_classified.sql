@@ -69,15 +69,25 @@ landing_clicks as (
     ) as present (click_id, click_value)
     inner join click_ids
         on lower(click_ids.click_id) = present.click_id
-    where present.click_value is not null
+    where coalesce({{ click_id_names() | join(', ') }}) is not null
+      and present.click_value is not null
     order by sessions.account_id, sessions.session_id, click_ids.priority
 
 ),
 
+-- narrow rows from here on (they are sorted by the window passes); the rest is joined back at the end
 inputs as (
 
     select
-        sessions.*,
+        sessions.account_id,
+        sessions.environment,
+        sessions.visitor_id,
+        sessions.session_id,
+        sessions.started_at,
+        sessions.referrer_host,
+        sessions.utm_source,
+        sessions.utm_medium,
+        sessions.utm_campaign,
         landing_clicks.click_source,
         landing_clicks.click_medium,
         sessions.referrer_host is not null
@@ -237,27 +247,27 @@ classified as (
 final as (
 
     select
-        carried.account_id,
-        carried.environment,
-        carried.session_id,
-        carried.visitor_id,
-        carried.user_id,
-        carried.started_at,
-        carried.ended_at,
-        carried.event_count,
-        carried.is_client_session,
-        carried.landing_event_id,
-        carried.landing_url,
-        carried.landing_host,
-        carried.referrer,
-        carried.referrer_host,
-        carried.utm_source,
-        carried.utm_medium,
-        carried.utm_campaign,
-        carried.utm_term,
-        carried.utm_content,
+        sessions.account_id,
+        sessions.environment,
+        sessions.session_id,
+        sessions.visitor_id,
+        sessions.user_id,
+        sessions.started_at,
+        sessions.ended_at,
+        sessions.event_count,
+        sessions.is_client_session,
+        sessions.landing_event_id,
+        sessions.landing_url,
+        sessions.landing_host,
+        sessions.referrer,
+        sessions.referrer_host,
+        sessions.utm_source,
+        sessions.utm_medium,
+        sessions.utm_campaign,
+        sessions.utm_term,
+        sessions.utm_content,
         {%- for click_id in click_id_names() %}
-        carried.{{ click_id }},
+        sessions.{{ click_id }},
         {%- endfor %}
         carried.source,
         carried.medium,
@@ -267,14 +277,17 @@ final as (
         coalesce(classified.channel, 'unassigned') as channel,
         classified.channel_rule,
         {%- for milestone in milestone_types() %}
-        carried.first_{{ milestone }}_at,
+        sessions.first_{{ milestone }}_at,
         {%- endfor %}
-        carried.max_received_at
+        sessions.max_received_at
     from carried
+    inner join sessions
+        on sessions.account_id = carried.account_id
+        and sessions.session_id = carried.session_id
     left join classified
         on classified.source_key = lower(carried.source)
         and classified.medium_key = lower(carried.medium)
-        and classified.campaign_key is not distinct from lower(carried.campaign)
+        and coalesce(classified.campaign_key, '') = coalesce(lower(carried.campaign), '')
 
 )
 

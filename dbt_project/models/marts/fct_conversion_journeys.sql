@@ -25,7 +25,21 @@ with
 
 touches as (
 
-    select * from {{ ref('int_touches_identified') }}
+    -- only what journeys need: these rows are sorted several times
+    select
+        account_id,
+        environment,
+        identity_key,
+        session_id,
+        started_at,
+        channel,
+        source,
+        medium,
+        campaign,
+        {%- for milestone in milestone_types() %}
+        first_{{ milestone }}_at{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('int_touches_identified') }}
 
 ),
 
