@@ -53,11 +53,13 @@ def signed_in(client, admin):
 # -- attribution results for the report pages ------------------------------------------------------------------
 
 @pytest.fixture(scope="session")
-def aggregates(database_url):
-    """The two daily aggregates the reports read, built by dbt over attribution.attribution_credits."""
+def aggregates(database_url, tmp_path_factory):
+    """The two daily aggregates the reports read, built by dbt over attribution.attribution_credits
+    (with its own target path, so parallel sessions never share dbt's manifests)."""
     from mbuzz.warehouse import run_dbt
 
-    run_dbt(["run", "--select", "channel_attribution_daily", "source_attribution_daily"],
+    run_dbt(["run", "--select", "channel_attribution_daily", "source_attribution_daily",
+             "--target-path", str(tmp_path_factory.mktemp("dbt-target"))],
             url=database_url, subprocess_mode=True)
     return AGGREGATES
 

@@ -216,6 +216,7 @@ def test_cli_creates_users_with_a_prompted_password_or_a_setup_link(conn, admin,
 
     listed = runner.invoke(cli, ["users", "list", "--account", admin.account_id])
     assert email in listed.output and "link-" + email in listed.output
+    assert "dashboard users" in runner.invoke(cli, ["--help"]).output
 
 
 def test_dashboard_reads_run_under_row_level_security(app, admin, other_admin, conn):
