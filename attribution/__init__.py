@@ -1,15 +1,16 @@
 """The attribution engine: journeys in, credits out.
 
-Entry points (see attribution.api): attribute(touches, model, options) and
+Entry points (see attribution.api): attribute(touches, model, options),
+attribute_many(touches, {name: model}, options) (prepare once, run many) and
 channel_summary(credits). Rule-based models are DSL programs (presets in
 attribution/presets/); markov, shapley and algorithmic are data-driven.
 No web framework, orchestrator or database imports here.
 """
-from attribution.api import attribute, channel_summary, run_model
+from attribution.api import attribute, attribute_many, channel_summary, run_model
 from attribution.errors import MIN_PATHS, InsufficientDataError
 from attribution.journeys import InputError, JourneyOptions, Journeys, prepare
 from attribution.models import UnknownModel, list_models, list_presets, load_model
 
 __all__ = ["MIN_PATHS", "InputError", "InsufficientDataError", "JourneyOptions", "Journeys",
-           "UnknownModel", "attribute", "channel_summary", "list_models", "list_presets",
+           "UnknownModel", "attribute", "attribute_many", "channel_summary", "list_models", "list_presets",
            "load_model", "prepare", "run_model"]

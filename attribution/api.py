@@ -10,6 +10,8 @@ are the frames of ATTRIBUTION.md "Offline use":
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -47,6 +49,35 @@ def attribute(touches: pd.DataFrame, model: str | dict,
     spec = load_model(model)
     jr = prepare(touches, (options or JourneyOptions()).with_model(spec))
     return run_model(jr, spec, **kwargs)
+
+
+def attribute_many(touches: pd.DataFrame, models: Mapping[str, str | dict],
+                   options: JourneyOptions | None = None,
+                   on_model: Callable[[str], None] | None = None,
+                   **kwargs) -> dict[str, pd.DataFrame]:
+    """attribute() for several models on the same touches: {name: credits frame}.
+
+    The touch table is prepared once per distinct effective journey options (a
+    model's own lookback makes its own set), and every model on the same set
+    shares the journeys and the output columns other than the credits (built
+    once, see Journeys.output_base). Each frame equals what
+    attribute(touches, model, options) returns. on_model(name) is called before
+    each model runs (progress). Errors of a model (e.g. InsufficientDataError)
+    propagate; run data-driven models one by one with prepare + run_model to
+    skip those.
+    """
+    base = options or JourneyOptions()
+    specs = {name: load_model(model) for name, model in models.items()}
+    prepared: dict[JourneyOptions, Journeys] = {}
+    out: dict[str, pd.DataFrame] = {}
+    for name, spec in specs.items():
+        if on_model:
+            on_model(name)
+        opts = base.with_model(spec)
+        if opts not in prepared:
+            prepared[opts] = prepare(touches, opts)
+        out[name] = run_model(prepared[opts], spec, **kwargs)
+    return out
 
 
 def channel_summary(credits: pd.DataFrame) -> pd.DataFrame:

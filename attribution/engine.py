@@ -1,9 +1,12 @@
 """The rule engine: compiled DSL model + Journeys → per-touch credits.
 
 One engine runs every rule-based model (all presets are DSL files). It is
-vectorised over all journeys at once: each rule becomes a boolean mask over
-the touch arrays and per-journey sums are bincounts; the only Python loop is
-over the model's few rules. Semantics (ATTRIBUTION.md, "One engine"):
+vectorised over all journeys at once: a positional selector (first, last,
+milestone touch) becomes one touch index per journey, any other selector a
+boolean mask over the touch arrays, and per-journey sums are bincounts; the
+only Python loop is over the model's few rules. The output frame's columns
+other than the credits are built once per Journeys (`Journeys.output_base`)
+and shared by every model run on them. Semantics (ATTRIBUTION.md, "One engine"):
 
 1. each rule's selector picks touches; `other_touches` picks what no other rule did;
 2. rules that picked nothing drop out and their shares go to the remaining rules
@@ -22,45 +25,75 @@ from attribution.journeys import UNASSIGNED, Journeys
 OUTPUT_COLUMNS = ("journey_id", "touch_index", "channel", "credit", "revenue_credit")
 
 
-def _first_last(jr: Journeys, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Among the touches where `mask`, the first and the last of each journey."""
-    f = mask.astype(np.int64)
-    seen = np.cumsum(f)
-    start = jr.starts[jr.jid]
-    rank = seen - (seen[start] - f[start])  # 1-based rank among masked touches
-    total = np.bincount(jr.jid, weights=f, minlength=jr.n_journeys)[jr.jid]
-    return mask & (rank == 1), mask & (rank == total)
+class _Pick:
+    """The touches a selector picked: either one touch per journey (`idx`, sorted,
+    with its `journeys`) or a boolean `mask` over the touches (`everything`: all)."""
+
+    __slots__ = ("idx", "journeys", "mask", "everything")
+
+    def __init__(self, idx=None, journeys=None, mask=None, everything=False):
+        self.idx, self.journeys, self.mask, self.everything = idx, journeys, mask, everything
+
+    def as_mask(self, n: int) -> np.ndarray:
+        if self.everything:
+            return np.ones(n, dtype=bool)
+        if self.idx is None:
+            return self.mask
+        out = np.zeros(n, dtype=bool)
+        out[self.idx] = True
+        return out
+
+
+def _first_last(jr: Journeys, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Among the touches where `mask` (None: all), each journey's first and last:
+    (journeys, first touch index, last touch index), journeys ascending."""
+    if mask is None:
+        js = jr.nonempty
+        return js, jr.starts[js], jr.starts[js + 1] - 1
+    idx = np.flatnonzero(mask)
+    j = jr.jid[idx]
+    new = np.ones(len(idx), dtype=bool)
+    new[1:] = j[1:] != j[:-1]
+    end = np.ones(len(idx), dtype=bool)
+    end[:-1] = new[1:]
+    return j[new], idx[new], idx[end]
+
+
+def _filter(jr: Journeys, rule: dict) -> np.ndarray | None:
+    if rule.get("channels") is None:
+        return None
+    flt = jr.channel_mask(rule["channels"])
+    return ~flt if rule.get("exclude") else flt
+
+
+def _select(jr: Journeys, rule: dict) -> _Pick:
+    """The touches a rule's selector picks (other_touches is resolved by the caller)."""
+    name = rule["selector"]
+    flt = _filter(jr, rule)
+    if name == "milestone_touch":
+        marked = jr.milestone_mask(rule["milestone"])
+        js, first, _ = _first_last(jr, marked if flt is None else marked & flt)
+        return _Pick(idx=first, journeys=js)
+    if name in ("all_touches", "touches"):
+        return _Pick(mask=flt, everything=True) if flt is None else _Pick(mask=flt)
+    if name in ("first_touch", "last_touch", "middle_touches"):
+        js, first, last = _first_last(jr, flt)
+        if name == "first_touch":
+            return _Pick(idx=first, journeys=js)
+        if name == "last_touch":
+            return _Pick(idx=last, journeys=js)
+        if flt is None:
+            return _Pick(mask=(jr.pos > 0) & (jr.pos < jr.count - 1))
+        middle = flt.copy()
+        middle[first] = False
+        middle[last] = False
+        return _Pick(mask=middle)
+    raise ValueError(f"unknown selector {name!r} in compiled model")
 
 
 def select(jr: Journeys, rule: dict) -> np.ndarray:
-    """The touches a rule's selector picks (other_touches is resolved by the caller)."""
-    name = rule["selector"]
-    flt = None
-    if rule.get("channels") is not None:
-        flt = np.isin(jr.channel, jr.channel_codes(rule["channels"]))
-        if rule.get("exclude"):
-            flt = ~flt
-    if name == "milestone_touch":
-        marked = jr.milestone_mask(rule["milestone"])
-        return _first_last(jr, marked if flt is None else marked & flt)[0]
-    if name in ("all_touches", "touches"):
-        return np.ones(len(jr.jid), dtype=bool) if flt is None else flt
-    if flt is None:  # unfiltered positions come straight from pos/count
-        if name == "first_touch":
-            return jr.pos == 0
-        if name == "last_touch":
-            return jr.pos == jr.count - 1
-        if name == "middle_touches":
-            return (jr.pos > 0) & (jr.pos < jr.count - 1)
-    else:
-        first, last = _first_last(jr, flt)
-        if name == "first_touch":
-            return first
-        if name == "last_touch":
-            return last
-        if name == "middle_touches":
-            return flt & ~first & ~last
-    raise ValueError(f"unknown selector {name!r} in compiled model")
+    """The touches a rule's selector picks, as a mask (other_touches is resolved by the caller)."""
+    return _select(jr, rule).as_mask(len(jr.jid))
 
 
 def _touch_weights(jr: Journeys, rule: dict, weights: dict[str, float]) -> np.ndarray | None:
@@ -74,8 +107,10 @@ def _touch_weights(jr: Journeys, rule: dict, weights: dict[str, float]) -> np.nd
         return per_channel[jr.channel]
     if kind == "time_decay":
         # relative to the journey's youngest touch so long windows cannot underflow
-        youngest = jr.age_days[jr.starts[1:][jr.jid] - 1]
-        return np.exp2(-(jr.age_days - youngest) / float(rule["half_life_days"]))
+        youngest = np.zeros(jr.n_journeys)
+        js = jr.nonempty
+        youngest[js] = jr.age_days[jr.starts[js + 1] - 1]
+        return np.exp2(-(jr.age_days - youngest[jr.jid]) / float(rule["half_life_days"]))
     raise ValueError(f"unknown distribution {kind!r} in compiled model")
 
 
@@ -83,54 +118,73 @@ def rule_credits(jr: Journeys, model: dict) -> np.ndarray:
     """Credit of each touch of `jr` (every journey's credits sum to 1)."""
     n, n_j, jid = len(jr.jid), jr.n_journeys, jr.jid
     rules = model["rules"]
-    masks: list[np.ndarray | None] = [None if r["selector"] == "other_touches" else select(jr, r)
-                                      for r in rules]
-    if any(m is None for m in masks):
+    picks: list[_Pick | None] = [None if r["selector"] == "other_touches" else _select(jr, r)
+                                 for r in rules]
+    if any(p is None for p in picks):
         picked = np.zeros(n, dtype=bool)
-        for m in masks:
-            if m is not None:
-                picked |= m
-        masks = [~picked if m is None else m for m in masks]
+        for p in picks:
+            if p is None:
+                continue
+            if p.idx is not None:
+                picked[p.idx] = True
+            elif p.everything:
+                picked[:] = True
+            else:
+                picked |= p.mask
+        other = _Pick(mask=~picked)
+        picks = [other if p is None else p for p in picks]
 
-    spread, active = [], np.zeros(n_j)
-    for rule, mask in zip(rules, masks):
-        w = _touch_weights(jr, rule, model.get("weights", {}))
-        w = mask.astype(float) if w is None else np.where(mask, w, 0.0)
-        denom = np.bincount(jid, weights=w, minlength=n_j)
-        has = denom > 0
-        active += rule["share"] * has
-        spread.append((rule["share"], has, w, denom))
+    # rules that picked nothing in a journey drop out there (share 0 in `active`)
+    active = np.zeros(n_j)
+    terms = []
+    weights = model.get("weights", {})
+    for rule, pick in zip(rules, picks):
+        share = float(rule["share"])
+        if pick.idx is not None:  # one touch per journey: its distribution cannot matter
+            active[pick.journeys] += share
+            terms.append((share, pick, None, None))
+            continue
+        w = _touch_weights(jr, rule, weights)
+        if w is None:
+            denom = jr.lengths if pick.everything else np.bincount(jid[pick.mask], minlength=n_j)
+        else:
+            if not pick.everything:
+                w = np.where(pick.mask, w, 0.0)
+            denom = np.bincount(jid, weights=w, minlength=n_j)
+        active += share * (denom > 0)
+        terms.append((share, pick, w, denom))
 
-    credit = np.zeros(n)
     scale = np.divide(1.0, active, out=np.zeros(n_j), where=active > 0)
-    for share, has, w, denom in spread:
-        per_journey = np.divide(share * scale, denom, out=np.zeros(n_j), where=has)
-        credit += w * per_journey[jid]
-    linear = active == 0  # every rule dropped out
+    credit = np.zeros(n)
+    for share, pick, w, denom in terms:
+        if pick.idx is not None:
+            credit[pick.idx] += share * scale[pick.journeys]
+            continue
+        per_journey = np.divide(share * scale, denom, out=np.zeros(n_j), where=denom > 0)
+        spread = per_journey[jid]
+        if w is not None:
+            spread *= w
+        elif not pick.everything:
+            spread *= pick.mask
+        credit += spread
+    linear = active == 0  # every rule dropped out (or the journey has no touch)
     if linear.any():
         lin = linear[jid]
-        credit[lin] = 1.0 / jr.count[lin]
+        if lin.any():
+            credit[lin] = 1.0 / jr.count[lin]
     return credit
 
 
 def credits_frame(jr: Journeys, credit: np.ndarray) -> pd.DataFrame:
-    """Output rows for the touches of `jr` plus `unassigned` rows for converting
-    journeys without touches, with every carried column of the input."""
-    empty = jr.empty_conversions
-    jid = np.concatenate([jr.jid, empty])
-    channel = np.concatenate([jr.channels[jr.channel], np.full(len(empty), UNASSIGNED, dtype=object)])
-    credit = np.concatenate([credit, np.ones(len(empty))])
-    out = pd.DataFrame({
-        "journey_id": jr.journey_ids[jid],
-        "touch_index": np.concatenate([jr.touch_index, np.zeros(len(empty), dtype=np.int64)]),
-        "channel": channel,
-        "credit": credit,
-        "revenue_credit": credit * jr.revenue[jid],
-    })
-    if jr.extra_columns:
-        rows = np.concatenate([jr.row, jr.last_row[empty]])
-        carried = jr.source[list(jr.extra_columns)].take(rows).reset_index(drop=True)
-        out = pd.concat([out, carried], axis=1)
+    """Output rows for the touches of `jr` plus `unassigned` rows (credit 1.0) for
+    converting journeys without touches, with every carried column of the input.
+    Everything but the two credit columns comes from `jr.output_base`, built
+    once per Journeys; this adds only the credit and revenue_credit columns."""
+    n_empty = len(jr.empty_conversions)
+    full = np.concatenate([credit, np.ones(n_empty)]) if n_empty else np.asarray(credit, dtype=float)
+    out = jr.output_base.copy(deep=False)
+    out.insert(3, "credit", full)
+    out.insert(4, "revenue_credit", full * jr.output_revenue)
     return out
 
 

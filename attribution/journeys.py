@@ -130,6 +130,11 @@ class Journeys:
     milestone_values: tuple[frozenset, ...]
     source: pd.DataFrame = field(repr=False)
     extra_columns: tuple[str, ...] = ()
+    # (J,) index of each journey in the journeys `prepare` built (None: these are they);
+    # set on compacted views such as `converting`
+    origin: np.ndarray | None = field(default=None, repr=False)
+    # the journey ids with their input dtype (what the output's journey_id column gets)
+    id_index: pd.Index | None = field(default=None, repr=False)
 
     @property
     def n_journeys(self) -> int:
@@ -153,13 +158,36 @@ class Journeys:
         """Number of touches of each touch's journey."""
         return self.lengths[self.jid]
 
+    @cached_property
+    def nonempty(self) -> np.ndarray:
+        """Journeys with at least one touch (indices)."""
+        return np.flatnonzero(self.lengths > 0)
+
+    @cached_property
+    def root_jid(self) -> np.ndarray:
+        """Each touch's journey as an index into the journeys `prepare` built
+        (what arrays of a data-driven fit on the full journeys are indexed by)."""
+        return self.jid if self.origin is None else self.origin[self.jid]
+
+    @cached_property
+    def _channel_lookup(self) -> dict:
+        return {name: i for i, name in enumerate(self.channels)}
+
     def channel_codes(self, names) -> np.ndarray:
-        lookup = {name: i for i, name in enumerate(self.channels)}
+        lookup = self._channel_lookup
         return np.array([lookup[n] for n in names if n in lookup], dtype=self.channel.dtype)
+
+    def channel_mask(self, names) -> np.ndarray:
+        """Touches whose channel is one of `names` (a table lookup, not np.isin)."""
+        table = np.zeros(len(self.channels) + 1, dtype=bool)
+        table[self.channel_codes(names)] = True
+        return table[self.channel]
 
     def milestone_mask(self, name: str) -> np.ndarray:
         has = np.array([name in v for v in self.milestone_values], dtype=bool)
-        return has[self.milestone_code] if len(has) else np.zeros(len(self.jid), dtype=bool)
+        if not has.any():
+            return np.zeros(len(self.jid), dtype=bool)
+        return has[self.milestone_code]
 
     def subset(self, keep: np.ndarray) -> "Journeys":
         """Only the touches where `keep` (journey arrays unchanged)."""
@@ -167,10 +195,65 @@ class Journeys:
                        age_days=self.age_days[keep], touch_index=self.touch_index[keep],
                        row=self.row[keep], milestone_code=self.milestone_code[keep])
 
+    def select_journeys(self, keep_journeys: np.ndarray) -> "Journeys":
+        """Only the journeys `keep_journeys` (sorted indices) and their touches, with
+        the journey arrays compacted; `origin` maps back to the prepared journeys."""
+        remap = np.full(self.n_journeys, -1, dtype=np.int64)
+        remap[keep_journeys] = np.arange(len(keep_journeys), dtype=np.int64)
+        t = remap[self.jid] >= 0
+        origin = keep_journeys if self.origin is None else self.origin[keep_journeys]
+        ids = self.id_index.take(keep_journeys) if self.id_index is not None else None
+        return Journeys(
+            journey_ids=self.journey_ids[keep_journeys], converted=self.converted[keep_journeys],
+            revenue=self.revenue[keep_journeys], end_ns=self.end_ns[keep_journeys],
+            last_row=self.last_row[keep_journeys], jid=remap[self.jid[t]], channel=self.channel[t],
+            channels=self.channels, age_days=self.age_days[t], touch_index=self.touch_index[t],
+            row=self.row[t], milestone_code=self.milestone_code[t],
+            milestone_values=self.milestone_values, source=self.source,
+            extra_columns=self.extra_columns, origin=origin, id_index=ids)
+
     @cached_property
     def converting(self) -> "Journeys":
-        """The touches of converting journeys only."""
-        return self.subset(self.converted[self.jid]) if not self.converted.all() else self
+        """The converting journeys only (journey arrays compacted, see `origin`)."""
+        if self.converted.all():
+            return self
+        return self.select_journeys(np.flatnonzero(self.converted))
+
+    @cached_property
+    def output_base(self) -> pd.DataFrame:
+        """The output frame without its credit columns, built once and shared by
+        every model run on these journeys: journey_id, touch_index, channel and the
+        carried columns, one row per touch (in journey, time order) and then one
+        `unassigned` row per converting journey left without touches. Columns are
+        gathered with array takes (pyarrow take for strings); pandas' copy-on-write
+        keeps the frames handed out independent of each other."""
+        empty = self.empty_conversions
+        jid = np.concatenate([self.jid, empty]) if len(empty) else self.jid
+        ids = self.id_index if self.id_index is not None else pd.Index(self.journey_ids)
+        names = pd.array(np.append(self.channels.astype(object), UNASSIGNED), dtype="str")
+        ch = np.concatenate([self.channel, np.full(len(empty), len(self.channels), self.channel.dtype)]) \
+            if len(empty) else self.channel
+        columns = {
+            "journey_id": ids.take(jid).array,
+            "touch_index": np.concatenate([self.touch_index, np.zeros(len(empty), dtype=np.int64)])
+            if len(empty) else self.touch_index,
+            "channel": names.take(ch),
+        }
+        if self.extra_columns:
+            rows = np.concatenate([self.row, self.last_row[empty]]) if len(empty) else self.row
+            for name in self.extra_columns:
+                columns[name] = self.source[name].array.take(rows)
+        return pd.DataFrame(columns, copy=False)
+
+    @cached_property
+    def output_revenue(self) -> np.ndarray:
+        """Revenue of each output row's journey (touches, then `unassigned` rows)."""
+        return self.revenue[np.concatenate([self.jid, self.empty_conversions])]
+
+    @cached_property
+    def output_jid(self) -> np.ndarray:
+        """Journey of each output row (touches, then `unassigned` rows)."""
+        return np.concatenate([self.jid, self.empty_conversions])
 
     @cached_property
     def empty_conversions(self) -> np.ndarray:
@@ -252,12 +335,13 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
         m_code, milestone_values = np.zeros(len(t), dtype=np.int64), (frozenset(),)
 
     extra = tuple(c for c in src.columns if c not in REQUIRED + OPTIONAL)
+    id_index = journey_ids if isinstance(journey_ids, pd.Index) else pd.Index(journey_ids)
     jr = Journeys(journey_ids=np.asarray(journey_ids, dtype=object), converted=converted.astype(bool),
                   revenue=revenue, end_ns=end_ns, last_row=last_row, jid=jid,
                   channel=ch_code[t], channels=channels,
                   age_days=(end_ns[jid] - t_ts) / NS_PER_DAY, touch_index=touch_index,
                   row=t, milestone_code=m_code.astype(np.int64), milestone_values=milestone_values,
-                  source=src, extra_columns=extra)
+                  source=src, extra_columns=extra, id_index=id_index)
     return _apply_options(jr, t_ts, options)
 
 

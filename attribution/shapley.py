@@ -120,7 +120,7 @@ def shapley_credits(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
                     n_permutations: int = DEFAULT_PERMUTATIONS) -> pd.DataFrame:
     coalition, table, stderr = shapley_values(jr, min_paths, seed, n_permutations)
     conv = jr.converting
-    score = table[coalition[conv.jid], conv.channel]
+    score = table[coalition[conv.root_jid], conv.channel]
     out = credits_frame(conv, channel_score_credits(conv, score))
     if stderr.any():  # Monte-Carlo was used for some coalitions
         worst = stderr.max(axis=0)

@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from attribution import attribute
+from attribution import attribute, attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
 from attribution.journeys import JourneyOptions
 from attribution.models import list_presets, load_model
@@ -132,19 +132,20 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
     frames, summaries, skipped = [], [], {}
     in_window = touches["converted"].astype(bool) & (touches["conversion_ts"] >= start) & (touches["conversion_ts"] < end)
     ruled = touches[in_window]
-    for name, spec in models.items():
-        if on_model:
-            on_model(name)
-        if ruled.empty:
-            continue
-        credits = attribute(ruled, spec, options)
-        frames.append(credits.assign(model=name))
+    if ruled.empty:
+        for name in models:
+            if on_model:
+                on_model(name)
+    else:  # the window's journeys are prepared once and shared by every rule model
+        for name, credits in attribute_many(ruled, models, options, on_model=on_model).items():
+            frames.append(credits.assign(model=name))
     if data_driven:
+        journeys = prepare(touches, options)  # once for the three data-driven models
         for name in DATA_DRIVEN_MODELS:
             if on_model:
                 on_model(name)
             try:
-                credits = attribute(touches, name, options)
+                credits = run_model(journeys, load_model(name))
             except InsufficientDataError as exc:
                 skipped[name] = str(exc)
                 continue
