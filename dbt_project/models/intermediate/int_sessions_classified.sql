@@ -10,15 +10,78 @@
              referrer / `referral` for another external referrer, else `(none)`
     A session with no UTM and no click id whose referrer is one of the account's own domains
     (or the landing page's own host) is a self-referral: it keeps the source, medium and
-    campaign of the visitor's previous non-self-referral session (`(direct)` if none). -#}
+    campaign of the visitor's previous non-self-referral session (`(direct)` if none).
+
+    Incremental like int_sessions: the visitors whose sessions int_sessions rebuilt (a session
+    received an event since this model's last run, minus the received margin) are classified
+    again, all their sessions, delete+insert by visitor. After editing the seeds or the own
+    domains, run with --full-refresh. -#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['account_id', 'environment', 'visitor_id'],
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['account_id', 'environment', 'visitor_id']},
+            {'columns': ['account_id', 'session_id']},
+        ],
+    )
+}}
 
 with
 
-sessions as (
+all_sessions as (
 
     select * from {{ ref('int_sessions') }}
 
 ),
+
+{% if is_incremental() %}
+
+watermarks as (
+
+    select
+        account_id,
+        environment,
+        max(max_received_at) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
+    from {{ this }}
+    group by account_id, environment
+
+),
+
+changed_visitors as (
+
+    select distinct all_sessions.account_id, all_sessions.environment, all_sessions.visitor_id
+    from all_sessions
+    left join watermarks
+        on all_sessions.account_id = watermarks.account_id
+        and all_sessions.environment = watermarks.environment
+    where all_sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+
+),
+
+sessions as (
+
+    select all_sessions.*
+    from all_sessions
+    inner join changed_visitors
+        on all_sessions.account_id = changed_visitors.account_id
+        and all_sessions.environment = changed_visitors.environment
+        and all_sessions.visitor_id = changed_visitors.visitor_id
+
+),
+
+{% else %}
+
+sessions as (
+
+    select * from all_sessions
+
+),
+
+{% endif %}
 
 accounts as (
 
