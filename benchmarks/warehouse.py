@@ -217,9 +217,18 @@ def main() -> None:
             conn.execute("analyze raw.conversions")
             conn.commit()
 
+        target_path = Path(__file__).resolve().parent.parent / "target" / "bench"
+
         def dbt(*a):
-            return run_dbt(list(a), url=url, target="postgres", threads=args.threads, subprocess_mode=True,
-                           target_path=str(Path(__file__).resolve().parent.parent / "target" / "bench"))
+            run_dbt(list(a), url=url, target="postgres", threads=args.threads, subprocess_mode=True,
+                    target_path=str(target_path))
+            # dbt's own elapsed time (the rest of the wall time is process start-up and parsing)
+            # and the slowest nodes
+            run = json.loads((target_path / "run_results.json").read_text())
+            slowest = sorted(run["results"], key=lambda r: -r["execution_time"])[:4]
+            print(f"    (dbt elapsed {run['elapsed_time']:.1f} s; slowest: "
+                  + ", ".join(f"{r['unique_id'].split('.')[-1] if r['unique_id'].startswith('model') else r['unique_id'].split('.')[2]}"
+                              f" {r['execution_time']:.1f} s" for r in slowest) + ")")
 
         print("dbt (subprocess, postgres target):", flush=True)
         timed("dbt build, full (1M events, with tests)", lambda: dbt("build"), results)
