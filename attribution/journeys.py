@@ -103,6 +103,47 @@ def _to_bool(col: pd.Series) -> np.ndarray:
     return text.isin(["1", "true", "t", "yes", "y", "1.0"]).fillna(False).to_numpy(dtype=bool)
 
 
+def _factorize_runs(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """pd.factorize(col), hashing each run of equal adjacent values once: touch
+    tables usually list a journey's rows together, so 3M rows of 1M journeys
+    hash 1M values. Exact whatever the order: equal runs share a code, and
+    codes follow first appearance as in pd.factorize."""
+    n = len(col)
+    same = None
+    if n > 1 and isinstance(col.dtype, pd.StringDtype | pd.ArrowDtype):
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            values = pa.chunked_array(col.array.__arrow_array__()).combine_chunks()
+            same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
+            same = same.to_numpy(zero_copy_only=False)
+        except Exception:  # noqa: BLE001 - any surprise: plain factorize below
+            same = None
+    elif n > 1 and (pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_extension_array_dtype(col.dtype)):
+        v = col.to_numpy()
+        same = v[1:] == v[:-1]
+    if same is None:
+        return pd.factorize(col, sort=False)
+    starts = np.flatnonzero(np.r_[True, ~same])
+    codes, uniques = pd.factorize(col.take(starts), sort=False)
+    return np.repeat(codes, np.diff(np.r_[starts, n])), uniques
+
+
+def _channel_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Channel codes (int32, −1 for no channel) and names: factorised first, then the
+    few distinct names are trimmed (names that trim alike share a code, empty → −1),
+    so the millions of rows are hashed once and never copied as Python strings."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        raw_code, raw_names = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        raw_code, raw_names = pd.factorize(col)
+    trimmed = pd.Series([str(v).strip() for v in raw_names], dtype=object)
+    remap, channels = pd.factorize(trimmed.where(trimmed != "", None))
+    remap = np.append(remap, -1).astype(np.int32)  # index −1 (no channel) → −1
+    return remap[raw_code], np.asarray(channels, dtype=object)
+
+
 def _starts(jid: np.ndarray, n_journeys: int) -> np.ndarray:
     """Offsets (J+1) of each journey's touches in arrays sorted by jid."""
     out = np.zeros(n_journeys + 1, dtype=np.int64)
@@ -270,7 +311,7 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
                          f"{', '.join(REQUIRED)} and optionally milestones")
     src = touches.reset_index(drop=True)
     n_rows = len(src)
-    jcode, journey_ids = pd.factorize(src["journey_id"], sort=False)
+    jcode, journey_ids = _factorize_runs(src["journey_id"])
     if (jcode < 0).any():
         raise InputError("journey_id is empty on some rows")
     n_j = len(journey_ids)
@@ -279,17 +320,7 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
     converted_row = _to_bool(src["converted"])
     revenue_row = pd.to_numeric(src["revenue"], errors="coerce").to_numpy(dtype=float)
 
-    ch_col = src["channel"]
-    if isinstance(ch_col.dtype, pd.CategoricalDtype):
-        ch_code = ch_col.cat.codes.to_numpy().astype(np.int32)
-        channels = np.asarray(ch_col.cat.categories.astype(str), dtype=object)
-        blank = channels == ""
-        if blank.any():
-            ch_code = np.where(blank[np.maximum(ch_code, 0)], -1, ch_code)
-    else:
-        ch_code, channels = pd.factorize(ch_col.astype("string").str.strip().replace("", pd.NA))
-        ch_code = ch_code.astype(np.int32)
-        channels = np.asarray(channels, dtype=object)
+    ch_code, channels = _channel_codes(src["channel"])
     is_touch = (ch_code >= 0) & (ts != NAT)
 
     # sort by journey, then time; ties keep input order (session id if given)
@@ -327,7 +358,8 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
     end_ns = np.where(converted & (conv_end != NAT), conv_end, last_touch)
 
     if "milestones" in src.columns:
-        m_code, m_vals = pd.factorize(src["milestones"].to_numpy(dtype=object)[t], use_na_sentinel=False)
+        m_code, m_vals = pd.factorize(src["milestones"], use_na_sentinel=False)  # few distinct values
+        m_code = m_code[t]
         milestone_values = tuple(
             frozenset(p.strip() for p in str(v).split(";") if p.strip()) if isinstance(v, str)
             else frozenset() for v in m_vals)

@@ -75,7 +75,7 @@ def _unique_paths(jr: Journeys, chunk: int | None = None) -> np.ndarray:
         bits = 62 - int(next_id).bit_length()  # key = group·base^m + code < 2^62
         m = chunk or max(1, int(bits / np.log2(base)))
         if lo == 0 and m >= max_len:  # one pass over all touches
-            code = np.add.reduceat(ch * base ** pos, jr.starts[paths])
+            code = np.add.reduceat(ch * base ** np.arange(max_len, dtype=np.int64)[pos], jr.starts[paths])
             return pd.factorize(group * base**m + code)[0]
         going = np.flatnonzero(lengths > lo)
         part = (pos >= lo) & (pos < lo + m)
