@@ -30,13 +30,12 @@ def attribution_report(conn, account_id: str, model: str, start: date, end: date
                        environment: str = "live", channel: str | None = None) -> list[ReportRow]:
     """Credited conversions and revenue per group over [start, end] (days, inclusive).
 
-    With `channel` (and group_by source or campaign): only the touches of that channel,
-    the drill-down channel → campaigns (see `channel_breakdown`)."""
+    With `channel` (and group_by source or campaign): only that channel's credited touches,
+    the drill-down channel → campaigns (the source aggregate carries the channel)."""
     if group_by not in GROUPINGS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPINGS)}")
-    if channel and group_by != "channel":
-        return channel_breakdown(conn, account_id, model, channel, start, end, group_by, environment)
     relation, dims = GROUPINGS[group_by]
+    channel_filter = "and channel = %(channel)s" if channel else ""
     # identifiers come from the constant table above; values are bound
     dim_sql = ", ".join(f"coalesce({d}, '(none)') as {d}" for d in dims)
     rows = conn.execute(
@@ -44,39 +43,12 @@ def attribution_report(conn, account_id: str, model: str, start: date, end: date
         select {dim_sql}, sum(conversions)::float8, sum(revenue)::float8, sum(touches)::bigint
         from {relation}
         where account_id = %(account_id)s and model = %(model)s and environment = %(environment)s
-          and day >= %(start)s and day <= %(end)s
+          and day >= %(start)s and day <= %(end)s {channel_filter}
         group by {", ".join(str(i + 1) for i in range(len(dims)))}
         order by {len(dims) + 1} desc, 1
         """,
-        {"account_id": account_id, "model": model, "environment": environment, "start": start, "end": end},
-    ).fetchall()
-    return [ReportRow(dict(zip(dims, r[: len(dims)])), r[-3], r[-2], r[-1]) for r in rows]
-
-
-def channel_breakdown(conn, account_id: str, model: str, channel: str, start: date, end: date,
-                      group_by: str = "campaign", environment: str = "live") -> list[ReportRow]:
-    """The sources (or campaigns) of one channel's credited touches over [start, end] (UTC days).
-
-    The daily source aggregate has no channel column, so this reads the credits themselves
-    through their (account_id, model, converted_at) index: one account, model, channel and
-    date range at a time."""
-    if group_by not in ("source", "campaign"):
-        raise ValueError("a channel breaks down by source or campaign")
-    dims = GROUPINGS[group_by][1]
-    dim_sql = ", ".join(f"coalesce({d}, '(none)') as {d}" for d in dims)  # constants, not input
-    rows = conn.execute(
-        f"""
-        select {dim_sql}, sum(credit)::float8, sum(revenue_credit)::float8, count(*)::bigint
-        from attribution.attribution_credits
-        where account_id = %(account_id)s and model = %(model)s and environment = %(environment)s
-          and channel = %(channel)s
-          and converted_at >= %(start)s::date::timestamp at time zone 'UTC'
-          and converted_at < (%(end)s::date + 1)::timestamp at time zone 'UTC'
-        group by {", ".join(str(i + 1) for i in range(len(dims)))}
-        order by {len(dims) + 1} desc, 1
-        """,
-        {"account_id": account_id, "model": model, "environment": environment, "channel": channel,
-         "start": start, "end": end},
+        {"account_id": account_id, "model": model, "environment": environment, "start": start, "end": end,
+         "channel": channel},
     ).fetchall()
     return [ReportRow(dict(zip(dims, r[: len(dims)])), r[-3], r[-2], r[-1]) for r in rows]
 

@@ -39,9 +39,9 @@ select model, day, channel, conversions, revenue, touches
 from marts.channel_attribution_daily where account_id = %s order by model, day, channel
 """
 SOURCE_DAILY = """
-select model, day, utm_source, utm_medium, utm_campaign, conversions, revenue, touches
+select model, day, channel, utm_source, utm_medium, utm_campaign, conversions, revenue, touches
 from marts.source_attribution_daily where account_id = %s
-order by model, day, utm_source nulls first, utm_medium nulls first, utm_campaign nulls first
+order by model, day, channel, utm_source nulls first, utm_medium nulls first, utm_campaign nulls first
 """
 
 

@@ -1,4 +1,4 @@
-{#- One row per account, environment, model, UTC day and source + medium + campaign: credited conversions
+{#- One row per account, environment, model, UTC day, channel and source + medium + campaign: credited conversions
     (sum of credit), credited revenue and credited touches, over the migration-owned
     attribution.attribution_credits hypertable.
 
@@ -25,6 +25,7 @@ select
     environment,
     model,
     {{ day_bucket('converted_at') }} as day,
+    channel,
     utm_source,
     utm_medium,
     utm_campaign,
@@ -37,6 +38,7 @@ group by
     environment,
     model,
     {{ day_bucket('converted_at') }},
+    channel,
     utm_source,
     utm_medium,
     utm_campaign
