@@ -84,7 +84,7 @@ def journeys_suite(frame: pd.DataFrame, channels: list[str]) -> SuiteResult:
     result = _validate("journeys", frame, checks)
     # touch_index must be 0..n-1 within each journey (a gap means a lost session)
     if not touches.empty:
-        counts = touches.groupby("journey_id")["touch_index"].agg(["max", "count"])
+        counts = touches.groupby(["account_id", "journey_id"])["touch_index"].agg(["max", "count"])
         if not (counts["max"] + 1 == counts["count"]).all():
             result.success = False
             result.failed.append("touch_index contiguous per journey")

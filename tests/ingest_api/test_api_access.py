@@ -21,19 +21,17 @@ def test_health_is_ok_without_auth(client):
     assert "X-RateLimit-Limit" not in response.headers
 
 
-def unreachable_app():
+def unreachable_app(client_class):
     from ingest_api import create_app
     from ingest_helpers import free_port
 
-    from conftest import ContractClient
-
     app = create_app({"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{free_port()}/none", "TESTING": True})
-    app.test_client_class = ContractClient
+    app.test_client_class = client_class  # the contract-checking client of this folder's conftest
     return app
 
 
-def test_database_down_gives_503_with_retry_after_everywhere(tenant):
-    client = unreachable_app().test_client()
+def test_database_down_gives_503_with_retry_after_everywhere(tenant, app):
+    client = unreachable_app(app.test_client_class).test_client()
     response = client.get("/api/v1/health")
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["database"] == "unreachable"

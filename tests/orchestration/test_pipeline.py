@@ -67,10 +67,12 @@ def test_aggregates_answer_the_report(pipeline_run, loaded_account, conn):
     assert effects and all(0 <= re <= 1 for _, re, _ in effects)
 
 
-def test_run_records_its_configuration_hash(pipeline_run, conn):
-    result, _ = pipeline_run
-    row = conn.execute("select config_hash, config, finished_at from attribution.attribution_runs "
-                       "order by started_at desc limit 1").fetchone()
+def test_run_records_its_configuration_hash(pipeline_run, loaded_account, conn):
+    row = conn.execute("""
+        select config_hash, config, finished_at from attribution.attribution_runs
+        where run_id in (select run_id from attribution.attribution_credits where account_id = %s)
+        order by started_at desc limit 1
+    """, (loaded_account.id,)).fetchone()
     assert len(row[0]) == 64 and row[2] is not None
     assert "linear" in row[1]["models"] and row[1]["channel_rules"]
 
