@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,9 +28,9 @@ from mbuzz.demo.traffic import Traffic, batches, generate
 
 ACCOUNT_NAME = "mbuzz demo"
 # column headers narrow enough for an 80-column terminal
-SHORT_NAMES = {"first_touch": "first", "last_touch": "last", "last_non_direct": "lnd", "linear": "linear",
+SHORT_NAMES = {"first_touch": "first", "last_touch": "last", "last_non_direct": "lnd", "linear": "lin",
                "time_decay": "decay", "u_shaped": "U", "w_shaped": "W", "z_shaped": "Z", "algorithmic": "algo",
-               "markov": "markov", "shapley": "shapley"}
+               "markov": "mark", "shapley": "shap"}
 BATCH = 250
 
 
@@ -107,7 +109,7 @@ def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dic
             return r.status_code
         raise RuntimeError("rate limited five times in a row")
 
-    with _progress(console) as progress, ThreadPoolExecutor(max_workers=4) as pool:
+    with _progress(console) as progress, ThreadPoolExecutor(max_workers=6) as pool:
         task = progress.add_task("events", total=len(traffic.events))
         for chunk, body in zip(chunks, pool.map(post_events, chunks)):
             for k in ("accepted", "duplicates"):
@@ -131,12 +133,13 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
     models = sorted({m for row in comparison.values() for m in row},
                     key=lambda m: (m in ("markov", "shapley", "algorithmic"), m))
     channels = sorted(comparison, key=lambda c: -comparison[c].get("linear", 0))
-    table = Table(title="Credited conversions: channel × model", show_lines=False)
+    table = Table(title="Credited conversions: channel × model", box=box.SIMPLE_HEAD, padding=(0, 1),
+                  pad_edge=False, collapse_padding=True)
     table.add_column("channel", no_wrap=True)
     for m in models:
         table.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
     for c in channels:
-        table.add_row(c, *(f"{comparison[c].get(m, 0):.1f}" for m in models))
+        table.add_row(c, *(f"{comparison[c].get(m, 0):.0f}" for m in models))
     return table, comparison, models, channels
 
 
@@ -206,7 +209,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         server.stop()
     console.print(f"  events: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates (already sent); "
                   f"conversions: {totals['conversions_new']:,} new, {totals['conversions_repeat']:,} repeats")
-    console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. {totals['invalid_reasons'][:1]}")
+    console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. "
+                  f"{escape(str(totals['invalid_reasons'][:1]))}")
 
     console.print("[bold][5/6][/bold] pipeline: dbt warehouse → attribution (all models) → marts, with checks")
     log_path = Path(os.environ["MBUZZ_HOME"]) / "demo-pipeline.log"
@@ -227,8 +231,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     with connect(url) as conn:
         table, *_ = channel_table(conn, account.id, start_day, end_day)
         console.print(table)
-        console.print("  first/last = first/last touch, lnd = last non-direct, U/W/Z = position-based, "
-                      "algo = algorithmic (logistic)")
+        console.print("  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
+                      "algo = algorithmic (logistic), mark = Markov, shap = Shapley; the report has decimals")
         path = write_report(report_dir, conn, account, start_day, end_day, result)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
