@@ -106,7 +106,11 @@ class SegmentMapper:
             return None, errors
         received_at = self.checker.received_at
         if original is not None and sent_at is not None:
-            occurred_at = received_at - (sent_at - original)  # the client clock's skew removed
+            try:
+                occurred_at = received_at - (sent_at - original)  # the client clock's skew removed
+            except OverflowError:  # e.g. sentAt in year 1 and originalTimestamp in year 9999
+                return None, ["sentAt/originalTimestamp: the clock-skew correction leaves the representable "
+                              "range; send timestamps close to the real time"]
         else:
             occurred_at = original or received_at
         try:

@@ -96,6 +96,8 @@ REJECTIONS = [
     ("bad timestamp", message(timestamp="soon"), "timestamp: is not an ISO-8601"),
     ("bad sentAt", message(sentAt="later"), "sentAt: is not an ISO-8601"),
     ("far future", message(timestamp="2999-01-01T00:00:00Z"), "timestamp: is more than 300 s in the future"),
+    ("skew out of range", message(originalTimestamp="9999-12-31T00:00:00Z", sentAt="0001-01-02T00:00:00Z"),
+     "sentAt/originalTimestamp: the clock-skew correction leaves the representable range"),
     ("properties not an object", message(properties=[1]), "properties: must be of type object"),
     ("utm not a string", message(context={"campaign": {"source": 5}}), "properties.utm_source: must be of type"),
     ("not an object", "track", "event: must be of type object"),
