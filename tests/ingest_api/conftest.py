@@ -18,12 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from flask.testing import FlaskClient
-from jsonschema import Draft202012Validator
-from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
-from openapi_core.testing import MockRequest
 
-from ingest_helpers import Tenant, free_port, make_tenant
+from ingest_helpers import Tenant, contract_client_class, free_port, make_tenant
 
 REPO = Path(__file__).resolve().parents[2]
 MBUZZ = str(Path(sys.executable).parent / "mbuzz")
@@ -35,33 +31,7 @@ TIERS = {
 }
 
 
-def check_against_openapi(app, request, response) -> None:
-    """Fail unless `response` is what docs/api/openapi.yml says `request` may get."""
-    from ingest_api.openapi import spec
-
-    document = spec()
-    path = request.path
-    documented = path in document.document["paths"]
-    if response.status_code in (404, 405) or not documented:
-        assert response.mimetype == "application/json", response.data[:200]
-        schema = {"$ref": "#/components/schemas/Error", "components": document.document["components"]}
-        Draft202012Validator(schema).validate(response.get_json())
-        return
-    if response.mimetype != "application/json":  # the document itself and its HTML rendering
-        operation = document.document["paths"][path][request.method.lower()]
-        assert str(response.status_code) in operation["responses"]
-        assert response.mimetype in operation["responses"][str(response.status_code)]["content"]
-        return
-    operation = MockRequest("http://localhost", request.method.lower(), path)  # the body is not needed
-    document.openapi.validate_response(operation, WerkzeugOpenAPIResponse(response))
-
-
-class ContractClient(FlaskClient):
-    def open(self, *args, **kwargs):
-        response = super().open(*args, **kwargs)
-        with self.application.test_request_context():
-            check_against_openapi(self.application, response.request, response)
-        return response
+ContractClient = contract_client_class()
 
 
 @pytest.fixture(scope="session")

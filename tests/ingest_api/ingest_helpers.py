@@ -48,3 +48,48 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def check_against_openapi(request, response) -> None:
+    """Fail unless `response` is what docs/api/openapi.yml lets `request` get.
+
+    Documented operations are validated by openapi-core (templated paths included);
+    the document and its rendered page are checked for status and media type; any
+    404/405 or undocumented path must still have the JSON error shape."""
+    from jsonschema import Draft202012Validator
+    from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
+    from openapi_core.templating.paths.exceptions import OperationNotFound, PathNotFound
+    from openapi_core.testing import MockRequest
+
+    from ingest_api.openapi import spec
+
+    document = spec()
+    documented = document.document["paths"].get(request.path)
+    if documented is not None and response.mimetype != "application/json":  # openapi.yml and /docs
+        operation = documented[request.method.lower()]
+        assert str(response.status_code) in operation["responses"]
+        assert response.mimetype in operation["responses"][str(response.status_code)]["content"]
+        return
+    operation = MockRequest("http://localhost", request.method.lower(), request.path, args=request.args.to_dict())
+    error = next(iter(document.openapi.iter_response_errors(operation, WerkzeugOpenAPIResponse(response))), None)
+    if isinstance(error, (PathNotFound, OperationNotFound)) or (error is not None and response.status_code in (404, 405)):
+        assert response.mimetype == "application/json", response.data[:200]
+        schema = {"$ref": "#/components/schemas/Error", "components": document.document["components"]}
+        Draft202012Validator(schema).validate(response.get_json())
+        return
+    assert error is None, (request.method, request.path, response.status_code, response.data[:500], repr(error),
+                           repr(getattr(error, "__cause__", None)))
+
+
+def contract_client_class():
+    """A Flask test client that checks every response against the OpenAPI document."""
+    from flask.testing import FlaskClient
+
+    class ContractClient(FlaskClient):
+        def open(self, *args, **kwargs):
+            response = super().open(*args, **kwargs)
+            with self.application.test_request_context():
+                check_against_openapi(response.request, response)
+            return response
+
+    return ContractClient
