@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 from psycopg import sql
+
+# run as a script, this folder comes first on sys.path and benchmarks/attribution.py would
+# shadow the attribution package: put the repository root first instead
+sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 EVENTS_PER_VISITOR = 4.9  # what the synthetic generator produces on average
 
