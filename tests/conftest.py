@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -38,25 +39,41 @@ def server_url(tmp_path_factory) -> str:
         server.down()
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url) -> str:
-    """A fresh database, migrated to head, for this test session."""
+@contextmanager
+def _new_database(server_url: str):
+    """Create a database on the server, migrate it to head, drop it afterwards."""
     from mbuzz.db.migrate import upgrade
 
     name = f"mbuzz_test_{secrets.token_hex(4)}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    url = with_database(server_url, name)
-    upgrade(url)
-    previous = os.environ.get("DATABASE_URL")
-    os.environ["DATABASE_URL"] = url  # everything mbuzz starts in this session uses it
-    yield url
-    if previous is None:
-        os.environ.pop("DATABASE_URL", None)
-    else:
-        os.environ["DATABASE_URL"] = previous
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    try:
+        url = with_database(server_url, name)
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url) -> str:
+    """A fresh database, migrated to head, for this test session."""
+    with _new_database(server_url) as url:
+        previous = os.environ.get("DATABASE_URL")
+        os.environ["DATABASE_URL"] = url  # everything mbuzz starts in this session uses it
+        yield url
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def new_database(server_url, database_url):
+    """`with new_database() as url:` a database of its own, for tests whose checks span
+    every account of a database (the pipeline's invariants) and must not see other tests' rows."""
+    return lambda: _new_database(server_url)
 
 
 @pytest.fixture

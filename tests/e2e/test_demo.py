@@ -21,7 +21,17 @@ def demo(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=1200, cwd=tmp_path)
 
 
-def test_demo_end_to_end_and_rerun(tmp_path, database_url, conn):
+@pytest.fixture
+def demo_database(new_database):
+    """A database of its own: the demo's pipeline checks every account in its database."""
+    import psycopg
+
+    with new_database() as url, psycopg.connect(url, autocommit=True) as connection:
+        yield url, connection
+
+
+def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
+    database_url, conn = demo_database
     first = demo(tmp_path, database_url)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     out = first.stdout

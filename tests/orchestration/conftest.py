@@ -6,15 +6,34 @@ import os
 import pytest
 
 
-@pytest.fixture(scope="session")
-def pipeline_env(database_url, tmp_path_factory):
-    """Isolate dbt's target folder and Dagster's instance for this test session."""
-    os.environ["MBUZZ_DBT_TARGET_PATH"] = str(tmp_path_factory.mktemp("dbt-target"))
-    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster-home"))
-    return database_url
+@pytest.fixture(scope="module")
+def pipeline_env(new_database, tmp_path_factory):
+    """A database of its own (the pipeline's checks span every account in it), dbt's target
+    folder and Dagster's instance, all isolated for these tests."""
+    names = ("DATABASE_URL", "MBUZZ_DBT_TARGET_PATH", "DAGSTER_HOME")
+    previous = {name: os.environ.get(name) for name in names}
+    with new_database() as url:
+        os.environ["DATABASE_URL"] = url
+        os.environ["MBUZZ_DBT_TARGET_PATH"] = str(tmp_path_factory.mktemp("dbt-target"))
+        os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster-home"))
+        yield url
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def pconn(pipeline_env):
+    """An autocommit connection to the pipeline tests' database."""
+    import psycopg
+
+    with psycopg.connect(pipeline_env, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture(scope="module")
 def loaded_account(pipeline_env):
     """An account with a few weeks of synthetic traffic landed in raw (the API's tables)."""
     from mbuzz.accounts import create_account
@@ -28,7 +47,7 @@ def loaded_account(pipeline_env):
     return account
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pipeline_run(loaded_account):
     """The whole graph materialised once, in-process, over every day with conversions."""
     from mbuzz.pipeline import run_pipeline

@@ -35,14 +35,14 @@ def test_full_run_materialises_everything_and_checks_pass(pipeline_run):
     assert any(m.startswith("materialized attribution_credits") for m in messages)  # progress was reported
 
 
-def test_credits_cover_every_conversion_under_every_model(pipeline_run, loaded_account, conn):
-    models = {r[0] for r in conn.execute(
+def test_credits_cover_every_conversion_under_every_model(pipeline_run, loaded_account, pconn):
+    models = {r[0] for r in pconn.execute(
         "select distinct model from attribution.attribution_credits where account_id = %s", (loaded_account.id,))}
     from attribution import list_presets
 
     assert set(list_presets()) | {"markov", "shapley", "algorithmic"} <= models
-    conversions = conn.execute("select count(*) from raw.conversions where account_id = %s", (loaded_account.id,)).fetchone()[0]
-    per_model = conn.execute("""
+    conversions = pconn.execute("select count(*) from raw.conversions where account_id = %s", (loaded_account.id,)).fetchone()[0]
+    per_model = pconn.execute("""
         select model, count(distinct conversion_id), sum(credit)
         from attribution.attribution_credits where account_id = %s group by model
     """, (loaded_account.id,)).fetchall()
@@ -51,24 +51,24 @@ def test_credits_cover_every_conversion_under_every_model(pipeline_run, loaded_a
         assert abs(total - conversions) < 1e-6, model
 
 
-def test_aggregates_answer_the_report(pipeline_run, loaded_account, conn):
+def test_aggregates_answer_the_report(pipeline_run, loaded_account, pconn):
     from datetime import date, timedelta
 
     from mbuzz.reports import attribution_report, model_comparison, removal_effects
 
     today = date.today()
-    rows = attribution_report(conn, loaded_account.id, "linear", today - timedelta(days=60), today)
-    conversions = conn.execute("select count(*) from raw.conversions where account_id = %s", (loaded_account.id,)).fetchone()[0]
+    rows = attribution_report(pconn, loaded_account.id, "linear", today - timedelta(days=60), today)
+    conversions = pconn.execute("select count(*) from raw.conversions where account_id = %s", (loaded_account.id,)).fetchone()[0]
     assert abs(sum(r.conversions for r in rows) - conversions) < 1e-6
     assert {"organic_search", "paid_search", "email", "direct"} <= {r.key["channel"] for r in rows}
-    comparison = model_comparison(conn, loaded_account.id, today - timedelta(days=60), today)
+    comparison = model_comparison(pconn, loaded_account.id, today - timedelta(days=60), today)
     assert all("markov" in per_model for per_model in comparison.values() if sum(per_model.values()) > 1)
-    effects = removal_effects(conn, loaded_account.id)
+    effects = removal_effects(pconn, loaded_account.id)
     assert effects and all(0 <= re <= 1 for _, re, _ in effects)
 
 
-def test_run_records_its_configuration_hash(pipeline_run, loaded_account, conn):
-    row = conn.execute("""
+def test_run_records_its_configuration_hash(pipeline_run, loaded_account, pconn):
+    row = pconn.execute("""
         select config_hash, config, finished_at from attribution.attribution_runs
         where run_id in (select run_id from attribution.attribution_credits where account_id = %s)
         order by started_at desc limit 1
@@ -77,23 +77,23 @@ def test_run_records_its_configuration_hash(pipeline_run, loaded_account, conn):
     assert "linear" in row[1]["models"] and row[1]["channel_rules"]
 
 
-def test_breaking_an_invariant_fails_the_check(pipeline_run, loaded_account, conn, pipeline_env):
+def test_breaking_an_invariant_fails_the_check(pipeline_run, loaded_account, pconn, pipeline_env):
     """Corrupt one conversion's credits on purpose: the blocking check must see it."""
     from orchestration.checks import credits_are_consistent
     from orchestration.resources import Warehouse
 
-    conversion_id = conn.execute(
+    conversion_id = pconn.execute(
         "select conversion_id from attribution.attribution_credits where account_id = %s and model = 'linear' limit 1",
         (loaded_account.id,)).fetchone()[0]
     warehouse = Warehouse(url=pipeline_env)
     ok = credits_are_consistent(dg.build_asset_check_context(), warehouse=warehouse)
     assert ok.passed
-    conn.execute("update attribution.attribution_credits set credit = credit * 2 "
+    pconn.execute("update attribution.attribution_credits set credit = credit * 2 "
                  "where conversion_id = %s and model = 'linear'", (conversion_id,))
     try:
         broken = credits_are_consistent(dg.build_asset_check_context(), warehouse=warehouse)
         assert not broken.passed
         assert broken.metadata["not_summing_to_1"].value == 1
     finally:
-        conn.execute("update attribution.attribution_credits set credit = credit / 2 "
+        pconn.execute("update attribution.attribution_credits set credit = credit / 2 "
                      "where conversion_id = %s and model = 'linear'", (conversion_id,))
