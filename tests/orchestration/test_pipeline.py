@@ -97,3 +97,30 @@ def test_breaking_an_invariant_fails_the_check(pipeline_run, loaded_account, pco
     finally:
         pconn.execute("update attribution.attribution_credits set credit = credit / 2 "
                      "where conversion_id = %s and model = 'linear'", (conversion_id,))
+
+
+def test_hourly_rules_only_run_attributes_new_conversions(pipeline_run, loaded_account, pconn):
+    """The hourly schedule's run: a new day's traffic, rule-based models only, checks pass."""
+    from datetime import datetime, timezone
+
+    from mbuzz.demo.traffic import generate, load_direct
+    from mbuzz.pipeline import run_pipeline
+
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    events, conversions = load_direct(pconn, loaded_account.id,
+                                      generate(visitors=300, days=0.5, seed=5, end=now, prefix="hourly"))
+    assert events > 0
+    result = run_pipeline(partition=now.strftime("%Y-%m-%d"), data_driven=False)
+    assert result.success, result.failures
+    checks = {c[1]: c[2] for c in result.checks}
+    assert checks["every_conversion_attributed"] and checks["credits_are_consistent"]
+    today = pconn.execute("""
+        select count(distinct conversion_id), count(distinct model) filter (where model in ('markov', 'shapley'))
+        from attribution.attribution_credits
+        where account_id = %s and run_id = (select run_id from attribution.attribution_runs
+                                            where partition_key = %s order by started_at desc limit 1)
+    """, (loaded_account.id, now.strftime("%Y-%m-%d"))).fetchone()
+    assert today[1] == 0  # rules only
+    new_today = pconn.execute("select count(*) from raw.conversions where account_id = %s and converted_at >= %s",
+                              (loaded_account.id, now.replace(hour=0))).fetchone()[0]
+    assert today[0] == new_today
