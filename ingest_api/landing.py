@@ -16,6 +16,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import psycopg
 
 from ingest_api.auth import Principal
@@ -48,15 +49,15 @@ select count(*) from landed
 """
 
 
-try:  # orjson ships with the warehouse dependencies (dagster-dbt); ~5x faster than json here
-    import orjson
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
-    def _serialise(row: dict[str, Any]) -> bytes:
+
+def _serialise(row: dict[str, Any]) -> bytes:
+    """The row as JSON bytes: orjson (~5x faster); the standard encoder for what orjson refuses
+    (integers beyond 64 bits, which jsonb stores exactly). Raises on text UTF-8 cannot hold."""
+    try:
         return orjson.dumps(row)
-except ImportError:  # pragma: no cover - a lean install without the warehouse extras
-    _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-    def _serialise(row: dict[str, Any]) -> bytes:
+    except TypeError:
         return _ENCODE(row).encode("utf-8")
 
 

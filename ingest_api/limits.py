@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 
+from ingest_api.config import DEFAULTS
 from mbuzz.settings import get_settings
 
 
@@ -26,7 +27,7 @@ def tier_limit() -> str:
     tiers = current_app.config["RATE_LIMIT_TIERS"]
     principal = g.get("principal")
     tier = principal.tier if principal is not None else "default"
-    return tiers.get(tier) or tiers["default"]
+    return tiers.get(tier) or tiers.get("default") or DEFAULTS["RATE_LIMIT_TIERS"]["default"]
 
 
 def storage_uri(app: Flask) -> str:

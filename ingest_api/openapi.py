@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
 import yaml
 from flask import Flask, current_app, g, request
 from jsonschema import Draft202012Validator
@@ -46,8 +47,21 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_LONG_INTEGER = re.compile(rb"\d{19}")  # orjson would turn integers beyond 64 bits into floats
+
+
 def loads(body: bytes) -> Any:
-    """Strict JSON: no NaN/Infinity, no numbers that overflow a double (PostgreSQL's jsonb refuses them)."""
+    """Strict JSON: no NaN/Infinity, no numbers that overflow a double (PostgreSQL's jsonb refuses them).
+
+    orjson (~5x faster) parses the common body; anything it refuses, and bodies with integers
+    it would round, go through the standard library, which keeps big integers exact, names the
+    problem, and lets lone UTF-16 surrogates through to be rejected per event, not per batch.
+    """
+    if not _LONG_INTEGER.search(body):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
     return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
 
 

@@ -169,6 +169,18 @@ def test_bad_bodies(client, tenant, body, status, code):
     assert (response.status_code, response.json["error"]["code"]) == (status, code), response.json
 
 
+def test_numbers_are_stored_exactly_whichever_parser_reads_the_body(client, conn, tenant):
+    """Bodies go through orjson unless they hold integers beyond 64 bits, which the standard
+    parser keeps exact (orjson would round them to floats)."""
+    big, small = event(properties={"order": 123456789012345678901234567890}), event(properties={"n": 42, "f": 0.1})
+    response = post(client, tenant, {"events": [big]})
+    assert response.json["accepted"] == 1, response.json
+    assert post(client, tenant, {"events": [small]}).json["accepted"] == 1
+    rows = {r["event_id"]: r["properties"] for r in stored(conn, tenant.account_id)}
+    assert rows[big["event_id"]]["order"] == 123456789012345678901234567890
+    assert rows[small["event_id"]] == {"n": 42, "f": 0.1}
+
+
 def test_non_json_content_type_is_415(client, tenant):
     response = client.post("/api/v1/events", data="events=1", content_type="application/x-www-form-urlencoded",
                            headers=tenant.bearer())
