@@ -115,13 +115,15 @@ def run_dbt(
     subprocess_mode: bool = False,
     check: bool = True,
     target_path: str | None = None,
+    callbacks: Sequence = (),
 ) -> DbtResult:
     """Run one dbt command (`["build"]`, `["run", "-s", "marts"]`, …) against mbuzz's database.
 
     In-process through dbtRunner by default; `subprocess_mode=True` runs the `dbt` executable
     next to this Python instead (a clean process: what the benchmark and some tests use).
     `target_path` (default: MBUZZ_DBT_TARGET_PATH, else dbt's `target/`) keeps the manifests and
-    partial-parse state of separate runs (tests, another target) apart.
+    partial-parse state of separate runs (tests, another target) apart. `callbacks` receive
+    every dbt event (in-process only; orchestration turns them into Dagster events).
     Raises DbtError when dbt reports a failure and `check` is true.
     """
     env = dbt_env(url, target, threads)
@@ -141,7 +143,7 @@ def run_dbt(
     cwd = os.getcwd()
     try:
         os.chdir(PROJECT_DIR)
-        result = dbtRunner().invoke(full)
+        result = dbtRunner(callbacks=list(callbacks)).invoke(full)
     finally:
         os.chdir(cwd)
         for key, value in saved.items():

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.assets.attribution import attribution_models
 from orchestration.assets.dbt import attribution_marts, warehouse_models
 from orchestration.assets.raw import raw_accounts, raw_conversions, raw_events
 from orchestration.checks import checks
-from orchestration.project import dbt_project
+from orchestration.dbt_in_process import InProcessDbt
 from orchestration.resources import Warehouse
 from orchestration.schedules import hourly_incremental, nightly_data_driven, pipeline_job
 
@@ -18,7 +17,7 @@ defs = dg.Definitions(
     jobs=[pipeline_job],
     schedules=[hourly_incremental, nightly_data_driven],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": InProcessDbt(),
         "warehouse": Warehouse(),
     },
 )

@@ -30,6 +30,10 @@ dbt_project = DbtProject(
     target_path=os.environ.get("MBUZZ_DBT_TARGET_PATH", "target"),
 )
 if not dbt_project.manifest_path.exists() or not os.environ.get("MBUZZ_DBT_MANIFEST_FROZEN"):
-    # parse the project on load so the manifest always matches the models on disk (seconds);
-    # a deployment that builds its manifest ahead of time sets MBUZZ_DBT_MANIFEST_FROZEN=1
-    dbt_project.preparer.prepare(dbt_project)
+    # parse the project on load so the manifest always matches the models on disk; in this
+    # process (dbt's partial parsing: well under a second when nothing changed) rather than
+    # dagster-dbt's preparer, which starts `dbt --version` and `dbt parse` processes (~15 s).
+    # A deployment that builds its manifest ahead of time sets MBUZZ_DBT_MANIFEST_FROZEN=1.
+    from mbuzz.warehouse import run_dbt
+
+    run_dbt(["parse", "--quiet"], target_path=str(dbt_project.target_path))

@@ -7,17 +7,18 @@ asset's, so the graph is one piece: raw → warehouse → attribution → marts.
 """
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
 from mbuzz.warehouse import CREDITS_SELECTOR as CREDIT_MODELS
+from orchestration.dbt_in_process import InProcessDbt
 from orchestration.project import dbt_project
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CREDIT_MODELS, name="warehouse_models")
-def warehouse_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+def warehouse_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
+    yield from dbt.stream(["build"], context)
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=CREDIT_MODELS, name="attribution_marts")
-def attribution_marts(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    yield from dbt.cli(["build"], context=context).stream()
+def attribution_marts(context: dg.AssetExecutionContext, dbt: InProcessDbt):
+    yield from dbt.stream(["build"], context)
