@@ -25,6 +25,10 @@ sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EVENTS_PER_VISITOR = 4.9  # what the synthetic generator produces on average
 
 
+def print_steps(result) -> None:
+    print("   steps: " + ", ".join(f"{step} {seconds:.1f}s" for step, seconds in result.step_seconds.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -77,6 +81,7 @@ def main() -> None:
           f"checks={len(result.checks)} failed={sum(not c[2] for c in result.checks)}")
     for failure in result.failures:
         print("  ", failure[:300])
+    print_steps(result)
 
     hour = generate(visitors=int(args.events / EVENTS_PER_VISITOR / (args.days * 24)) + 1, days=1 / 24, seed=2,
                     end=end, prefix="hour")
@@ -86,6 +91,7 @@ def main() -> None:
     result = run_pipeline(partition=end.strftime("%Y-%m-%d"), data_driven=False)
     print(f"incremental hour ({len(hour.events):,} events, rule-based models for today): "
           f"{time.perf_counter() - t:.1f}s success={result.success}")
+    print_steps(result)
     if not args.keep:
         with psycopg.connect(with_database(server, "postgres"), autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -33,6 +33,7 @@ class PipelineResult:
     materialized: list[str] = field(default_factory=list)
     checks: list[tuple[str, str, bool, str]] = field(default_factory=list)  # asset, check, passed, severity
     failures: list[str] = field(default_factory=list)
+    step_seconds: dict[str, float] = field(default_factory=dict)  # wall time of each step, in run order
 
 
 def first_conversion_day() -> date | None:
@@ -88,7 +89,22 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
         elif event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
             out.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+    out.step_seconds = _step_seconds(instance, run_id)
     return out
+
+
+def _step_seconds(instance, run_id: str) -> dict[str, float]:
+    started: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type_value == "STEP_START":
+            started[event.step_key] = entry.timestamp
+        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+            seconds[event.step_key] = round(entry.timestamp - started[event.step_key], 2)
+    return seconds
 
 
 def _describe(event) -> str | None:
