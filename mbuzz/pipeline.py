@@ -45,15 +45,18 @@ def first_conversion_day() -> date | None:
 
 
 def run_pipeline(partition: str | None = None, all_days: bool = False, data_driven: bool = True,
-                 on_event: Callable[[str], None] = lambda _: None) -> PipelineResult:
-    """Materialise the whole graph for one day (default: today, UTC) or for every day with conversions."""
+                 on_event: Callable[[str], None] = lambda _: None, hourly: bool = False) -> PipelineResult:
+    """Materialise the whole graph for one day (default: today, UTC) or for every day with conversions.
+
+    `hourly`: what the hourly schedule runs (the `hourly` job: rule-based models, no dbt tests)."""
     import dagster as dg
 
     dagster_home()
     from orchestration.definitions import defs
     from orchestration.partitions import daily
 
-    job = defs.resolve_job_def("pipeline")
+    job = defs.resolve_job_def("hourly" if hourly else "pipeline")
+    data_driven = data_driven and not hourly
     today = daily.get_last_partition_key()
     tags: dict[str, str] = {}
     partition_key = None

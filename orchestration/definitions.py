@@ -9,12 +9,12 @@ from orchestration.assets.raw import raw_accounts, raw_conversions, raw_events
 from orchestration.checks import checks
 from orchestration.dbt_in_process import InProcessDbt
 from orchestration.resources import Warehouse
-from orchestration.schedules import hourly_incremental, nightly_data_driven, pipeline_job
+from orchestration.schedules import hourly_incremental, hourly_job, nightly_data_driven, pipeline_job
 
 defs = dg.Definitions(
     assets=[raw_events, raw_conversions, raw_accounts, warehouse_models, attribution_models, attribution_marts],
     asset_checks=checks,
-    jobs=[pipeline_job],
+    jobs=[pipeline_job, hourly_job],
     schedules=[hourly_incremental, nightly_data_driven],
     resources={
         "dbt": InProcessDbt(),

@@ -28,7 +28,10 @@ class SuiteResult:
 def _validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteResult:
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in `mbuzz pipeline run`
     source = context.data_sources.add_pandas(f"{name}_source")
     batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
     suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))

@@ -1,13 +1,32 @@
-"""Jobs and schedules: the hourly incremental run and the nightly data-driven run."""
+"""Jobs and schedules: the hourly incremental run and the nightly data-driven run.
+
+`pipeline` is the whole graph with every check (nightly, backfills, the demo). `hourly` is the
+same graph without the dbt tests, which scan whole tables (seconds at a million events, every
+hour, for data the nightly run tests anyway); the checks that guard what users see — the credit
+invariants, the Great Expectations suites on new raw events and on the journeys, raw-event
+freshness — still run, and the blocking ones still stop bad credits from reaching the marts.
+"""
 
 import dagster as dg
 
+from orchestration.assets.dbt import attribution_marts, warehouse_models
+from orchestration.checks import journeys_expectations
+
 # The whole graph: dbt warehouse → attribution → marts and aggregates.
 pipeline_job = dg.define_asset_job("pipeline", selection=dg.AssetSelection.all(),
-                                   description="Raw events → dbt → attribution (all models) → marts and aggregates.")
+                                   description="Raw events → dbt → attribution (all models) → marts and aggregates, "
+                                   "every check.")
+
+hourly_job = dg.define_asset_job(
+    "hourly",
+    selection=(dg.AssetSelection.all()
+               - dg.AssetSelection.checks_for_assets(warehouse_models, attribution_marts)
+               | dg.AssetSelection.checks(journeys_expectations)),
+    description="The whole graph, incrementally, without the dbt tests (the nightly run has them).",
+)
 
 
-@dg.schedule(job=pipeline_job, cron_schedule="15 * * * *", execution_timezone="UTC",
+@dg.schedule(job=hourly_job, cron_schedule="15 * * * *", execution_timezone="UTC",
              description="Hourly: incremental dbt, rule-based models for today's conversions.")
 def hourly_incremental(context: dg.ScheduleEvaluationContext):
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
@@ -19,7 +38,8 @@ def hourly_incremental(context: dg.ScheduleEvaluationContext):
 
 
 @dg.schedule(job=pipeline_job, cron_schedule="30 2 * * *", execution_timezone="UTC",
-             description="Nightly: yesterday's conversions under every model, Markov, Shapley and algorithmic included.")
+             description="Nightly: yesterday's conversions under every model, Markov, Shapley and algorithmic "
+             "included, and every check.")
 def nightly_data_driven(context: dg.ScheduleEvaluationContext):
     from datetime import timedelta
 

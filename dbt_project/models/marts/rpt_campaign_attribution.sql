@@ -1,7 +1,7 @@
 {#- One row per account, environment, model, channel and source / medium / campaign: credited
     conversions, revenue and touches (drill-down channel → campaigns). -#}
 
-{{ config(tags=['credits']) }}
+{{ config(tags=['credits'], materialized='view') }}  {#- computed when read: always current, nothing to rebuild hourly -#}
 
 with
 

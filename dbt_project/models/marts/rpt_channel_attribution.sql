@@ -2,7 +2,7 @@
     revenue, credited touches and conversions touched, over all time (the dashboard's model
     comparison). Daily figures are in channel_attribution_daily. -#}
 
-{{ config(tags=['credits']) }}
+{{ config(tags=['credits'], materialized='view') }}  {#- computed when read: always current, nothing to rebuild hourly -#}
 
 with
 
