@@ -88,8 +88,8 @@ def main() -> None:
     with connect(url, autocommit=True) as conn:
         load_direct(conn, account.id, hour)
     t = time.perf_counter()
-    result = run_pipeline(partition=end.strftime("%Y-%m-%d"), data_driven=False)
-    print(f"incremental hour ({len(hour.events):,} events, rule-based models for today): "
+    result = run_pipeline(partition=end.strftime("%Y-%m-%d"), hourly=True)
+    print(f"incremental hour ({len(hour.events):,} events; the hourly job: rule-based models for today): "
           f"{time.perf_counter() - t:.1f}s success={result.success}")
     print_steps(result)
     if not args.keep:
