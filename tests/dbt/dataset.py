@@ -51,12 +51,13 @@ class Dataset:
         })
 
     def conversion(self, conversion_id: str, visitor: str, at: datetime, conversion_type: str = "purchase",
-                   revenue: float | None = None, user_id: str | None = None, environment: str = "live") -> None:
+                   revenue: float | None = None, user_id: str | None = None, environment: str = "live",
+                   received_at: datetime | None = None) -> None:
         self.conversions.append({
             "account_id": self.account_id, "conversion_id": conversion_id, "environment": environment,
             "conversion_type": conversion_type, "visitor_id": visitor, "user_id": user_id, "revenue": revenue,
             "currency": "EUR" if revenue is not None else None, "converted_at": at,
-            "received_at": at + timedelta(seconds=1),
+            "received_at": received_at or at + timedelta(seconds=1),
         })
 
 
@@ -94,6 +95,12 @@ def build_dataset(account_id: str) -> Dataset:
     d.event("vis_browse", day(-7, 14), "https://mysite.com/b", "https://blog.mysite.com/post")
     # a conversion without any touch
     d.conversion(f"conv_{c}_ghost", "vis_ghost", day(-3, 12), revenue=10.0)
+    # user_7 converted on one device after an organic visit on another (vis_swap: relinked later)
+    d.event("vis_swap", day(-9, 15), "https://mysite.com/", "https://www.google.com/")
+    d.event("vis_swap", day(-9, 15, 1), "https://mysite.com/login", event_type="identify", user_id="user_7")
+    d.event("vis_seven", day(-6, 11), "https://mysite.com/?utm_source=bing&utm_medium=cpc")
+    d.event("vis_seven", day(-6, 11, 1), "https://mysite.com/login", event_type="identify", user_id="user_7")
+    d.conversion(f"conv_{c}_seven", "vis_seven", day(-6, 12), revenue=30.0)
     # test-key data never reaches live marts
     d.event("vis_test", day(-3, 12), "https://mysite.com/?utm_source=google&utm_medium=cpc", environment="test")
     d.conversion(f"conv_{c}_test", "vis_test", day(-3, 13), environment="test")
@@ -118,6 +125,24 @@ def late_events(d: Dataset, received_at: datetime) -> None:
     d.event("vis_new", day(0, 1), "https://mysite.com/?utm_source=tiktok&utm_medium=paid", received_at=received_at)
 
 
+def identity_changes(d: Dataset, received_at: datetime) -> None:
+    """Identity changes after the first build: an anonymous visitor with a conversion logs in as an
+    existing user, a visitor is relinked from one user to another, new conversions (the new
+    visitor's; one recorded with a user_id, linking an anonymous visitor to a new user)."""
+    c = d.account_id[-6:]
+    # vis_paid (converted as visitor:vis_paid) logs in as user_42 (laptop and phone)
+    d.event("vis_paid", day(0, 2), "https://mysite.com/login", event_type="identify", user_id="user_42",
+            received_at=received_at)
+    # vis_swap leaves user_7 for user_8
+    d.event("vis_swap", day(0, 3), "https://mysite.com/?utm_source=newsletter&utm_medium=email",
+            received_at=received_at)
+    d.event("vis_swap", day(0, 3, 1), "https://mysite.com/login", event_type="identify", user_id="user_8",
+            received_at=received_at)
+    d.conversion(f"conv_{c}_new", "vis_new", day(0, 1, 30), revenue=55.0, received_at=received_at)
+    # vis_client (a non-converting path) converts as user_55
+    d.conversion(f"conv_{c}_client", "vis_client", day(-3, 14), user_id="user_55", received_at=received_at)
+
+
 def _insert(conn, table: str, columns: tuple[str, ...], rows: list[dict], batch: int = 200) -> None:
     for start in range(0, len(rows), batch):
         chunk = rows[start:start + batch]
@@ -126,15 +151,19 @@ def _insert(conn, table: str, columns: tuple[str, ...], rows: list[dict], batch:
         conn.execute(f"insert into {table} ({', '.join(columns)}) values {placeholders}", values)
 
 
-def load(url: str, d: Dataset, events: list[dict] | None = None, with_account: bool = True) -> None:
+def load(url: str, d: Dataset, events: list[dict] | None = None, with_account: bool = True,
+         conversions: list[dict] | None = None) -> None:
+    """The dataset's account, conversions and events; or, with_account=False, the given events
+    (and conversions) only: rows added after a build."""
     with psycopg.connect(url, autocommit=True) as conn:
         if with_account:
             conn.execute(
                 "insert into raw.accounts (id, name, settings) values (%s, %s, %s) on conflict do nothing",
                 (d.account_id, "dbt fixture", json.dumps({"own_domains": [OWN_DOMAIN]})),
             )
-            if d.conversions:
-                _insert(conn, "raw.conversions", CONVERSION_COLUMNS, d.conversions)
+            conversions = d.conversions if conversions is None else conversions
+        if conversions:
+            _insert(conn, "raw.conversions", CONVERSION_COLUMNS, conversions)
         _insert(conn, "raw.events", EVENT_COLUMNS, d.events if events is None else events)
 
 

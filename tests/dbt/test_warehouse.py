@@ -14,7 +14,8 @@ from psycopg import sql
 from mbuzz.channels import explain
 from mbuzz.settings import with_database
 
-from tests.dbt.dataset import OWN_DOMAIN, build_dataset, dbt, fetch, insert_credits, late_events, load
+from tests.dbt.dataset import (OWN_DOMAIN, build_dataset, dbt, fetch, identity_changes, insert_credits,
+                               late_events, load)
 
 pytestmark = pytest.mark.slow
 
@@ -142,21 +143,77 @@ def test_dbt_channels_agree_with_python_explain(database_url, fixture_account, p
     assert len(rows) > 40
 
 
-def test_incremental_run_after_late_events_equals_full_refresh(database_url, fixture_account, pg_build):
+def journey_rows(url: str, account_id: str) -> list[tuple]:
+    """Every column of the account's journey rows (identity_key and max_received_at included)."""
+    return normalise(fetch(url, "select * from marts.fct_conversion_journeys where account_id = %s "
+                           "order by journey_id, touch_index nulls first", (account_id,)))
+
+
+def physical_rows(url: str, account_id: str) -> dict[str, set[tuple]]:
+    """Each identity's journey rows as (journey_id, touch_index, ctid): a rewritten row has a new ctid."""
+    out: dict[str, set[tuple]] = {}
+    for identity, journey, index, ctid in fetch(
+            url, "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
+            "where account_id = %s", (account_id,)):
+        out.setdefault(identity, set()).add((journey, index, ctid))
+    return out
+
+
+def test_incremental_run_after_late_events_and_identity_changes_equals_full_refresh(
+        database_url, fixture_account, pg_build):
+    """Late events, a new visitor, an anonymous converter identified as an existing user, a visitor
+    relinked to another user and new conversions: `dbt run` rebuilds only the identities they
+    touch, and gives exactly what a full refresh gives."""
     dataset, _ = pg_build
+    c = fixture_account[-6:]
+    before_rows = physical_rows(database_url, fixture_account)
     received = datetime.now(timezone.utc)
-    before = len(dataset.events)
+    n_events, n_conversions = len(dataset.events), len(dataset.conversions)
     late_events(dataset, received)
-    load(database_url, dataset, events=dataset.events[before:], with_account=False)
+    identity_changes(dataset, received)
+    load(database_url, dataset, events=dataset.events[n_events:], conversions=dataset.conversions[n_conversions:],
+         with_account=False)
 
     dbt(database_url, "run", "-s", "int_sessions+", target="postgres")
     incremental = snapshot(database_url, fixture_account)
+    incremental_rows = journey_rows(database_url, fixture_account)
     gap = [r for r in incremental["sessions"] if r[1] == "vis_gap"]
     assert [r[6] for r in gap] == [4]  # the late event merged the two sessions
     assert any(r[1] == "vis_new" for r in incremental["sessions"])
 
+    journeys = journeys_by_id(database_url, fixture_account)
+    identities = {journey: identity for identity, journey in fetch(
+        database_url, "select distinct identity_key, journey_id from marts.fct_conversion_journeys "
+        "where account_id = %s", (fixture_account,))}
+    # vis_paid logged in as user_42: its conversion is user_42's, with the laptop's and phone's touches
+    assert identities[f"conv_{c}_paid"] == "user:user_42"
+    assert [t["channel"] for t in journeys[f"conv_{c}_paid"]] == \
+        ["organic_search", "paid_search", "email", "paid_social", "direct"]
+    assert [t["channel"] for t in journeys[f"conv_{c}_user"]] == ["organic_search", "paid_search", "email", "paid_social"]
+    assert [t["milestones"] for t in journeys[f"conv_{c}_user"]] == ["", "mql", "", ""]  # user_42's first mql
+    # vis_swap moved from user_7 to user_8: user_7's journey lost its organic touch, user_8 has a path
+    assert [t["channel"] for t in journeys[f"conv_{c}_seven"]] == ["paid_search"]
+    assert [t["channel"] for t in journeys["path_user:user_8"]] == ["organic_search", "email"]
+    # new conversions; the one recorded with a user_id took vis_client's path along
+    assert [t["channel"] for t in journeys[f"conv_{c}_new"]] == ["paid_social"]
+    assert identities[f"conv_{c}_client"] == "user:user_55"
+    assert [t["channel"] for t in journeys[f"conv_{c}_client"]] == ["paid_search"]
+    assert "path_visitor:vis_client" not in journeys
+    gone = {"visitor:vis_paid", "visitor:vis_client"}
+    assert not gone & set(identities.values())
+
+    # incremental: every identity the changes do not touch kept its rows untouched (same ctids)
+    touched = gone | {"visitor:vis_gap", "visitor:vis_new", "user:user_42", "user:user_7", "user:user_8",
+                      "user:user_55"}
+    after_rows = physical_rows(database_url, fixture_account)
+    untouched = set(before_rows) - touched
+    assert len(untouched) > 25
+    assert {i: after_rows.get(i) for i in untouched} == {i: before_rows[i] for i in untouched}
+    assert not after_rows["user:user_42"] & before_rows["user:user_42"]  # rebuilt
+
     dbt(database_url, "run", "-s", "int_sessions+", "--full-refresh", target="postgres")
     assert snapshot(database_url, fixture_account) == incremental
+    assert journey_rows(database_url, fixture_account) == incremental_rows
 
 
 def test_build_is_clean_on_an_empty_database(server_url):
@@ -210,3 +267,18 @@ def test_timescale_path_gives_identical_marts(timescale_url, database_url, fixtu
     dbt(timescale_url, "run", "-s", "tag:credits", target="timescaledb", threads=1)
     assert normalise(fetch(timescale_url, CHANNEL_DAILY, (fixture_account,))) == \
         normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
+
+    # the incremental path on TimescaleDB (sessions in a hypertable): late events and identity
+    # changes give exactly what a full refresh gives
+    n_events, n_conversions = len(original.events), len(original.conversions)
+    received = datetime.now(timezone.utc)
+    late_events(original, received)
+    identity_changes(original, received)
+    load(timescale_url, original, events=original.events[n_events:],
+         conversions=original.conversions[n_conversions:], with_account=False)
+    warehouse = ("-s", "int_sessions+", "--exclude", "tag:credits")
+    dbt(timescale_url, "run", *warehouse, target="timescaledb", threads=1)
+    incremental = snapshot(timescale_url, fixture_account), journey_rows(timescale_url, fixture_account)
+    assert "path_user:user_8" in {r[0] for r in incremental[0]["journeys"]}
+    dbt(timescale_url, "run", *warehouse, "--full-refresh", target="timescaledb", threads=1)
+    assert (snapshot(timescale_url, fixture_account), journey_rows(timescale_url, fixture_account)) == incremental

@@ -3,6 +3,9 @@
     above all) or by a conversion recorded with a user_id; when a visitor was linked to several
     users, the latest link wins. Journeys follow the user across all their visitors. -#}
 
+-- the visitor index serves the incremental journeys' lookups, visitor by visitor
+{{ config(indexes=[{'columns': ['account_id', 'environment', 'visitor_id']}]) }}
+
 with
 
 sessions as (

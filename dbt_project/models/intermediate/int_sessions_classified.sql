@@ -15,7 +15,8 @@
     Incremental like int_sessions: the visitors whose sessions int_sessions rebuilt (a session
     received an event since this model's last run, minus the received margin) are classified
     again, all their sessions, delete+insert by visitor. After editing the seeds or the own
-    domains, run with --full-refresh. -#}
+    domains, run with --full-refresh. The index on max_received_at serves the incremental
+    journeys (the sessions rebuilt since their watermark). -#}
 
 {{
     config(
@@ -26,6 +27,7 @@
         indexes=[
             {'columns': ['account_id', 'environment', 'visitor_id']},
             {'columns': ['account_id', 'session_id']},
+            {'columns': ['account_id', 'environment', 'max_received_at']},
         ],
     )
 }}

@@ -13,15 +13,156 @@
     FIRST event of a milestone type happened carries it, if that touch is in the journey and the
     event happened no later than the conversion. Path transforms (exposure, first, …) are applied
     by the engine, not here. utm_source / utm_medium / utm_campaign are the session's classified
-    source / medium / campaign (the UTMs when tagged; else derived from click id or referrer). -#}
+    source / medium / campaign (the UTMs when tagged; else derived from click id or referrer).
+
+    max_received_at: the newest received_at among the row's inputs (the touch's session, the
+    conversion); the incremental watermark.
+
+    Incremental by identity: an identity's journeys depend only on its own sessions, conversions
+    and visitors, so a run rebuilds all the journeys (converting and `path_…`) of the identities
+    that changed since the table's watermark and nothing else (macros/journeys.sql says which:
+    a visitor's sessions were rebuilt, a conversion was received, a visitor was linked to a user
+    or relinked to another). The pre-hook deletes those identities' rows first, so identities
+    that vanish (`visitor:V` once V is identified, a user left without visitors) leave no stale
+    rows; delete+insert by identity then adds the rebuilt rows. A full refresh gives the same
+    rows. After changing the journey vars, the seeds or the environments: --full-refresh. -#}
 
 {%- set lookback = var('mbuzz__lookback_days') | int %}
 {%- set max_touches = var('mbuzz__max_touches') %}
 {%- set cycles = var('mbuzz__conversion_cycles') %}
 
-{{ config(indexes=[{'columns': ['account_id', 'conversion_ts']}, {'columns': ['account_id', 'journey_id']}]) }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['account_id', 'environment', 'identity_key'],
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['account_id', 'conversion_ts']},
+            {'columns': ['account_id', 'journey_id']},
+            {'columns': ['account_id', 'environment', 'identity_key']},
+            {'columns': ['account_id', 'environment', 'max_received_at']},
+        ],
+        pre_hook=["{{ journeys_delete_rebuilt() }}"],
+    )
+}}
+
+-- the incremental branch (macros/journeys.sql) reads int_sessions_classified itself
+-- depends_on: {{ ref('int_sessions_classified') }}
 
 with
+
+-- not materialized: an incremental run reads only the conversions it needs (by visitor, by id)
+conversions as not materialized (
+
+    select * from {{ ref('stg_raw__conversions') }}
+
+),
+
+identities as (
+
+    select * from {{ ref('int_identities') }}
+
+),
+
+{% if is_incremental() %}
+
+-- the identities this run rebuilds (macros/journeys.sql) and every visitor whose sessions are theirs
+rebuilt_identities as (
+
+    {{ journeys_rebuilt_identities() }}
+
+),
+
+rebuilt_visitors as (
+
+    select identities.account_id, identities.environment, identities.visitor_id
+    from identities
+    inner join rebuilt_identities
+        on identities.account_id = rebuilt_identities.account_id
+        and identities.environment = rebuilt_identities.environment
+        and rebuilt_identities.identity_key = 'user:' || identities.user_id
+    union
+    select account_id, environment, substr(identity_key, length('visitor:') + 1) as visitor_id
+    from rebuilt_identities
+    where identity_key like 'visitor:%'
+
+),
+
+-- their sessions, fetched visitor by visitor through the visitor indexes (`offset 0` keeps the
+-- lateral subquery parameterised instead of one big hash join); with test data included, a
+-- visitor's sessions in the other environment may belong to an identity not rebuilt
+identified_sessions as (
+
+    select visitor_sessions.*
+    from rebuilt_visitors
+    cross join lateral (
+        select *
+        from {{ ref('int_touches_identified') }} as sessions
+        where sessions.account_id = rebuilt_visitors.account_id
+          and sessions.environment = rebuilt_visitors.environment
+          and sessions.visitor_id = rebuilt_visitors.visitor_id
+        offset 0
+    ) as visitor_sessions
+    where (visitor_sessions.account_id, visitor_sessions.environment, visitor_sessions.identity_key) in (
+        select account_id, environment, identity_key from rebuilt_identities
+    )
+
+),
+
+-- the conversions recorded with their users, by id: raw.conversions has no index on user_id,
+-- and the staging view deduplicates a conversion cheaply only when asked for it by id
+user_conversion_ids as (
+
+    select distinct raw_conversions.account_id, raw_conversions.conversion_id
+    from {{ source('raw', 'conversions') }} as raw_conversions
+    where (raw_conversions.account_id, raw_conversions.environment, 'user:' || nullif(btrim(raw_conversions.user_id), '')) in (
+        select account_id, environment, identity_key from rebuilt_identities
+    )
+
+),
+
+-- the conversions that may be theirs: their visitors' (visitor by visitor) and their users'
+candidate_conversions as (
+
+    select visitor_conversions.*
+    from rebuilt_visitors
+    cross join lateral (
+        select *
+        from conversions
+        where conversions.account_id = rebuilt_visitors.account_id
+          and conversions.environment = rebuilt_visitors.environment
+          and conversions.visitor_id = rebuilt_visitors.visitor_id
+        offset 0
+    ) as visitor_conversions
+    union
+    select user_conversions.*
+    from user_conversion_ids
+    cross join lateral (
+        select *
+        from conversions
+        where conversions.account_id = user_conversion_ids.account_id
+          and conversions.conversion_id = user_conversion_ids.conversion_id
+        offset 0
+    ) as user_conversions
+
+),
+
+{% else %}
+
+identified_sessions as (
+
+    select * from {{ ref('int_touches_identified') }}
+
+),
+
+candidate_conversions as (
+
+    select * from conversions
+
+),
+
+{% endif %}
 
 touches as (
 
@@ -37,21 +178,10 @@ touches as (
         medium,
         campaign,
         {%- for milestone in milestone_types() %}
-        first_{{ milestone }}_at{{ "," if not loop.last }}
+        first_{{ milestone }}_at,
         {%- endfor %}
-    from {{ ref('int_touches_identified') }}
-
-),
-
-conversions as (
-
-    select * from {{ ref('stg_raw__conversions') }}
-
-),
-
-identities as (
-
-    select * from {{ ref('int_identities') }}
+        max_received_at
+    from identified_sessions
 
 ),
 
@@ -79,11 +209,21 @@ identified_conversions as (
                 then 'user:' || coalesce(conversions.user_id, identities.user_id)
             else 'visitor:' || conversions.visitor_id
         end as identity_key
-    from conversions
+    from candidate_conversions as conversions
     left join identities
         on conversions.account_id = identities.account_id
         and conversions.environment = identities.environment
         and conversions.visitor_id = identities.visitor_id
+
+),
+
+journey_conversions as (
+
+    select *
+    from identified_conversions
+    {%- if is_incremental() %}
+    where (account_id, environment, identity_key) in (select account_id, environment, identity_key from rebuilt_identities)
+    {%- endif %}
 
 ),
 
@@ -95,7 +235,7 @@ cycled_conversions as (
             partition by account_id, environment, identity_key, conversion_type
             order by converted_at, conversion_id
         ) as previous_conversion_at
-    from identified_conversions
+    from journey_conversions
 
 ),
 
@@ -116,7 +256,8 @@ converting as (
         touches.channel,
         touches.source as utm_source,
         touches.medium as utm_medium,
-        touches.campaign as utm_campaign
+        touches.campaign as utm_campaign,
+        greatest(cycled_conversions.received_at, touches.max_received_at) as max_received_at
     from cycled_conversions
     left join touches
         on touches.account_id = cycled_conversions.account_id
@@ -134,7 +275,7 @@ converting as (
 converted_identities as (
 
     select distinct account_id, environment, identity_key
-    from identified_conversions
+    from journey_conversions
 
 ),
 
@@ -173,7 +314,8 @@ non_converting as (
         channel,
         source as utm_source,
         medium as utm_medium,
-        campaign as utm_campaign
+        campaign as utm_campaign,
+        max_received_at
     from path_touches
     where started_at >= last_touch_at - interval '{{ lookback }} days'
 
@@ -239,7 +381,8 @@ final as (
             end
             {%- endfor %}
         ) as milestones,
-        kept.identity_key
+        kept.identity_key,
+        kept.max_received_at
     from kept
     {%- for milestone in milestone_types() %}
     left join first_{{ milestone }}

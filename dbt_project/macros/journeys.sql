@@ -1,0 +1,237 @@
+{#- The incremental journeys (marts/fct_conversion_journeys.sql): which identities a run
+    rebuilds, and the pre-hook that deletes their rows first.
+
+    An identity's journeys (`user:<id>` or `visitor:<id>`) depend only on its sessions, its
+    conversions and which visitors belong to it. All three change only through a visitor:
+
+    - its sessions were rebuilt by int_sessions (they carry an event received since the
+      journeys' watermark: int_sessions_classified shows a max_received_at past it);
+    - a conversion of it was received (a replayed conversion id counts for every visitor that
+      ever had it: the one it left may lose the conversion's user link);
+    - its link to a user changed, which happens only through one of the two above (links are
+      events carrying a user_id and conversions recorded with one).
+
+    A changed visitor affects `visitor:<it>` and every user it was ever linked to by a raw event
+    or conversion: the user it belongs to now and the one its journeys were built under are both
+    among them (a superset only rebuilds more).
+
+    The watermark is per account and environment, as in int_sessions: the newest max_received_at
+    of the journeys table minus mbuzz__received_margin_minutes. -#}
+
+
+{#- The (account_id, environment) pairs of a relation with an index starting with them: a loose
+    index scan, one probe per pair instead of reading every row. -#}
+{% macro account_environments(relation) %}
+    with recursive found as (
+
+        (
+            select account_id, environment
+            from {{ relation }}
+            order by account_id, environment
+            limit 1
+        )
+        union all
+        select next_pair.account_id, next_pair.environment
+        from found
+        cross join lateral (
+            select candidates.account_id, candidates.environment
+            from {{ relation }} as candidates
+            where (candidates.account_id, candidates.environment) > (found.account_id, found.environment)
+            order by candidates.account_id, candidates.environment
+            limit 1
+        ) as next_pair
+
+    )
+
+    select * from found
+{% endmacro %}
+
+
+{#- received_after per account and environment with sessions or journeys (null when the pair
+    has no journeys yet: everything of it is new). The pre-hook pins the values for the run's
+    transaction (setting mbuzz.journeys_watermarks) before its delete, which would move them:
+    the model then sees the same watermarks, hence a superset of the identities deleted. -#}
+{% macro journeys_watermarks() %}
+    with
+
+    pairs as (
+
+        select * from ({{ account_environments(ref('int_sessions_classified')) }}) as session_pairs
+        union
+        select * from ({{ account_environments(this) }}) as journey_pairs
+
+    ),
+
+    pinned as (
+
+        select nullif(current_setting('mbuzz.journeys_watermarks', true), '')::jsonb as watermarks
+
+    )
+
+    select
+        pairs.account_id,
+        pairs.environment,
+        coalesce(
+            (pinned.watermarks ->> (pairs.account_id || ':' || pairs.environment))::timestamptz,
+            newest.max_received_at - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes'
+        ) as received_after
+    from pairs
+    cross join pinned
+    -- through the journeys' (account_id, environment, max_received_at) index
+    cross join lateral (
+        select max(journeys.max_received_at) as max_received_at
+        from {{ this }} as journeys
+        where journeys.account_id = pairs.account_id
+          and journeys.environment = pairs.environment
+    ) as newest
+{% endmacro %}
+
+
+{#- The identities to rebuild: (account_id, environment, identity_key). -#}
+{% macro journeys_rebuilt_identities() %}
+    with
+
+    watermarks as (
+
+        {{ journeys_watermarks() }}
+
+    ),
+
+    -- pair by pair through int_sessions_classified's (account_id, environment, max_received_at)
+    -- index (`offset 0` keeps the lateral subquery parameterised instead of one big hash join)
+    resessionised_visitors as (
+
+        select distinct watermarks.account_id, watermarks.environment, new_sessions.visitor_id
+        from watermarks
+        cross join lateral (
+            select sessions.visitor_id
+            from {{ ref('int_sessions_classified') }} as sessions
+            where sessions.account_id = watermarks.account_id
+              and sessions.environment = watermarks.environment
+              and sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+            offset 0
+        ) as new_sessions
+
+    ),
+
+    -- raw rows, not staging: a replayed conversion hides its earlier rows there
+    received_conversions as (
+
+        select distinct raw_conversions.account_id, raw_conversions.conversion_id
+        from {{ source('raw', 'conversions') }} as raw_conversions
+        left join watermarks
+            on raw_conversions.account_id = watermarks.account_id
+            and raw_conversions.environment = watermarks.environment
+        where raw_conversions.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+          and raw_conversions.environment in {{ environments_sql() }}
+
+    ),
+
+    converted_visitors as (
+
+        select distinct raw_conversions.account_id, raw_conversions.environment, raw_conversions.visitor_id
+        from received_conversions
+        inner join {{ source('raw', 'conversions') }} as raw_conversions
+            on raw_conversions.account_id = received_conversions.account_id
+            and raw_conversions.conversion_id = received_conversions.conversion_id
+        where raw_conversions.environment in {{ environments_sql() }}
+
+    ),
+
+    changed_visitors as (
+
+        select * from resessionised_visitors
+        union
+        select * from converted_visitors
+
+    ),
+
+    -- every user each changed visitor was ever linked to, fetched visitor by visitor through the
+    -- raw tables' visitor indexes
+    linked_users as (
+
+        select distinct changed_visitors.account_id, links.user_id
+        from changed_visitors
+        cross join lateral (
+            select nullif(btrim(raw_events.user_id), '') as user_id
+            from {{ source('raw', 'events') }} as raw_events
+            where raw_events.account_id = changed_visitors.account_id
+              and raw_events.visitor_id = changed_visitors.visitor_id
+              and raw_events.environment = changed_visitors.environment
+              and nullif(btrim(raw_events.user_id), '') is not null
+            union
+            select nullif(btrim(raw_conversions.user_id), '')
+            from {{ source('raw', 'conversions') }} as raw_conversions
+            where raw_conversions.account_id = changed_visitors.account_id
+              and raw_conversions.visitor_id = changed_visitors.visitor_id
+              and raw_conversions.environment = changed_visitors.environment
+              and nullif(btrim(raw_conversions.user_id), '') is not null
+        ) as links
+
+    ),
+
+    changed_identities as (
+
+        select account_id, 'visitor:' || visitor_id as identity_key
+        from changed_visitors
+        union
+        select account_id, 'user:' || user_id as identity_key
+        from linked_users
+
+    )
+
+    -- in every environment: a path's journey_id (`path_<identity_key>`) is one journey across
+    -- environments when test data is included
+    select changed_identities.account_id, environments.environment, changed_identities.identity_key
+    from changed_identities
+    cross join (values ('live'), ('test')) as environments (environment)
+    where environments.environment in {{ environments_sql() }}
+{% endmacro %}
+
+
+{#- Pre-hook of fct_conversion_journeys. An incremental run first deletes every row of the
+    identities it rebuilds: delete+insert alone would keep the rows of identities that have none
+    any more (`visitor:V` once V is linked to a user, a user whose only visitor moved to another
+    user). The model then inserts the rebuilt identities' rows (delete+insert by identity also
+    replaces those of identities that changed between this hook and the model).
+
+    All for this transaction only (`local`): the watermarks, pinned before the delete moves them;
+    work_mem, since an incremental run handles a few thousand rows but the row estimates of the
+    watermark lookups are in the millions (parameterised ranges) and PostgreSQL sizes its hash
+    tables by estimate up to work_mem (at the warehouse's 256 MB, clearing them costs more than
+    the whole query). -#}
+{% macro journeys_delete_rebuilt() -%}
+    {%- if is_incremental() -%}
+    {%- if 'max_received_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {{ exceptions.raise_compiler_error(this ~ " was built before journeys were incremental (no max_received_at): run `mbuzz warehouse build --full-refresh` once") }}
+    {%- endif %}
+    set local work_mem = '32MB';
+
+    select set_config(
+        'mbuzz.journeys_watermarks',
+        (
+            select coalesce(jsonb_object_agg(account_id || ':' || environment, received_after), '{}'::jsonb)::text
+            from ({{ journeys_watermarks() }}) as watermarks
+        ),
+        true
+    );
+
+    -- rows by ctid, found identity by identity through the (account_id, environment,
+    -- identity_key) index: a join would read the whole table
+    delete from {{ this }}
+    where ctid = any(array(
+        select journeys.ctid
+        from ({{ journeys_rebuilt_identities() }}) as rebuilt
+        cross join lateral (
+            select ctid
+            from {{ this }} as journeys
+            where journeys.account_id = rebuilt.account_id
+              and journeys.environment = rebuilt.environment
+              and journeys.identity_key = rebuilt.identity_key
+            offset 0
+        ) as journeys
+    ))
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
