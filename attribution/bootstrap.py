@@ -21,6 +21,20 @@ def _resample(touches: pd.DataFrame, rng: np.random.Generator, codes: np.ndarray
     return sample
 
 
+def bootstrap_weighted_totals(fit: Callable[[np.ndarray | None], pd.Series], n_journeys: int,
+                              n: int = 200, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """The same bootstrap for models that accept journey weights (Markov): drawing n journeys
+    with replacement is the same as giving each journey the count of times it was drawn, so a
+    resample is one weight vector, not a rebuilt table. `fit(weights)` returns total credit per
+    channel (weights None: the data as they are). Same output as bootstrap_channel_totals."""
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be between 0 and 1, got {ci}")
+    point = fit(None)
+    rng = np.random.default_rng(seed)
+    totals = [fit(np.bincount(rng.integers(0, n_journeys, n_journeys), minlength=n_journeys)) for _ in range(n)]
+    return _interval_table(point, totals, ci)
+
+
 def bootstrap_channel_totals(model_fn: Callable[[pd.DataFrame], pd.DataFrame],
                              touches: pd.DataFrame, n: int = 200, ci: float = 0.95,
                              seed: int = 0) -> pd.DataFrame:
@@ -39,6 +53,10 @@ def bootstrap_channel_totals(model_fn: Callable[[pd.DataFrame], pd.DataFrame],
     for _ in range(n):
         sample = _resample(touches, rng, codes, rows_by_journey, starts)
         totals.append(model_fn(sample).groupby("channel")["credit"].sum())
+    return _interval_table(point, totals, ci)
+
+
+def _interval_table(point: pd.Series, totals: list[pd.Series], ci: float) -> pd.DataFrame:
     table = pd.concat(totals, axis=1).reindex(point.index).fillna(0.0)
     alpha = (1 - ci) / 2
     return pd.DataFrame({

@@ -89,8 +89,11 @@ def _unique_paths(jr: Journeys, chunk: int | None = None) -> np.ndarray:
 
 
 def fit_markov(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
-               _chunk: int | None = None) -> MarkovResult:
+               _chunk: int | None = None, journey_weights: np.ndarray | None = None) -> MarkovResult:
     """Removal effects of every channel from all paths of `jr`.
+
+    `journey_weights` (one non-negative count per journey of `jr`) fits as if each journey
+    appeared that many times: a bootstrap resample without rebuilding any table.
 
     Paths are first aggregated exactly into unique (channel sequence, converted)
     pairs with their counts (_unique_paths); the exposure transform and the
@@ -100,9 +103,10 @@ def fit_markov(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
     if not 1 <= order <= 4:
         raise ValueError(f"markov order must be 1 to 4, got {order}")
     has_touch = jr.lengths > 0
-    n_paths = int(has_touch.sum())
+    counted = np.ones(len(jr.lengths)) if journey_weights is None else np.asarray(journey_weights, dtype=float)
+    n_paths = int(round(counted[has_touch].sum()))
     require_paths("the Markov model", n_paths, min_paths)
-    n_conv = int((jr.converted & has_touch).sum())
+    n_conv = int(round(counted[jr.converted & has_touch].sum()))
     if n_conv == n_paths:
         raise InsufficientDataError(
             "every path converts, so the conversion probability is 1 with or without any "
@@ -113,7 +117,7 @@ def fit_markov(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
     # unique (path, converted) with counts, and the first journey of each
     paths = jr.nonempty
     unique_code = _unique_paths(jr, _chunk)
-    weight = np.bincount(unique_code).astype(float)
+    weight = np.bincount(unique_code, weights=counted[paths]).astype(float)
     rep = np.empty(len(weight), dtype=np.int64)
     rep[unique_code[::-1]] = paths[::-1]
     rep_converted = jr.converted[rep]

@@ -25,7 +25,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from attribution import attribute, attribute_many, prepare, run_model
+from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
 from attribution.journeys import JourneyOptions
 from attribution.models import list_presets, load_model
@@ -154,24 +154,25 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             ids = set(ruled["journey_id"])
             frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
             if name == "markov":
-                summaries.append(_markov_summary(touches, credits, options))
+                summaries.append(_markov_summary(journeys, credits))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return credits, summary, skipped
 
 
-def _markov_summary(touches: pd.DataFrame, credits: pd.DataFrame, options: JourneyOptions) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the totals."""
-    from attribution.bootstrap import bootstrap_channel_totals
+def _markov_summary(journeys, credits: pd.DataFrame) -> pd.DataFrame:
+    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the
+    totals (journeys resampled as weights on the prepared journeys: a refit each, no re-preparing)."""
+    from attribution.bootstrap import bootstrap_weighted_totals
+    from attribution.markov import fit_markov, markov_summary
 
     summary = pd.DataFrame(credits.attrs["channel_summary"])
 
-    def textbook_totals(sample: pd.DataFrame) -> pd.DataFrame:
-        fitted = pd.DataFrame(attribute(sample, "markov", options).attrs["channel_summary"])
-        return fitted.rename(columns={"total_conversions": "credit"})
+    def textbook_totals(weights: np.ndarray | None) -> pd.Series:
+        return markov_summary(fit_markov(journeys, journey_weights=weights)).set_index("channel")["total_conversions"]
 
     try:
-        ci = bootstrap_channel_totals(textbook_totals, touches, n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
+        ci = bootstrap_weighted_totals(textbook_totals, len(journeys.lengths), n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
         summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
                                 on="channel", how="left")
     except InsufficientDataError:

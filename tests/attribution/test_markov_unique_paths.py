@@ -81,3 +81,49 @@ def test_chunked_fit_equals_single_pass():
     for chunk in (1, 4, 7):
         np.testing.assert_allclose(fit_markov(jr, 2, _chunk=chunk).removal_effects, one.removal_effects,
                                    rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_journey_weights_fit_as_if_journeys_were_repeated(order):
+    """Weight w on a journey = the journey appearing w times (0 = absent): what the bootstrap relies on."""
+    touches = synthetic_touches(400, seed=11, mean_length=4)
+    jr = prepare(touches, JourneyOptions(lookback_days=None))
+    weights = np.random.default_rng(3).integers(0, 4, len(jr.lengths))
+    copies = []
+    for journey_id, w in zip(jr.journey_ids, weights):
+        rows = touches[touches["journey_id"] == journey_id]
+        copies += [rows.assign(journey_id=f"{journey_id}#{k}") for k in range(w)]
+    repeated = prepare(pd.concat(copies, ignore_index=True), JourneyOptions(lookback_days=None))
+    got = fit_markov(jr, order, min_paths=1, journey_weights=weights)
+    want = fit_markov(repeated, order, min_paths=1)
+    assert (got.n_paths, got.n_conversions) == (want.n_paths, want.n_conversions)
+    by_channel = dict(zip(want.channels, want.removal_effects))
+    for channel, effect in zip(got.channels, got.removal_effects):
+        assert effect == pytest.approx(by_channel.get(channel, 0.0), abs=1e-9)
+    np.testing.assert_allclose(fit_markov(jr, order, journey_weights=np.ones(len(jr.lengths))).removal_effects,
+                               fit_markov(jr, order).removal_effects, rtol=0, atol=1e-12)
+
+
+def test_weighted_bootstrap_matches_the_resampling_bootstrap():
+    from attribution import attribute
+    from attribution.bootstrap import bootstrap_channel_totals, bootstrap_weighted_totals
+    from attribution.markov import markov_summary
+
+    touches = synthetic_touches(3000, seed=2, mean_length=4)
+    options = JourneyOptions(lookback_days=None)
+    jr = prepare(touches, options)
+
+    def refit(sample):
+        summary = pd.DataFrame(attribute(sample, "markov", options).attrs["channel_summary"])
+        return summary.rename(columns={"total_conversions": "credit"})
+
+    slow = bootstrap_channel_totals(refit, touches, n=40, ci=0.9, seed=1).set_index("channel")
+    fast = bootstrap_weighted_totals(
+        lambda w: markov_summary(fit_markov(jr, journey_weights=w)).set_index("channel")["total_conversions"],
+        len(jr.lengths), n=40, ci=0.9, seed=1).set_index("channel")
+    np.testing.assert_allclose(fast.loc[slow.index, "conversions"], slow["conversions"], rtol=1e-9)
+    # same distribution, different draws: the intervals agree to within sampling noise
+    width = (slow["upper"] - slow["lower"]).clip(lower=1.0)
+    assert ((fast.loc[slow.index, "lower"] - slow["lower"]).abs() < width).all()
+    assert ((fast.loc[slow.index, "upper"] - slow["upper"]).abs() < width).all()
+    assert (fast["lower"] <= fast["conversions"] + 1e-9).all() and (fast["conversions"] <= fast["upper"] + 1e-9).all()
