@@ -203,7 +203,7 @@ def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, sum
         "model": credits["model"].to_numpy(),
         "conversion_id": credits["journey_id"].astype(str).to_numpy(),
         "conversion_type": credits["conversion_type"].to_numpy(),
-        "converted_at": pd.to_datetime(credits["converted_at"], utc=True).to_numpy(),
+        "converted_at": pd.to_datetime(credits["converted_at"], utc=True).array,  # tz-aware, not objects
         "touch_index": credits["touch_index"].astype("int64").to_numpy(),
         "session_id": credits["session_id"].to_numpy(),
         "channel": credits["channel"].to_numpy(),
@@ -213,8 +213,7 @@ def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, sum
         "utm_medium": credits["utm_medium"].to_numpy(),
         "utm_campaign": credits["utm_campaign"].to_numpy(),
     })
-    copied = frame[list(CREDIT_COLUMNS)].assign(converted_at=pd.to_datetime(frame["converted_at"], utc=True))
-    if _copy_frame(conn, "attribution.attribution_credits", copied):
+    if _copy_frame(conn, "attribution.attribution_credits", frame[list(CREDIT_COLUMNS)]):
         _write_summary(conn, account_id, run_id, summary)
         return n
     arrays = [_nullable(frame[c]) for c in CREDIT_COLUMNS]
