@@ -34,6 +34,9 @@ class InProcessDbt(dg.ConfigurableResource):
         params = get_updated_cli_invocation_params_for_context(
             context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator())
         full = [*args, *params.selection_args, "--quiet"]
+        if list(args[:1]) == ["build"] and not context.selected_asset_check_keys:
+            # no dbt tests in this run (the hourly job): their unit tests wait for the nightly run too
+            full += ["--exclude", "resource_type:unit_test"]
         if params.indirect_selection:
             full += ["--indirect-selection", params.indirect_selection]
         project = params.dbt_project
@@ -64,6 +67,7 @@ class InProcessDbt(dg.ConfigurableResource):
                                                      dagster_dbt_translator=params.dagster_dbt_translator,
                                                      context=context, target_path=target_path, project=project)
         worker.join()
+        context.log.debug(f"dbt {' '.join(full)}")
         if "error" in outcome:
             raise outcome["error"]
         if not outcome["result"].success:
