@@ -84,14 +84,16 @@ def every_conversion_attributed(context: dg.AssetCheckExecutionContext, warehous
 
 
 @dg.asset_check(asset="attribution_credits", blocking=True,
-                description="No test-key data in live credits (test data stays apart unless asked for).")
-def no_test_data_in_live_credits(warehouse: Warehouse) -> dg.AssetCheckResult:
+                description="No test-key data in the run's live credits (test data stays apart unless asked for).")
+def no_test_data_in_live_credits(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    start, end = window(context)
     with warehouse.connect() as conn:
         leaked = conn.execute("""
             select count(*) from attribution.attribution_credits ac
             join raw.conversions c using (account_id, conversion_id)
             where c.environment <> ac.environment
-        """).fetchone()[0]
+              and ac.converted_at >= %(start)s and ac.converted_at < %(end)s
+        """, {"start": start, "end": end}).fetchone()[0]
     return dg.AssetCheckResult(passed=leaked == 0, metadata={"credits_with_wrong_environment": leaked})
 
 

@@ -78,6 +78,26 @@ def test_run_records_its_configuration_hash(pipeline_run, loaded_account, pconn)
     assert "linear" in row[1]["models"] and row[1]["channel_rules"]
 
 
+def test_test_data_leaking_into_live_credits_fails_the_check(pipeline_run, loaded_account, pconn, pipeline_env):
+    """A conversion recorded with a test key whose credits claim to be live: the blocking check sees it."""
+    from orchestration.checks import no_test_data_in_live_credits
+    from orchestration.resources import Warehouse
+
+    warehouse = Warehouse(url=pipeline_env)
+    assert no_test_data_in_live_credits(dg.build_asset_check_context(), warehouse=warehouse).passed
+    conversion_id = pconn.execute(
+        "select conversion_id from attribution.attribution_credits where account_id = %s and model = 'linear' limit 1",
+        (loaded_account.id,)).fetchone()[0]
+    pconn.execute("update raw.conversions set environment = 'test' where account_id = %s and conversion_id = %s",
+                  (loaded_account.id, conversion_id))
+    try:
+        leaked = no_test_data_in_live_credits(dg.build_asset_check_context(), warehouse=warehouse)
+        assert not leaked.passed and leaked.metadata["credits_with_wrong_environment"].value > 0
+    finally:
+        pconn.execute("update raw.conversions set environment = 'live' where account_id = %s and conversion_id = %s",
+                      (loaded_account.id, conversion_id))
+
+
 def test_breaking_an_invariant_fails_the_check(pipeline_run, loaded_account, pconn, pipeline_env):
     """Corrupt one conversion's credits on purpose: the blocking check must see it."""
     from orchestration.checks import credits_are_consistent
