@@ -73,16 +73,15 @@ class LiveServer:
     process: subprocess.Popen
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url, tmp_path_factory):
+def start_server(database_url: str, log: Path, prefix: str, workers: int = 2) -> LiveServer:
+    """`mbuzz serve` (gunicorn) on a free port, up and answering /health, or the test fails."""
     port = free_port()
-    log = tmp_path_factory.mktemp("live") / "server.log"
     env = {**os.environ, "DATABASE_URL": database_url,
-           "MBUZZ_RATELIMIT_KEY_PREFIX": f"{SESSION_PREFIX}-live",
+           "MBUZZ_RATELIMIT_KEY_PREFIX": prefix,
            "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}'}
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [MBUZZ, "serve", "--port", str(port), "--workers", "2", "--no-migrate"],
+            [MBUZZ, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
             env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
         )
     url = f"http://127.0.0.1:{port}"
@@ -90,16 +89,25 @@ def live_server(database_url, tmp_path_factory):
     while True:
         try:
             if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                break
+                return LiveServer(url, log, process)
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"mbuzz serve did not come up:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    yield LiveServer(url, log, process)
-    process.terminate()
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
     try:
-        process.wait(timeout=20)
+        server.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
-        process.kill()
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url, tmp_path_factory):
+    server = start_server(database_url, tmp_path_factory.mktemp("live") / "server.log", f"{SESSION_PREFIX}-live")
+    yield server
+    stop_server(server)
