@@ -1,7 +1,8 @@
 """API-key authentication and the `authenticated` decorator every account-scoped view uses.
 
 Keys are `sk_{test|live}_{32 base62}`, sent as `Authorization: Bearer <key>`
-(or, for the Segment endpoints, as the Basic-auth user name). Only their
+(or, for the Segment endpoints, as the Basic-auth user name, or as `writeKey`
+in the JSON body the way analytics.js sends it, when there is no header). Only their
 SHA-256 digest is stored: the lookup is by digest, then the digests are
 compared in constant time. Unknown, malformed and revoked keys all get 401.
 `last_used_at` is written at most once a minute per key (the lookup's own
@@ -78,8 +79,17 @@ def _unauthorized(message: str, scheme: str) -> ApiError:
 def presented_key(scheme: str) -> str:
     """The key from the Authorization header (Bearer token, or Basic user name for Segment)."""
     auth = request.authorization
+    if auth is None and scheme == "basic" and request.headers.get("Authorization") is None:
+        body = openapi.parse_json_body()
+        write_key = body.get("writeKey") if isinstance(body, dict) else None
+        if isinstance(write_key, str):
+            if not KEY_PATTERN.match(write_key):
+                raise _unauthorized("malformed writeKey: expected sk_test_… or sk_live_… followed by 32 letters "
+                                    "and digits", scheme)
+            return write_key
     if auth is None:
-        hint = "HTTP Basic auth with the API key as user name" if scheme == "basic" else "Authorization: Bearer sk_live_…"
+        hint = ("HTTP Basic auth with the API key as user name (or writeKey in the body)" if scheme == "basic"
+                else "Authorization: Bearer sk_live_…")
         raise _unauthorized(f"missing API key: send {hint}", scheme)
     if auth.type == "bearer":
         key = auth.token or ""

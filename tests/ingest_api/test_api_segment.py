@@ -120,6 +120,36 @@ def test_segment_with_a_test_key_stores_test_events(client, conn, tenant):
     assert len(stored(conn, tenant.account_id, environment="test")) == 1
 
 
+def test_write_key_in_the_body_authenticates_like_basic_auth(client, conn, tenant, other_tenant):
+    """analytics.js sends the write key in the body, without an Authorization header."""
+    response = client.post("/v1/track", json={**message(), "writeKey": tenant.live_key})
+    assert response.status_code == 200 and response.json["accepted"] == 1
+    response = client.post("/v1/batch", json={"batch": [message()], "writeKey": tenant.test_key})
+    assert response.json["accepted"] == 1
+    assert len(stored(conn, tenant.account_id, environment="live")) == 1
+    assert len(stored(conn, tenant.account_id, environment="test")) == 1
+    assert stored(conn, other_tenant.account_id) == []
+
+
+@pytest.mark.parametrize("write_key, message_fragment", [
+    ("sk_live_" + "x" * 5, "malformed writeKey"),
+    ("sk_live_" + "A" * 32, "not valid"),  # well-formed, unknown
+    (None, "missing API key"),
+])
+def test_bad_or_missing_write_keys_are_401_and_store_nothing(client, conn, tenant, write_key, message_fragment):
+    body = {"batch": [message()], **({"writeKey": write_key} if write_key else {})}
+    response = client.post("/v1/batch", json=body)
+    assert response.status_code == 401 and message_fragment in response.json["error"]["message"]
+    assert stored(conn, tenant.account_id) == []
+
+
+def test_basic_auth_wins_over_a_write_key_in_the_body(client, conn, tenant, other_tenant):
+    response = client.post("/v1/batch", json={"batch": [message()], "writeKey": other_tenant.live_key},
+                           headers=basic(tenant.live_key))
+    assert response.json["accepted"] == 1
+    assert len(stored(conn, tenant.account_id)) == 1 and stored(conn, other_tenant.account_id) == []
+
+
 @pytest.mark.parametrize("body, status", [
     ({}, 422), ({"batch": {}}, 422), ({"batch": [message() for _ in range(501)]}, 413),
 ])
