@@ -4,8 +4,8 @@
     An identity's journeys (`user:<id>` or `visitor:<id>`) depend only on its sessions, its
     conversions and which visitors belong to it. All three change only through a visitor:
 
-    - its sessions were rebuilt by int_sessions (they carry an event received since the
-      journeys' watermark: int_sessions_classified shows a max_received_at past it);
+    - its sessions were rebuilt by int_sessions (int_sessions_classified shows a session with a
+      max_received_at past the journeys' watermark that ends at or after their scan_from);
     - a conversion of it was received (a replayed conversion id counts for every visitor that
       ever had it: the one it left may lose the conversion's user link);
     - its link to a user changed, which happens only through one of the two above (links are
@@ -15,8 +15,17 @@
     or conversion: the user it belongs to now and the one its journeys were built under are both
     among them (a superset only rebuilds more).
 
-    The watermark is per account and environment, as in int_sessions: the newest max_received_at
-    of the journeys table minus mbuzz__received_margin_minutes. -#}
+    The watermarks are per account and environment, as in int_sessions, from the journeys table
+    before the run: received_after, its newest max_received_at minus
+    mbuzz__received_margin_minutes; scan_from, its newest touch_ts minus
+    mbuzz__late_event_window_days (none for a pair without journeys, or without touches). The
+    event-time bound keeps a bulk-loaded history (everything received within the margin) from
+    being rebuilt every run, and loses nothing: a visitor int_sessions rebuilt has an event
+    occurring at or after int_sessions' scan_from, so one of its sessions ends at or after it;
+    and the journeys' newest touch_ts <= the newest started_at <= the newest ended_at of the
+    sessions as of the journeys' last run <= int_sessions' newest ended_at before its run, so this
+    scan_from is the same or earlier (a superset). Received conversions are not bounded by event
+    time (raw.conversions is small). -#}
 
 
 {#- The (account_id, environment) pairs of a relation with an index starting with them: a loose
@@ -47,10 +56,12 @@
 {% endmacro %}
 
 
-{#- received_after per account and environment with sessions or journeys (null when the pair
-    has no journeys yet: everything of it is new). The pre-hook pins the values for the run's
-    transaction (setting mbuzz.journeys_watermarks) before its delete, which would move them:
-    the model then sees the same watermarks, hence a superset of the identities deleted. -#}
+{#- received_after and scan_from per account and environment with sessions or journeys (null
+    when the pair has no journeys yet: everything of it is new; scan_from is also null when the
+    pair's journeys have no touch). The pre-hook pins the values for the run's transaction
+    (setting mbuzz.journeys_watermarks) before its delete, which would move them: the model then
+    sees the same watermarks, hence a superset of the identities deleted. Once pinned, the
+    journeys table is not read for them (coalesce evaluates its subqueries lazily). -#}
 {% macro journeys_watermarks() %}
     with
 
@@ -72,18 +83,27 @@
         pairs.account_id,
         pairs.environment,
         coalesce(
-            (pinned.watermarks ->> (pairs.account_id || ':' || pairs.environment))::timestamptz,
-            newest.max_received_at - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes'
-        ) as received_after
+            (pinned.watermarks -> (pairs.account_id || ':' || pairs.environment) ->> 'received_after')::timestamptz,
+            -- through the journeys' (account_id, environment, max_received_at) index
+            (
+                select max(journeys.max_received_at)
+                from {{ this }} as journeys
+                where journeys.account_id = pairs.account_id
+                  and journeys.environment = pairs.environment
+            ) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes'
+        ) as received_after,
+        coalesce(
+            (pinned.watermarks -> (pairs.account_id || ':' || pairs.environment) ->> 'scan_from')::timestamptz,
+            -- through the journeys' (account_id, environment, touch_ts) index
+            (
+                select max(journeys.touch_ts)
+                from {{ this }} as journeys
+                where journeys.account_id = pairs.account_id
+                  and journeys.environment = pairs.environment
+            ) - interval '{{ var("mbuzz__late_event_window_days") | int }} days'
+        ) as scan_from
     from pairs
     cross join pinned
-    -- through the journeys' (account_id, environment, max_received_at) index
-    cross join lateral (
-        select max(journeys.max_received_at) as max_received_at
-        from {{ this }} as journeys
-        where journeys.account_id = pairs.account_id
-          and journeys.environment = pairs.environment
-    ) as newest
 {% endmacro %}
 
 
@@ -97,8 +117,10 @@
 
     ),
 
-    -- pair by pair through int_sessions_classified's (account_id, environment, max_received_at)
-    -- index (`offset 0` keeps the lateral subquery parameterised instead of one big hash join)
+    -- the visitors int_sessions may have rebuilt: a session received since the watermark and
+    -- ending within the late-event window; pair by pair through int_sessions_classified's
+    -- (account_id, environment, max_received_at) index (`offset 0` keeps the lateral subquery
+    -- parameterised instead of one big hash join)
     resessionised_visitors as (
 
         select distinct watermarks.account_id, watermarks.environment, new_sessions.visitor_id
@@ -109,6 +131,7 @@
             where sessions.account_id = watermarks.account_id
               and sessions.environment = watermarks.environment
               and sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+              and sessions.ended_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
             offset 0
         ) as new_sessions
 
@@ -195,7 +218,8 @@
     user). The model then inserts the rebuilt identities' rows (delete+insert by identity also
     replaces those of identities that changed between this hook and the model).
 
-    All for this transaction only (`local`): the watermarks, pinned before the delete moves them;
+    All for this transaction only (`local`): the watermarks (received_after and scan_from),
+    pinned before the delete moves them;
     work_mem, since an incremental run handles a few thousand rows but the row estimates of the
     watermark lookups are in the millions (parameterised ranges) and PostgreSQL sizes its hash
     tables by estimate up to work_mem (at the warehouse's 256 MB, clearing them costs more than
@@ -210,7 +234,10 @@
     select set_config(
         'mbuzz.journeys_watermarks',
         (
-            select coalesce(jsonb_object_agg(account_id || ':' || environment, received_after), '{}'::jsonb)::text
+            select coalesce(jsonb_object_agg(
+                account_id || ':' || environment,
+                jsonb_build_object('received_after', received_after, 'scan_from', scan_from)
+            ), '{}'::jsonb)::text
             from ({{ journeys_watermarks() }}) as watermarks
         ),
         true

@@ -12,11 +12,19 @@
     (or the landing page's own host) is a self-referral: it keeps the source, medium and
     campaign of the visitor's previous non-self-referral session (`(direct)` if none).
 
-    Incremental like int_sessions: the visitors whose sessions int_sessions rebuilt (a session
-    received an event since this model's last run, minus the received margin) are classified
-    again, all their sessions, delete+insert by visitor. After editing the seeds or the own
-    domains, run with --full-refresh. The index on max_received_at serves the incremental
-    journeys (the sessions rebuilt since their watermark). -#}
+    Incremental like int_sessions: the visitors whose sessions int_sessions rebuilt are
+    classified again, all their sessions, delete+insert by visitor. They are found per account
+    and environment, from this table before the run, as the visitors with a session that
+    received an event since its newest max_received_at minus mbuzz__received_margin_minutes AND
+    ends within mbuzz__late_event_window_days of its newest ended_at. The second bound is
+    int_sessions' own event-time bound, so a bulk-loaded history (everything received within the
+    margin) is not classified again every run: a visitor int_sessions rebuilt has an event
+    occurring at or after int_sessions' scan_from, so one of its sessions ends at or after it,
+    and this table's max(ended_at) before the run is at most int_sessions' (it copies
+    int_sessions as of an earlier run), so this scan_from is the same or earlier (a superset).
+    After editing the seeds or the own domains, run with --full-refresh. The index on
+    max_received_at serves the incremental journeys (the sessions rebuilt since their
+    watermark). -#}
 
 {{
     config(
@@ -47,12 +55,15 @@ watermarks as (
     select
         account_id,
         environment,
+        max(ended_at) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from,
         max(max_received_at) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
     from {{ this }}
     group by account_id, environment
 
 ),
 
+-- the visitors int_sessions may have rebuilt: a session with an event received since the
+-- watermark, ending within the late-event window (int_sessions' scan_from, or earlier)
 changed_visitors as (
 
     select distinct all_sessions.account_id, all_sessions.environment, all_sessions.visitor_id
@@ -61,6 +72,7 @@ changed_visitors as (
         on all_sessions.account_id = watermarks.account_id
         and all_sessions.environment = watermarks.environment
     where all_sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+      and all_sessions.ended_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
 
 ),
 

@@ -20,9 +20,13 @@
 
     Incremental by identity: an identity's journeys depend only on its own sessions, conversions
     and visitors, so a run rebuilds all the journeys (converting and `path_…`) of the identities
-    that changed since the table's watermark and nothing else (macros/journeys.sql says which:
+    that changed since the table's watermarks and nothing else (macros/journeys.sql says which:
     a visitor's sessions were rebuilt, a conversion was received, a visitor was linked to a user
-    or relinked to another). The pre-hook deletes those identities' rows first, so identities
+    or relinked to another). Rebuilt sessions are looked for by received time AND by event time,
+    like int_sessions: only sessions ending within mbuzz__late_event_window_days of the table's
+    newest touch_ts (before the run) count, so a bulk-loaded history (everything received within
+    mbuzz__received_margin_minutes) is not rebuilt every run; that bound is never later than
+    int_sessions' own (macros/journeys.sql has the reasoning). The pre-hook deletes those identities' rows first, so identities
     that vanish (`visitor:V` once V is identified, a user left without visitors) leave no stale
     rows; delete+insert by identity then adds the rebuilt rows. A full refresh gives the same
     rows. After changing the journey vars, the seeds or the environments: --full-refresh. -#}
@@ -42,6 +46,7 @@
             {'columns': ['account_id', 'journey_id']},
             {'columns': ['account_id', 'environment', 'identity_key']},
             {'columns': ['account_id', 'environment', 'max_received_at']},
+            {'columns': ['account_id', 'environment', 'touch_ts']},
         ],
         pre_hook=["{{ journeys_delete_rebuilt() }}"],
     )
