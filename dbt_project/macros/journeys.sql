@@ -1,5 +1,5 @@
 {#- The incremental journeys (marts/fct_conversion_journeys.sql): which identities a run
-    rebuilds, and the pre-hook that deletes their rows first.
+    rebuilds, and the pre-hook that finds them and deletes their rows first.
 
     An identity's journeys (`user:<id>` or `visitor:<id>`) depend only on its sessions, its
     conversions and which visitors belong to it. All three change only through a visitor:
@@ -58,10 +58,7 @@
 
 {#- received_after and scan_from per account and environment with sessions or journeys (null
     when the pair has no journeys yet: everything of it is new; scan_from is also null when the
-    pair's journeys have no touch). The pre-hook pins the values for the run's transaction
-    (setting mbuzz.journeys_watermarks) before its delete, which would move them: the model then
-    sees the same watermarks, hence a superset of the identities deleted. Once pinned, the
-    journeys table is not read for them (coalesce evaluates its subqueries lazily). -#}
+    pair's journeys have no touch). Read once, by the pre-hook, before its delete moves them. -#}
 {% macro journeys_watermarks() %}
     with
 
@@ -71,39 +68,26 @@
         union
         select * from ({{ account_environments(this) }}) as journey_pairs
 
-    ),
-
-    pinned as (
-
-        select nullif(current_setting('mbuzz.journeys_watermarks', true), '')::jsonb as watermarks
-
     )
 
     select
         pairs.account_id,
         pairs.environment,
-        coalesce(
-            (pinned.watermarks -> (pairs.account_id || ':' || pairs.environment) ->> 'received_after')::timestamptz,
-            -- through the journeys' (account_id, environment, max_received_at) index
-            (
-                select max(journeys.max_received_at)
-                from {{ this }} as journeys
-                where journeys.account_id = pairs.account_id
-                  and journeys.environment = pairs.environment
-            ) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes'
-        ) as received_after,
-        coalesce(
-            (pinned.watermarks -> (pairs.account_id || ':' || pairs.environment) ->> 'scan_from')::timestamptz,
-            -- through the journeys' (account_id, environment, touch_ts) index
-            (
-                select max(journeys.touch_ts)
-                from {{ this }} as journeys
-                where journeys.account_id = pairs.account_id
-                  and journeys.environment = pairs.environment
-            ) - interval '{{ var("mbuzz__late_event_window_days") | int }} days'
-        ) as scan_from
+        -- through the journeys' (account_id, environment, max_received_at) index
+        (
+            select max(journeys.max_received_at)
+            from {{ this }} as journeys
+            where journeys.account_id = pairs.account_id
+              and journeys.environment = pairs.environment
+        ) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after,
+        -- through the journeys' (account_id, environment, touch_ts) index
+        (
+            select max(journeys.touch_ts)
+            from {{ this }} as journeys
+            where journeys.account_id = pairs.account_id
+              and journeys.environment = pairs.environment
+        ) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from
     from pairs
-    cross join pinned
 {% endmacro %}
 
 
@@ -212,18 +196,25 @@
 {% endmacro %}
 
 
-{#- Pre-hook of fct_conversion_journeys. An incremental run first deletes every row of the
-    identities it rebuilds: delete+insert alone would keep the rows of identities that have none
-    any more (`visitor:V` once V is linked to a user, a user whose only visitor moved to another
-    user). The model then inserts the rebuilt identities' rows (delete+insert by identity also
-    replaces those of identities that changed between this hook and the model).
+{#- The temporary table (this transaction only) of the identities an incremental run rebuilds. -#}
+{% macro journeys_rebuilt_table() -%}
+    mbuzz_journeys_rebuilt
+{%- endmacro %}
 
-    All for this transaction only (`local`): the watermarks (received_after and scan_from),
-    pinned before the delete moves them;
-    work_mem, since an incremental run handles a few thousand rows but the row estimates of the
-    watermark lookups are in the millions (parameterised ranges) and PostgreSQL sizes its hash
-    tables by estimate up to work_mem (at the warehouse's 256 MB, clearing them costs more than
-    the whole query). -#}
+
+{#- Pre-hook of fct_conversion_journeys. An incremental run first finds the identities it
+    rebuilds, once, into a temporary table the model reads (analysed: a plan sized for a handful
+    of identities, as the estimates of a CTE would have it, turns quadratic for tens of thousands,
+    e.g. right after a bulk load), then deletes every row of theirs: delete+insert alone would
+    keep the rows of identities that have none any more (`visitor:V` once V is linked to a user, a
+    user whose only visitor moved to another user). The model then inserts their rows. Identities
+    that change between this hook and the model are rebuilt by the next run (their rows were
+    received within the received margin of its watermark).
+
+    For this transaction only: the table (`on commit drop`) and work_mem (`local`), since an
+    incremental run handles a few thousand rows but the row estimates of the watermark lookups
+    are in the millions (parameterised ranges) and PostgreSQL sizes its hash tables by estimate
+    up to work_mem (at the warehouse's 256 MB, clearing them costs more than the whole query). -#}
 {% macro journeys_delete_rebuilt() -%}
     {%- if is_incremental() -%}
     {%- if 'max_received_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
@@ -231,24 +222,17 @@
     {%- endif %}
     set local work_mem = '32MB';
 
-    select set_config(
-        'mbuzz.journeys_watermarks',
-        (
-            select coalesce(jsonb_object_agg(
-                account_id || ':' || environment,
-                jsonb_build_object('received_after', received_after, 'scan_from', scan_from)
-            ), '{}'::jsonb)::text
-            from ({{ journeys_watermarks() }}) as watermarks
-        ),
-        true
-    );
+    create temporary table {{ journeys_rebuilt_table() }} on commit drop as
+    {{ journeys_rebuilt_identities() }};
+
+    analyze {{ journeys_rebuilt_table() }};
 
     -- rows by ctid, found identity by identity through the (account_id, environment,
     -- identity_key) index: a join would read the whole table
     delete from {{ this }}
     where ctid = any(array(
         select journeys.ctid
-        from ({{ journeys_rebuilt_identities() }}) as rebuilt
+        from {{ journeys_rebuilt_table() }} as rebuilt
         cross join lateral (
             select ctid
             from {{ this }} as journeys

@@ -26,10 +26,11 @@
     like int_sessions: only sessions ending within mbuzz__late_event_window_days of the table's
     newest touch_ts (before the run) count, so a bulk-loaded history (everything received within
     mbuzz__received_margin_minutes) is not rebuilt every run; that bound is never later than
-    int_sessions' own (macros/journeys.sql has the reasoning). The pre-hook deletes those identities' rows first, so identities
-    that vanish (`visitor:V` once V is identified, a user left without visitors) leave no stale
-    rows; delete+insert by identity then adds the rebuilt rows. A full refresh gives the same
-    rows. After changing the journey vars, the seeds or the environments: --full-refresh. -#}
+    int_sessions' own (macros/journeys.sql has the reasoning). The pre-hook finds those
+    identities, into a temporary table the model reads, and deletes their rows first, so
+    identities that vanish (`visitor:V` once V is identified, a user left without visitors) leave
+    no stale rows; delete+insert by identity then adds the rebuilt rows. A full refresh gives the
+    same rows. After changing the journey vars, the seeds or the environments: --full-refresh. -#}
 
 {%- set lookback = var('mbuzz__lookback_days') | int %}
 {%- set max_touches = var('mbuzz__max_touches') %}
@@ -72,10 +73,11 @@ identities as (
 
 {% if is_incremental() %}
 
--- the identities this run rebuilds (macros/journeys.sql) and every visitor whose sessions are theirs
+-- the identities this run rebuilds, found by the pre-hook (macros/journeys.sql), and every
+-- visitor whose sessions are theirs
 rebuilt_identities as (
 
-    {{ journeys_rebuilt_identities() }}
+    select account_id, environment, identity_key from {{ journeys_rebuilt_table() }}
 
 ),
 
@@ -205,7 +207,9 @@ first_{{ milestone }} as (
 ),
 {%- endfor %}
 
-identified_conversions as (
+-- materialized: filtered by identity below, the identity must be known first (else PostgreSQL
+-- may join the rebuilt identities by account and environment alone, a cross product)
+identified_conversions as materialized (
 
     select
         conversions.*,
