@@ -123,10 +123,13 @@ def batches(items: list, size: int):
         yield items[i:i + size]
 
 
-def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "live") -> tuple[int, int]:
+def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "live",
+                streamed: bool = False) -> tuple[int, int]:
     """Land a traffic history straight into the raw tables (tests and benchmarks; the demo uses HTTP).
 
-    Same idempotency as the API: keys first, facts only for new keys. Returns (events, conversions) inserted."""
+    Same idempotency as the API: keys first, facts only for new keys. Rows are received now (a bulk
+    load), or with `streamed` when they occurred (a history collected live, as the API lands it).
+    Returns (events, conversions) inserted."""
     from mbuzz.ids import new_id
 
     events = traffic.events
@@ -151,11 +154,14 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
             on conflict do nothing
             returning event_id
         )
-        insert into raw.events (account_id, event_id, environment, event_type, visitor_id, user_id, occurred_at, properties)
-        select %(account_id)s, i.event_id, %(environment)s, i.event_type, i.visitor_id, i.user_id, i.occurred_at, i.properties
+        insert into raw.events (account_id, event_id, environment, event_type, visitor_id, user_id, occurred_at,
+                                properties, received_at)
+        select %(account_id)s, i.event_id, %(environment)s, i.event_type, i.visitor_id, i.user_id, i.occurred_at,
+               i.properties,
+               case when %(streamed)s then i.occurred_at else now() end
         from input i join new_keys using (event_id)
         """,
-        {**cols, "account_id": account_id, "environment": environment},
+        {**cols, "account_id": account_id, "environment": environment, "streamed": streamed},
     ).rowcount
     by_id = {e["event_id"]: e for e in events}
     convs = [(c, by_id[c["event_id"]]) for c in traffic.conversions]
@@ -174,9 +180,10 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
             returning conversion_id
         )
         insert into raw.conversions (account_id, conversion_id, environment, conversion_type, visitor_id, user_id,
-                                     event_id, revenue, currency, converted_at)
+                                     event_id, revenue, currency, converted_at, received_at)
         select %(account_id)s, i.conversion_id, %(environment)s, i.conversion_type, i.visitor_id, i.user_id,
-               i.event_id, i.revenue, i.currency, i.converted_at
+               i.event_id, i.revenue, i.currency, i.converted_at,
+               case when %(streamed)s then i.converted_at else now() end
         from input i join new_keys using (conversion_id)
         """,
         {
@@ -188,7 +195,7 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
             "revenue": [c.get("revenue") for c, _ in convs],
             "currency": [c.get("currency") for c, _ in convs],
             "ts": [e["timestamp"] for _, e in convs],
-            "account_id": account_id, "environment": environment,
+            "account_id": account_id, "environment": environment, "streamed": streamed,
         },
     ).rowcount
     return inserted, conversions
