@@ -1,6 +1,7 @@
 """`dbt build` on real databases: the fixture dataset's sessions, channels and journeys; an
 incremental run after late events equals a full refresh; after a bulk load, an incremental run
-rebuilds only the late-event window; a clean build on an empty database;
+rebuilds only the late-event window; an incremental run builds a new account's whole history; a
+clean build on an empty database;
 and the TimescaleDB path giving the same marts and aggregates as plain PostgreSQL."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mbuzz.channels import explain
 from mbuzz.settings import with_database
 
 from tests.dbt.dataset import (OWN_DOMAIN, build_dataset, day, dbt, fetch, identity_changes, insert_credits,
-                               late_events, load)
+                               late_events, load, parity_cases)
 
 pytestmark = pytest.mark.slow
 
@@ -239,9 +240,7 @@ def test_incremental_run_after_a_bulk_load_rebuilds_only_the_late_event_window(d
         event["received_at"] = loaded
     load(database_url, dataset)
     warehouse = ("run", "-s", "int_sessions+")
-    # built whole (an incremental run would sessionise only the window of an account that is new
-    # while others have sessions: int_sessions' constant lower bound is the other accounts' scan_from)
-    dbt(database_url, *warehouse, "--full-refresh", target="postgres")
+    dbt(database_url, *warehouse, target="postgres")  # a new account: built whole by an incremental run
     before = {table: physical_sessions(database_url, account, table)
               for table in ("int_sessions", "int_sessions_classified")}
     before_rows = physical_rows(database_url, account)
@@ -275,6 +274,34 @@ def test_incremental_run_after_a_bulk_load_rebuilds_only_the_late_event_window(d
     assert {i: after_rows[i] for i in untouched} == {i: before_rows[i] for i in untouched}
     assert not after_rows["user:user_42"] & before_rows["user:user_42"]  # rebuilt
     assert not after_rows["visitor:vis_gap"] & before_rows["visitor:vis_gap"]
+
+    dbt(database_url, *warehouse, "--full-refresh", target="postgres")
+    assert (snapshot(database_url, account), journey_rows(database_url, account)) == incremental
+
+
+def test_incremental_run_builds_the_whole_history_of_a_new_account(database_url, pg_build):
+    """An account whose weeks of history arrive (with their historical received_at) after other
+    accounts have sessions: an incremental run sessionises, classifies and journeys all of it,
+    not only the other accounts' late-event window, exactly as a full refresh does."""
+    account = f"acct_dbtnew{secrets.token_hex(3)}"
+    dataset = build_dataset(account)
+    # other accounts have sessions, and their late-event window starts after most of this history
+    scan_from = fetch(database_url, "select min(scan_from) from (select max(ended_at) - interval '3 days' "
+                      "as scan_from from intermediate.int_sessions group by account_id, environment) as w")[0][0]
+    assert scan_from is not None
+    assert sum(event["occurred_at"] < scan_from for event in dataset.events) > len(dataset.events) / 2
+    load(database_url, dataset)
+
+    warehouse = ("run", "-s", "int_sessions+")
+    dbt(database_url, *warehouse, target="postgres")
+    incremental = snapshot(database_url, account), journey_rows(database_url, account)
+    sessions = incremental[0]["sessions"]
+    assert min(r[4] for r in sessions) == min(e["occurred_at"] for e in dataset.events if e["environment"] == "live")
+    assert day(-40, 9) in [r[4] for r in sessions if r[1] == "vis_laptop"]  # weeks before the window
+    assert len({r[1] for r in sessions if r[1].startswith("par_")}) == len({c["visitor_id"] for c in parity_cases()})
+    c = account[-6:]
+    assert [t["channel"] for t in journeys_by_id(database_url, account)[f"conv_{c}_user"]] == \
+        ["organic_search", "paid_social"]  # the laptop's visit of day -20 included
 
     dbt(database_url, *warehouse, "--full-refresh", target="postgres")
     assert (snapshot(database_url, account), journey_rows(database_url, account)) == incremental

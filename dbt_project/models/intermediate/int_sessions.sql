@@ -9,8 +9,10 @@
 
     Incremental: each run re-sessionises every visitor with an event received since the last
     build of its account (minus mbuzz__received_margin_minutes) and occurring within
-    mbuzz__late_event_window_days of the account's newest session, from all of that visitor's events; delete+insert by visitor replaces
-    their sessions, so merges and splits caused by late events come out exactly as a full refresh.
+    mbuzz__late_event_window_days of the account's newest session, and every visitor of an
+    account (and environment) without sessions yet, from all of that visitor's events;
+    delete+insert by visitor replaces their sessions, so merges and splits caused by late events
+    come out exactly as a full refresh.
     Events arriving later than the window are picked up at the visitor's next activity or on a
     full refresh. Under TimescaleDB the table is a hypertable on started_at, compressed after 30 days. -#}
 
@@ -56,19 +58,51 @@ watermarks as (
 
 ),
 
+-- the pairs without sessions yet (an account whose history arrives after others have sessions,
+-- or its first test-key events): every event of theirs is new. Every event's account is in
+-- raw.accounts (ingestion authenticates by the account's key).
+new_pairs as (
+
+    select raw_accounts.id as account_id, environments.environment
+    from {{ source('raw', 'accounts') }} as raw_accounts
+    cross join (values ('live'), ('test')) as environments (environment)
+    where environments.environment in {{ environments_sql() }}
+      and not exists (
+          select 1
+          from watermarks
+          where watermarks.account_id = raw_accounts.id
+            and watermarks.environment = environments.environment
+      )
+
+),
+
 -- detection reads raw.events itself: deduplication does not change which visitors have news
 changed_visitors as (
 
+    -- pairs with sessions: events within their late-event window, received since their last build
     select distinct raw_events.account_id, raw_events.environment, raw_events.visitor_id
     from {{ source('raw', 'events') }} as raw_events
-    left join watermarks
+    inner join watermarks
         on raw_events.account_id = watermarks.account_id
         and raw_events.environment = watermarks.environment
     -- a constant lower bound lets PostgreSQL / TimescaleDB skip old data (chunks) altogether
-    where raw_events.occurred_at >= (select coalesce(min(scan_from), '-infinity'::timestamptz) from watermarks)
-      and raw_events.occurred_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
-      and raw_events.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
-      and raw_events.environment in {{ environments_sql() }}
+    where raw_events.occurred_at >= (select min(scan_from) from watermarks)
+      and raw_events.occurred_at >= watermarks.scan_from
+      and raw_events.received_at > watermarks.received_after
+
+    union all
+
+    -- pairs without: all their visitors, pair by pair through raw.events' account indexes
+    -- (`offset 0` keeps the lateral subquery parameterised instead of a scan of every account)
+    select new_pairs.account_id, new_pairs.environment, new_visitors.visitor_id
+    from new_pairs
+    cross join lateral (
+        select distinct raw_events.visitor_id
+        from {{ source('raw', 'events') }} as raw_events
+        where raw_events.account_id = new_pairs.account_id
+          and raw_events.environment = new_pairs.environment
+        offset 0
+    ) as new_visitors
 
 ),
 
