@@ -159,7 +159,8 @@ def run_dbt(
             if str(getattr(r, "status", "")) in ("error", "fail", "runtime error")
         ]
         detail = "\n".join(failed) or str(result.exception or "see logs/dbt.log")
-        raise DbtError(f"dbt {' '.join(args)} failed:\n{detail}")
+        command = " ".join(args)  # a long selection (Dagster's) is not what the reader needs
+        raise DbtError(f"dbt {command if len(command) <= 120 else command[:119] + '…'} failed:\n{detail}")
     return DbtResult(bool(result.success), env["MBUZZ_DBT_TARGET"], results)
 
 

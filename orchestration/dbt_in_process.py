@@ -29,7 +29,7 @@ class InProcessDbt(dg.ConfigurableResource):
     def stream(self, args: Sequence[str], context: dg.AssetExecutionContext) -> Iterator:
         from dbt_common.events.functions import msg_to_dict
 
-        from mbuzz.warehouse import DbtError, run_dbt
+        from mbuzz.warehouse import run_dbt
 
         params = get_updated_cli_invocation_params_for_context(
             context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator())
@@ -49,20 +49,18 @@ class InProcessDbt(dg.ConfigurableResource):
 
         def run() -> None:
             try:
-                outcome["result"] = run_dbt(full, check=False, callbacks=[lambda msg: events.put(msg_to_dict(msg))],
-                                            target_path=str(target_path) if target_path else None)
-            except BaseException as exc:  # surfaced in the step below
+                # check: a failure raises DbtError naming the failed nodes, surfaced in the step below
+                run_dbt(full, callbacks=[lambda msg: events.put(msg_to_dict(msg))],
+                        target_path=str(target_path) if target_path else None)
+            except BaseException as exc:
                 outcome["error"] = exc
             finally:
                 events.put(_DONE)
 
         worker = threading.Thread(target=run, name="dbt", daemon=True)
         worker.start()
-        failures: list[str] = []
         while (raw := events.get()) is not _DONE:
             event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-            if event.is_result_event and raw["data"].get("status") in ("error", "fail", "runtime error"):
-                failures.append(f"{raw['data']['node_info']['unique_id']}: {raw['info'].get('msg', '')}")
             yield from event.to_default_asset_events(manifest=params.manifest,
                                                      dagster_dbt_translator=params.dagster_dbt_translator,
                                                      context=context, target_path=target_path, project=project)
@@ -70,6 +68,3 @@ class InProcessDbt(dg.ConfigurableResource):
         context.log.debug(f"dbt {' '.join(full)}")
         if "error" in outcome:
             raise outcome["error"]
-        if not outcome["result"].success:
-            raise DbtError(f"dbt {' '.join(args)} failed" + (":\n" + "\n".join(failures) if failures else
-                                                          " (see logs/dbt.log)"))

@@ -6,8 +6,9 @@
 
     - its sessions were rebuilt by int_sessions (int_sessions_classified shows a session with a
       max_received_at past the journeys' watermark that ends at or after their scan_from);
-    - a conversion of it was received (a replayed conversion id counts for every visitor that
-      ever had it: the one it left may lose the conversion's user link);
+    - a conversion of it was received and the journeys do not show it yet (a replayed conversion
+      id counts for every visitor that ever had it: the one it left may lose the conversion's
+      user link);
     - its link to a user changed, which happens only through one of the two above (links are
       events carrying a user_id and conversions recorded with one).
 
@@ -121,7 +122,11 @@
 
     ),
 
-    -- raw rows, not staging: a replayed conversion hides its earlier rows there
+    -- raw rows, not staging: a replayed conversion hides its earlier rows there. A row the
+    -- journeys already reflect is no news: the journey of its conversion was built from it or
+    -- from a newer row (staging keeps the newest by received_at, then converted_at), which the
+    -- (account_id, journey_id) index tells row by row; without this, everything received within
+    -- the margin (all of a bulk load) would be rebuilt by the runs that follow it
     received_conversions as (
 
         select distinct raw_conversions.account_id, raw_conversions.conversion_id
@@ -131,6 +136,14 @@
             and raw_conversions.environment = watermarks.environment
         where raw_conversions.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
           and raw_conversions.environment in {{ environments_sql() }}
+          and not exists (
+              select 1
+              from {{ this }} as journeys
+              where journeys.account_id = raw_conversions.account_id
+                and journeys.journey_id = raw_conversions.conversion_id
+                and (journeys.conversion_received_at, journeys.conversion_ts)
+                    >= (raw_conversions.received_at, raw_conversions.converted_at)
+          )
 
     ),
 
@@ -217,8 +230,8 @@
     up to work_mem (at the warehouse's 256 MB, clearing them costs more than the whole query). -#}
 {% macro journeys_delete_rebuilt() -%}
     {%- if is_incremental() -%}
-    {%- if 'max_received_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-        {{ exceptions.raise_compiler_error(this ~ " was built before journeys were incremental (no max_received_at): run `mbuzz warehouse build --full-refresh` once") }}
+    {%- if 'conversion_received_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+        {{ exceptions.raise_compiler_error(this ~ " was built by an earlier mbuzz (no conversion_received_at column): run `mbuzz warehouse build --full-refresh` once") }}
     {%- endif %}
     set local work_mem = '32MB';
 

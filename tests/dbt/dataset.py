@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -194,6 +195,7 @@ def fetch(url: str, query: str, params=()) -> list[tuple]:
 
 def dbt(url: str, *args: str, target: str = "postgres", threads: int | None = None) -> None:
     """dbt in a subprocess (dbt keeps global state; a clean process per run is safest), with a
-    target folder per dbt target so partial parsing survives switching between the two."""
+    target folder per dbt target so partial parsing survives switching between the two (under
+    MBUZZ_TEST_DBT_TARGETS, default target/: two test sessions at once need a folder each)."""
     run_dbt(list(args), url=url, target=target, threads=threads, subprocess_mode=True,
-            target_path=str(PROJECT_DIR / "target" / f"pytest-{target}"))
+            target_path=str(Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) / f"pytest-{target}"))

@@ -16,7 +16,9 @@
     source / medium / campaign (the UTMs when tagged; else derived from click id or referrer).
 
     max_received_at: the newest received_at among the row's inputs (the touch's session, the
-    conversion); the incremental watermark.
+    conversion); the incremental watermark. conversion_received_at: when the raw conversion row
+    the journey was built from was received (null on paths); a conversion received within the
+    watermark's margin but already shown that way is not rebuilt again.
 
     Incremental by identity: an identity's journeys depend only on its own sessions, conversions
     and visitors, so a run rebuilds all the journeys (converting and `path_…`) of the identities
@@ -266,7 +268,8 @@ converting as (
         touches.source as utm_source,
         touches.medium as utm_medium,
         touches.campaign as utm_campaign,
-        greatest(cycled_conversions.received_at, touches.max_received_at) as max_received_at
+        greatest(cycled_conversions.received_at, touches.max_received_at) as max_received_at,
+        cycled_conversions.received_at as conversion_received_at
     from cycled_conversions
     left join touches
         on touches.account_id = cycled_conversions.account_id
@@ -324,7 +327,8 @@ non_converting as (
         source as utm_source,
         medium as utm_medium,
         campaign as utm_campaign,
-        max_received_at
+        max_received_at,
+        null::timestamptz as conversion_received_at
     from path_touches
     where started_at >= last_touch_at - interval '{{ lookback }} days'
 
@@ -391,7 +395,8 @@ final as (
             {%- endfor %}
         ) as milestones,
         kept.identity_key,
-        kept.max_received_at
+        kept.max_received_at,
+        kept.conversion_received_at
     from kept
     {%- for milestone in milestone_types() %}
     left join first_{{ milestone }}
