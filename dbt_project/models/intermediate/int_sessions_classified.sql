@@ -250,8 +250,9 @@ own_sources as (
             )
         end as own_medium,
         case when not is_self_referral then utm_campaign end as own_campaign,
+        -- visitor_id first, in "C": byte-ordered sorts (see int_sessions), same partitions
         count(*) filter (where not is_self_referral) over (
-            partition by account_id, environment, visitor_id
+            partition by visitor_id collate "C", account_id, environment
             order by started_at, session_id
             rows between unbounded preceding and current row
         ) as source_group
@@ -269,7 +270,7 @@ carried as (
         first_value(own_campaign) over source_window as campaign
     from own_sources
     window source_window as (
-        partition by account_id, environment, visitor_id, source_group
+        partition by visitor_id collate "C", account_id, environment, source_group
         order by started_at, session_id
     )
 
