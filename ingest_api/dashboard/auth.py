@@ -4,7 +4,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, request, session, url_for
+from werkzeug.exceptions import TooManyRequests
 
+from ingest_api import limits
 from ingest_api.dashboard import copy
 from ingest_api.dashboard.base import bp, render, unscoped
 from ingest_api.dashboard.forms import ConfirmForm, LoginForm, SetupForm
@@ -30,10 +32,9 @@ def _sign_in(user: users.User) -> None:
 
 def _count_sign_in_attempt() -> None:
     """Sign-in attempts per client address (DASHBOARD_LOGIN_LIMIT); over it → 429 page."""
-    limiter = current_app.extensions["mbuzz.limiter"]
-    with limiter.limit(current_app.config["DASHBOARD_LOGIN_LIMIT"], key_func=lambda: request.remote_addr or "",
-                       scope="dashboard-login"):
-        pass
+    states = limits.hit(current_app.config["DASHBOARD_LOGIN_LIMIT"], request.remote_addr or "", "dashboard-login")
+    if states and any(state.breached for state in states):
+        raise TooManyRequests()
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -155,6 +155,67 @@ def test_limits_come_from_the_tier_mapping(app, conn):
     assert response.headers["X-RateLimit-Limit"] == "7"
 
 
+def limited_app(app, tiers: dict, storage: str | None = None):
+    from ingest_api import create_app
+
+    config = {"DATABASE_URL": app.config["DATABASE_URL"], "RATE_LIMIT_TIERS": tiers,
+              "RATELIMIT_KEY_PREFIX": f"windows-{secrets.token_hex(4)}"}
+    if storage:
+        config["RATELIMIT_STORAGE_URI"] = storage
+    configured = create_app(config)
+    configured.test_client_class = app.test_client_class
+    return configured
+
+
+def test_every_window_of_a_tier_counts_and_the_headers_show_the_tightest(app, conn):
+    client = limited_app(app, {"default": "5/hour;2/minute"}).test_client()
+    tenant = make_tenant(conn, tier="windows")
+    first, second = (client.get("/api/v1/validate", headers=tenant.bearer()) for _ in range(2))
+    assert (first.headers["X-RateLimit-Limit"], first.headers["X-RateLimit-Remaining"]) == ("2", "1")
+    assert (second.headers["X-RateLimit-Limit"], second.headers["X-RateLimit-Remaining"]) == ("2", "0")
+    blocked = client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer())
+    assert blocked.status_code == 429 and blocked.json["error"]["code"] == "rate_limited"
+    assert blocked.headers["X-RateLimit-Limit"] == "2" and blocked.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 <= int(blocked.headers["Retry-After"]) <= 60
+    assert stored(conn, tenant.account_id) == []
+
+    # the hour window counted all three: with a roomier minute, the hour is the tightest
+    roomy = limited_app(app, {"default": "5/hour;100/minute"}).test_client()
+    other = make_tenant(conn, tier="windows")
+    remaining = [(r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"])
+                 for r in (roomy.get("/api/v1/validate", headers=other.bearer()) for _ in range(3))]
+    assert remaining == [("5", "4"), ("5", "3"), ("5", "2")]
+
+
+def test_an_unreachable_limit_store_lets_requests_through(app, tenant):
+    from ingest_helpers import free_port
+
+    client = limited_app(app, {"default": "1/hour"}, storage=f"redis://127.0.0.1:{free_port()}/0").test_client()
+    for _ in range(2):
+        response = client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer())
+        assert response.status_code == 202 and response.json["accepted"] == 1
+        assert "X-RateLimit-Limit" not in response.headers
+
+
+def test_redis_counters_expire_with_their_window(app, conn):
+    import os
+
+    import redis
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set")
+    configured = limited_app(app, {"default": "10/minute;50/hour"}, storage=url)
+    tenant = make_tenant(conn, tier="windows")
+    configured.test_client().get("/api/v1/validate", headers=tenant.bearer())
+    server = redis.Redis.from_url(url)
+    keys = [k.decode() for k in server.scan_iter(match=f"*{configured.config['RATELIMIT_KEY_PREFIX']}*")]
+    assert len(keys) == 2 and all(tenant.account_id in k for k in keys)
+    ttls = sorted(server.ttl(k) for k in keys)
+    assert 0 < ttls[0] <= 60 and 60 < ttls[1] <= 3600
+    assert sorted(int(server.get(k)) for k in keys) == [1, 1]
+
+
 def test_redis_backs_the_limits_when_redis_url_is_set(app):
     import os
 
