@@ -47,7 +47,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_LONG_INTEGER = re.compile(rb"\d{19}")  # orjson would turn integers beyond 64 bits into floats
+# orjson would turn integers beyond 64 bits into floats: bodies with a run of 19+ digits take the
+# standard parser. Found by mapping every digit to "0" and searching for 19 of them (C speed; a
+# regular expression scanning for the run cost five times the parse itself on a 32 KB batch).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RUN = b"0" * 19
+
+
+def _has_long_digit_run(body: bytes) -> bool:
+    return _DIGIT_RUN in body.translate(_DIGITS_AS_ZERO)
 
 
 def loads(body: bytes) -> Any:
@@ -57,7 +65,7 @@ def loads(body: bytes) -> Any:
     it would round, go through the standard library, which keeps big integers exact, names the
     problem, and lets lone UTF-16 surrogates through to be rejected per event, not per batch.
     """
-    if not _LONG_INTEGER.search(body):
+    if not _has_long_digit_run(body):
         try:
             return orjson.loads(body)
         except orjson.JSONDecodeError:
