@@ -27,7 +27,7 @@ from flask import Flask
 
 from ingest_api import config as default_config
 from ingest_api import dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
-from ingest_api import attribution_models, conversions, reports
+from ingest_api import attribution_models, conversions, reports, spend
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -58,5 +58,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     conversions.init_app(app)
     attribution_models.init_app(app)
     reports.init_app(app)
+    spend.init_app(app)
     dashboard.init_app(app)
     return app

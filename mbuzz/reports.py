@@ -78,6 +78,44 @@ def model_comparison(conn, account_id: str, start: date, end: date, environment:
     return dict(table)
 
 
+@dataclass(frozen=True)
+class RoasRow:
+    channel: str
+    spend: float
+    by_model: dict  # model -> (credited conversions, credited revenue)
+
+    def roas(self, model: str) -> float | None:
+        return self.by_model.get(model, (0.0, 0.0))[1] / self.spend if self.spend else None
+
+    def cost_per_conversion(self, model: str) -> float | None:
+        conversions = self.by_model.get(model, (0.0, 0.0))[0]
+        return self.spend / conversions if conversions else None
+
+
+def channel_roas(conn, account_id: str, start: date, end: date, environment: str = "live") -> list[RoasRow]:
+    """The channels with spend in [start, end]: spend, and each model's credited conversions and
+    revenue over the same days (marts.rpt_channel_roas), most spend first. Ratios are of sums."""
+    rows = conn.execute(
+        """
+        select channel, model, sum(spend)::float8, sum(conversions)::float8, sum(revenue)::float8
+        from marts.rpt_channel_roas
+        where account_id = %s and environment = %s and day >= %s and day <= %s
+          and channel in (
+              select channel from marts.rpt_channel_roas
+              where account_id = %s and environment = %s and day >= %s and day <= %s and spend > 0
+          )
+        group by 1, 2
+        """,
+        (account_id, environment, start, end, account_id, environment, start, end),
+    ).fetchall()
+    spend: dict[str, float] = {}
+    by_channel: dict[str, dict] = defaultdict(dict)
+    for channel, model, channel_spend, conversions, revenue in rows:
+        spend[channel] = channel_spend  # the same for every model
+        by_channel[channel][model] = (conversions, revenue)
+    return sorted((RoasRow(c, spend[c], by_channel[c]) for c in by_channel), key=lambda r: (-r.spend, r.channel))
+
+
 def removal_effects(conn, account_id: str) -> list[tuple[str, float, float]]:
     """(channel, removal effect, textbook total conversions) of the latest Markov run."""
     return conn.execute(

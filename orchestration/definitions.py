@@ -5,14 +5,14 @@ import dagster as dg
 
 from orchestration.assets.attribution import attribution_models
 from orchestration.assets.dbt import attribution_marts, warehouse_models
-from orchestration.assets.raw import raw_accounts, raw_conversions, raw_events
+from orchestration.assets.raw import raw_accounts, raw_ad_spend, raw_conversions, raw_events
 from orchestration.checks import checks
 from orchestration.dbt_in_process import InProcessDbt
 from orchestration.resources import Warehouse
 from orchestration.schedules import hourly_incremental, hourly_job, nightly_data_driven, pipeline_job
 
 defs = dg.Definitions(
-    assets=[raw_events, raw_conversions, raw_accounts, warehouse_models, attribution_models, attribution_marts],
+    assets=[raw_events, raw_conversions, raw_accounts, raw_ad_spend, warehouse_models, attribution_models, attribution_marts],
     asset_checks=checks,
     jobs=[pipeline_job, hourly_job],
     schedules=[hourly_incremental, nightly_data_driven],

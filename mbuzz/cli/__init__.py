@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "ui": "mbuzz.cli.pipeline:ui",
     "channels": "mbuzz.cli.channels:channels",
     "warehouse": "mbuzz.cli.warehouse:warehouse",
+    "spend": "mbuzz.cli.spend:spend",
 }
 
 HELP = {
@@ -40,6 +41,7 @@ HELP = {
     "ui": "Open the Dagster UI (dagster dev) on mbuzz's instance.",
     "channels": "Explain which channel a landing gets and which rule fired.",
     "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
+    "spend": "Upload ad spend (CSV) for ROAS and cost per conversion.",
 }
 
 

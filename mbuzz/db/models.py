@@ -12,13 +12,14 @@ must still be a duplicate. The key tables give the same guarantee on both paths.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -85,6 +86,29 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AdSpend(Base):
+    """What a channel (or one campaign of it: utm_source / utm_medium / utm_campaign, '' for the
+    whole channel) cost on a day. Uploading the same key again replaces the amount."""
+
+    __tablename__ = "ad_spend"
+    __table_args__ = (
+        CheckConstraint(ENV_CHECK, name="environment"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        {"schema": "raw"},
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("raw.accounts.id", ondelete="CASCADE"), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(4), primary_key=True, server_default="live")
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    utm_source: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    utm_medium: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    utm_campaign: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
+    amount: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    received_at: Mapped[datetime] = _now()
 
 
 class User(Base):

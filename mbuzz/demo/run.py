@@ -24,7 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mbuzz.demo.traffic import Traffic, batches, generate
+from mbuzz.demo.traffic import Traffic, batches, generate, spend
 
 ACCOUNT_NAME = "mbuzz demo"
 # column headers narrow enough for an 80-column terminal
@@ -120,6 +120,10 @@ def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dic
         for status in pool.map(post_conversion, traffic.conversions):
             totals["conversions_new" if status == 201 else "conversions_repeat"] += 1
             progress.advance(task)
+    r = session.post(base + "/api/v1/spend", json={"spend": traffic.spend}, timeout=30)
+    if r.status_code != 200:
+        raise RuntimeError(f"POST /spend answered {r.status_code}: {r.text[:300]}")
+    totals["spend_rows"] = r.json()["accepted"]
     bad = post_events(traffic.invalid_events)
     totals["invalid_rejected"] = len(bad["rejected"])
     totals["invalid_reasons"] = [err for item in bad["rejected"] for err in item["errors"]][:3]
@@ -147,11 +151,12 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from mbuzz.demo.charts import bars, grouped_bars
-    from mbuzz.reports import attribution_report, removal_effects
+    from mbuzz.reports import attribution_report, channel_roas, removal_effects
 
     _, comparison, models, channels = channel_table(conn, account.id, start, end)
     campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
     removal = removal_effects(conn, account.id)
+    roas = channel_roas(conn, account.id, start, end)
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
     html = env.get_template("report.html").render(
         account_name=account.name, start=start, end=end, run_id=pipeline_result.run_id,
@@ -162,7 +167,9 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
         campaign_model="linear", campaigns=campaigns,
         campaign_chart=bars([f"{r.key['utm_source']} / {r.key['utm_campaign']}" for r in campaigns],
                             [r.conversions for r in campaigns], "Top campaigns by credited conversions (linear)"),
-        removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
+        roas=roas, roas_chart=grouped_bars([r.channel for r in roas], {m: [r.roas(m) or 0 for r in roas] for m in models},
+                                           "ROAS (credited revenue / spend) per paid channel, each model"),
+                removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
         removal_chart=bars([r[0] for r in removal], [r[1] for r in removal], "Markov removal effects", fmt="{:.3f}"),
         checks=pipeline_result.checks,
     )
@@ -177,6 +184,7 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     from mbuzz.db import connect, database_url
     from mbuzz.db.migrate import upgrade
     from mbuzz.pipeline import dagster_home, run_pipeline
+    from mbuzz.reports import channel_roas
     from mbuzz.settings import mask_url
     from mbuzz.users import ensure_demo_user
 
@@ -204,11 +212,13 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         console.print(f"[bold][4/6][/bold] sending {visitors:,} visitors' traffic over HTTP")
         end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
         traffic = generate(visitors=visitors, days=days, end=end)
+        traffic.spend = spend(days=days, end=end)
         totals = send_traffic(server.base, new.plaintext, traffic, console)
     finally:
         server.stop()
     console.print(f"  events: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates (already sent); "
                   f"conversions: {totals['conversions_new']:,} new, {totals['conversions_repeat']:,} repeats")
+    console.print(f"  ad spend: {totals['spend_rows']:,} daily rows for the paid campaigns (POST /api/v1/spend)")
     console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. "
                   f"{escape(str(totals['invalid_reasons'][:1]))}")
 
@@ -233,6 +243,9 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         console.print(table)
         console.print("  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
                       "algo = algorithmic (logistic), mark = Markov, shap = Shapley; the report has decimals")
+        roas = channel_roas(conn, account.id, start_day, end_day)
+        console.print("  ROAS (credited revenue / spend, linear): " + ", ".join(
+            f"{r.channel} {r.roas('linear'):.1f}×" for r in roas if r.roas("linear") is not None))
         path = write_report(report_dir, conn, account, start_day, end_day, result)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")

@@ -40,11 +40,37 @@ SOURCES: list[tuple[float, dict]] = [
 ]
 
 
+# what the paid sources above cost per day (USD, before ±25 % daily noise): the demo's spend upload
+DAILY_SPEND: list[tuple[str, str, str, str, float]] = [
+    ("paid_search", "google", "cpc", "brand-search", 30.0),
+    ("paid_search", "bing", "cpc", "generic-search", 14.0),
+    ("paid_shopping", "google", "cpc", "shopping-feed", 12.0),
+    ("paid_social", "facebook", "paid_social", "retargeting-q4", 35.0),
+    ("display", "criteo", "display", "prospecting", 25.0),
+    ("affiliate", "partnerstack", "affiliate", "partners", 6.0),
+]
+
+
+def spend(days: int = 45, end: datetime | None = None, seed: int = 7) -> list[dict]:
+    """Daily spend rows (the `POST /api/v1/spend` shape) for the paid campaigns of the `days` days before `end`."""
+    rng = random.Random(seed)
+    last = (end or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
+    rows = []
+    for n in range(days, 0, -1):
+        day = (last - timedelta(days=n)).isoformat()
+        for channel, source, medium, campaign, base in DAILY_SPEND:
+            rows.append({"date": day, "channel": channel, "utm_source": source, "utm_medium": medium,
+                         "utm_campaign": campaign, "amount": round(base * rng.uniform(0.75, 1.25), 2),
+                         "currency": "USD"})
+    return rows
+
+
 @dataclass
 class Traffic:
     events: list[dict] = field(default_factory=list)
     conversions: list[dict] = field(default_factory=list)
     invalid_events: list[dict] = field(default_factory=list)
+    spend: list[dict] = field(default_factory=list)  # POST /api/v1/spend rows
 
 
 def _iso(ts: datetime) -> str:

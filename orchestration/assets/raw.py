@@ -34,3 +34,8 @@ raw_accounts = dg.AssetSpec(
     "raw_accounts", group_name="raw", kinds={"postgres"},
     description="raw.accounts and raw.attribution_models: tenants and their custom DSL models.",
 )
+raw_ad_spend = dg.AssetSpec(
+    "raw_ad_spend", group_name="raw", kinds={"postgres"},
+    description="raw.ad_spend: cost per channel (or campaign) and day, uploaded through POST /api/v1/spend or "
+    "`mbuzz spend import`; joined with the credits in marts.rpt_channel_roas.",
+)

@@ -39,12 +39,17 @@ def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
     accepted = int(re.search(r"events: ([\d,]+) accepted", out).group(1).replace(",", ""))
     assert accepted > 1000
     assert "3 invalid events rejected as expected" in out
+    assert "ad spend: 180 daily rows" in out  # 30 days × 6 paid campaigns
+    assert re.search(r"ROAS \(credited revenue / spend, linear\): paid_search \d+\.\d×", out)
+    spend_rows = "select count(*) from raw.ad_spend s join raw.accounts a on a.id = s.account_id where a.name = 'mbuzz demo'"
+    assert conn.execute(spend_rows).fetchone()[0] == 180
     stored = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
                           "where a.name = 'mbuzz demo'").fetchone()[0]
     assert stored == accepted  # every accepted event is in the database, nothing more
 
     report = (tmp_path / "report" / "index.html").read_text()
     assert "<svg" in report and "Markov removal effects" in report and "Top campaigns" in report
+    assert "Return on ad spend" in report and "ROAS (credited revenue / spend) per paid channel" in report
     assert "failed (error)" not in report  # no blocking check failed
 
     key = re.search(r"your demo API key \(shown once\): (sk_live_\w+)", out).group(1)
@@ -60,3 +65,4 @@ def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
     again = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
                          "where a.name = 'mbuzz demo'").fetchone()[0]
     assert again == stored
+    assert conn.execute(spend_rows).fetchone()[0] == 180  # the same days again replace, never add

@@ -1,0 +1,177 @@
+"""Ad spend: what each channel, or one campaign of it, cost per day (`raw.ad_spend`).
+
+Rows come as JSON objects (`POST /api/v1/spend`) or CSV lines (`mbuzz spend import`, or the
+same endpoint with `Content-Type: text/csv`), with the same fields:
+
+    date,channel,utm_source,utm_medium,utm_campaign,amount,currency
+    2026-11-01,paid_search,google,cpc,brand,120.50,EUR
+
+`channel` is one of the channels the rules assign (dbt_project/seeds/channel_rules.csv); the
+UTM fields are optional ('' or absent: spend for the whole channel). Each row is validated on
+its own: valid rows are stored, invalid ones come back with their index and errors, nothing
+else is lost. Storing a row whose (day, channel, source, medium, campaign) exists replaces its
+amount and currency. The marts join spend with the credited conversions of every model
+(`marts.rpt_channel_roas`: ROAS and cost per conversion per day).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+FIELDS = ("date", "channel", "utm_source", "utm_medium", "utm_campaign", "amount", "currency")
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
+MAX_ROWS = 5000
+MAX_TEXT = 255
+MAX_AMOUNT = Decimal("1e14")  # numeric(18, 4)
+_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
+
+
+class SpendInputError(ValueError):
+    """The upload as a whole cannot be read (not a list, no header, too many rows)."""
+
+
+@lru_cache(maxsize=1)
+def channels() -> frozenset[str]:
+    """The channels spend can be recorded for: those the channel rules assign."""
+    from mbuzz.channels import load_rules
+
+    return frozenset(rule.channel for rule in load_rules().rules)
+
+
+@dataclass(frozen=True)
+class SpendRow:
+    day: date
+    channel: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass
+class SpendResult:
+    accepted: int = 0
+    rejected: list[dict] = field(default_factory=list)  # {"index": i, "errors": [...]}
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "rejected": self.rejected}
+
+
+def parse_csv(text: str) -> list[dict]:
+    """CSV text with a header row → one dict per line (unknown columns are errors later)."""
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames:
+        raise SpendInputError("the CSV has no header row: expected " + ",".join(FIELDS))
+    missing = [name for name in ("date", "channel", "amount", "currency") if name not in reader.fieldnames]
+    if missing:
+        raise SpendInputError(f"the CSV header lacks {', '.join(missing)}: expected " + ",".join(FIELDS))
+    rows = []
+    for row in reader:
+        rows.append({key: value for key, value in row.items() if key is not None})
+        if len(rows) > MAX_ROWS:
+            raise SpendInputError(f"more than {MAX_ROWS} rows: split the upload")
+    return rows
+
+
+def validate(item: object) -> tuple[SpendRow | None, list[str]]:
+    """One row (a JSON object or a CSV line) → the row to store, or the reasons it cannot be."""
+    if not isinstance(item, dict):
+        return None, ["must be an object with " + ", ".join(FIELDS)]
+    errors = [f"{key}: unknown field (expected {', '.join(FIELDS)})" for key in item if key not in FIELDS]
+
+    day = None
+    raw_day = item.get("date")
+    if not isinstance(raw_day, str) or not raw_day.strip():
+        errors.append("date: required, as YYYY-MM-DD")
+    else:
+        try:
+            day = date.fromisoformat(raw_day.strip())
+        except ValueError:
+            errors.append(f"date: {raw_day!r} is not a date (YYYY-MM-DD)")
+
+    channel = item.get("channel")
+    if not isinstance(channel, str) or not channel.strip():
+        errors.append("channel: required")
+    elif channel.strip().lower() not in channels():
+        errors.append(f"channel: {channel!r} is not a channel; one of {', '.join(sorted(channels()))}")
+
+    utms = {}
+    for name in UTM_FIELDS:
+        value = item.get(name)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors.append(f"{name}: must be text")
+        elif len(value) > MAX_TEXT:
+            errors.append(f"{name}: longer than {MAX_TEXT} characters")
+        utms[name] = value.strip().lower() if isinstance(value, str) else ""
+
+    amount = None
+    raw_amount = item.get("amount")
+    if isinstance(raw_amount, bool) or raw_amount is None or raw_amount == "":
+        errors.append("amount: required, a number >= 0")
+    else:
+        try:
+            amount = Decimal(str(raw_amount).strip())
+        except InvalidOperation:
+            errors.append(f"amount: {raw_amount!r} is not a number")
+        else:
+            if not amount.is_finite() or amount < 0 or amount >= MAX_AMOUNT:
+                errors.append(f"amount: must be a number >= 0 and < {MAX_AMOUNT:.0e}")
+                amount = None
+
+    currency = item.get("currency")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+        errors.append("currency: required, a three-letter ISO 4217 code (EUR, USD)")
+
+    if errors:
+        return None, errors
+    return SpendRow(day=day, channel=channel.strip().lower(), amount=amount,
+                    currency=currency.strip().upper(), **utms), []
+
+
+def record_spend(conn, account_id: str, environment: str, items: list) -> SpendResult:
+    """Validate every row, store the valid ones in one statement (upsert), report the others.
+
+    A row repeated within one upload: the last one wins, as if uploaded one after the other."""
+    if not isinstance(items, list):
+        raise SpendInputError("spend must be a list of rows")
+    if len(items) > MAX_ROWS:
+        raise SpendInputError(f"more than {MAX_ROWS} rows: split the upload")
+    result = SpendResult()
+    rows: dict[tuple, SpendRow] = {}
+    for index, item in enumerate(items):
+        row, errors = validate(item)
+        if errors:
+            result.rejected.append({"index": index, "errors": errors})
+            continue
+        rows[(row.day, row.channel, row.utm_source, row.utm_medium, row.utm_campaign)] = row
+        result.accepted += 1
+    if rows:
+        values = list(rows.values())
+        conn.execute(
+            """
+            insert into raw.ad_spend (account_id, environment, day, channel, utm_source, utm_medium, utm_campaign,
+                                      amount, currency)
+            select %(account_id)s, %(environment)s, day, channel, utm_source, utm_medium, utm_campaign, amount, currency
+            from unnest(%(day)s::date[], %(channel)s::text[], %(utm_source)s::text[], %(utm_medium)s::text[],
+                        %(utm_campaign)s::text[], %(amount)s::numeric[], %(currency)s::text[])
+                as t(day, channel, utm_source, utm_medium, utm_campaign, amount, currency)
+            on conflict (account_id, environment, day, channel, utm_source, utm_medium, utm_campaign)
+            do update set amount = excluded.amount, currency = excluded.currency, received_at = now()
+            """,
+            {
+                "account_id": account_id, "environment": environment,
+                "day": [r.day for r in values], "channel": [r.channel for r in values],
+                "utm_source": [r.utm_source for r in values], "utm_medium": [r.utm_medium for r in values],
+                "utm_campaign": [r.utm_campaign for r in values], "amount": [r.amount for r in values],
+                "currency": [r.currency for r in values],
+            },
+        )
+    return result

@@ -1,0 +1,57 @@
+"""marts.rpt_channel_roas: spend joined with every model's credited conversions by account, day
+and channel — ROAS and cost per conversion, spend without credits and credits without spend,
+and no other account's spend."""
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+import psycopg
+import pytest
+
+from mbuzz.spend import record_spend
+from tests.dbt.dataset import day, dbt, fetch, insert_credits
+
+pytestmark = pytest.mark.slow
+
+
+def test_roas_joins_spend_with_each_models_credits(database_url):
+    from mbuzz.accounts import create_account
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        account = create_account(conn, f"ROAS {secrets.token_hex(3)}").id
+        other = create_account(conn, "ROAS neighbour").id
+        a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
+        result = record_spend(conn, account, "live", [
+            {"date": a_day, "channel": "paid_search", "utm_source": "google", "utm_medium": "cpc",
+             "utm_campaign": "brand", "amount": "30", "currency": "EUR"},
+            {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
+            {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
+        ])
+        assert result.accepted == 3
+        record_spend(conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}])
+    # linear: paid_search and email get half of each conversion (revenue 100 on a_day, 40 three
+    # days earlier); last_touch: all to email
+    insert_credits(database_url, account)
+    dbt(database_url, "build", "-s", "+rpt_channel_roas", "+dim_channels", "--exclude", "resource_type:unit_test",
+        "--indirect-selection", "cautious", target="postgres")
+
+    rows = fetch(database_url, "select model, day::text, channel, spend, spend_currency, conversions, revenue, roas, "
+                 "cost_per_conversion from marts.rpt_channel_roas where account_id = %s order by model, day, channel",
+                 (account,))
+    by_key = {(r[0], r[1], r[2]): r[3:] for r in rows}
+    three_days_before = day(-3, 9).date().isoformat()
+    assert by_key[("linear", a_day, "paid_search")] == (Decimal("50"), "EUR", 0.5, 50.0, 1.0, Decimal("100"))
+    assert by_key[("linear", a_day, "email")] == (Decimal("0"), None, 0.5, 50.0, None, None)
+    assert by_key[("linear", three_days_before, "paid_search")] == (Decimal("0"), None, 0.5, 20.0, None, None)
+    # spend the model credits nothing: ROAS 0, no cost per conversion (none was credited)
+    assert by_key[("last_touch", a_day, "paid_search")] == (Decimal("50"), "EUR", 0.0, 0.0, 0.0, None)
+    for model in ("linear", "last_touch"):
+        assert by_key[(model, display_day, "display")] == (Decimal("10"), "EUR", 0, 0, 0.0, None)
+    assert len(rows) == 10  # 2 models × (3 credited day-channels + paid_search and display spend days)
+    assert sum(r[3] for r in rows) == Decimal("120")  # (50 + 10) per model; the neighbour's 1000 is not here
+
+    # a window: divide the sums of its days
+    window = fetch(database_url, "select sum(revenue) / nullif(sum(spend), 0) from marts.rpt_channel_roas "
+                   "where account_id = %s and model = 'linear' and channel = 'paid_search'", (account,))
+    assert window == [(pytest.approx(70 / 50),)]
