@@ -15,6 +15,7 @@ from psycopg import sql
 
 from mbuzz.channels import explain
 from mbuzz.settings import with_database
+from mbuzz.spend import record_spend
 
 from tests.dbt.dataset import (OWN_DOMAIN, build_dataset, day, dbt, fetch, identity_changes, insert_credits,
                                late_events, load, parity_cases)
@@ -40,6 +41,10 @@ from marts.fct_conversions where account_id = %s order by conversion_id
 CHANNEL_DAILY = """
 select model, day, channel, conversions, revenue, touches
 from marts.channel_attribution_daily where account_id = %s order by model, day, channel
+"""
+ROAS = """
+select model, day, channel, spend, conversions, revenue, roas, cost_per_conversion
+from marts.rpt_channel_roas where account_id = %s order by model, day, channel
 """
 SOURCE_DAILY = """
 select model, day, channel, utm_source, utm_medium, utm_campaign, conversions, revenue, touches
@@ -343,11 +348,16 @@ def test_timescale_path_gives_identical_marts(timescale_url, database_url, fixtu
                                  "where view_schema = 'marts'")}
     assert {"channel_attribution_daily", "source_attribution_daily"} <= caggs
 
-    # credits written after the build reach both paths' aggregates identically
+    # credits (and ad spend) written after the build reach both paths' aggregates and ROAS identically
     for url, target, threads in ((database_url, "postgres", None), (timescale_url, "timescaledb", 1)):
         insert_credits(url, fixture_account)
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert record_spend(conn, fixture_account, "live", [
+                {"date": day(-1, 8).date().isoformat(), "channel": "paid_search", "amount": "25", "currency": "EUR"},
+                {"date": day(-2).date().isoformat(), "channel": "display", "amount": "5", "currency": "EUR"},
+            ]).accepted == 2
         dbt(url, "build", "-s", "tag:credits", target=target, threads=threads)
-    for query in (CHANNEL_DAILY, SOURCE_DAILY):
+    for query in (CHANNEL_DAILY, SOURCE_DAILY, ROAS):
         pg_rows = normalise(fetch(database_url, query, (fixture_account,)))
         assert pg_rows and normalise(fetch(timescale_url, query, (fixture_account,))) == pg_rows
     linear_paid = [r for r in normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
