@@ -27,13 +27,15 @@ def test_roas_joins_spend_with_each_models_credits(database_url):
              "utm_campaign": "brand", "amount": "30", "currency": "EUR"},
             {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
             {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
+            {"date": a_day, "channel": "email", "utm_source": "Newsletter", "utm_medium": "email",
+             "utm_campaign": "March", "amount": "10", "currency": "EUR"},
         ])
-        assert result.accepted == 3
+        assert result.accepted == 4
         record_spend(conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}])
     # linear: paid_search and email get half of each conversion (revenue 100 on a_day, 40 three
     # days earlier); last_touch: all to email
     insert_credits(database_url, account)
-    dbt(database_url, "build", "-s", "+rpt_channel_roas", "+dim_channels", "--exclude", "resource_type:unit_test",
+    dbt(database_url, "build", "-s", "+rpt_channel_roas", "+rpt_campaign_roas", "+dim_channels", "--exclude", "resource_type:unit_test",
         "--indirect-selection", "cautious", target="postgres")
 
     rows = fetch(database_url, "select model, day::text, channel, spend, spend_currency, conversions, revenue, roas, "
@@ -42,16 +44,27 @@ def test_roas_joins_spend_with_each_models_credits(database_url):
     by_key = {(r[0], r[1], r[2]): r[3:] for r in rows}
     three_days_before = day(-3, 9).date().isoformat()
     assert by_key[("linear", a_day, "paid_search")] == (Decimal("50"), "EUR", 0.5, 50.0, 1.0, Decimal("100"))
-    assert by_key[("linear", a_day, "email")] == (Decimal("0"), None, 0.5, 50.0, None, None)
+    assert by_key[("linear", a_day, "email")] == (Decimal("10"), "EUR", 0.5, 50.0, 5.0, 20.0)
     assert by_key[("linear", three_days_before, "paid_search")] == (Decimal("0"), None, 0.5, 20.0, None, None)
     # spend the model credits nothing: ROAS 0, no cost per conversion (none was credited)
     assert by_key[("last_touch", a_day, "paid_search")] == (Decimal("50"), "EUR", 0.0, 0.0, 0.0, None)
     for model in ("linear", "last_touch"):
         assert by_key[(model, display_day, "display")] == (Decimal("10"), "EUR", 0, 0, 0.0, None)
     assert len(rows) == 10  # 2 models × (3 credited day-channels + paid_search and display spend days)
-    assert sum(r[3] for r in rows) == Decimal("120")  # (50 + 10) per model; the neighbour's 1000 is not here
+    assert sum(r[3] for r in rows) == Decimal("140")  # (50 + 10 + 10) per model; the neighbour's 1000 is not here
 
     # a window: divide the sums of its days
     window = fetch(database_url, "select sum(revenue) / nullif(sum(spend), 0) from marts.rpt_channel_roas "
                    "where account_id = %s and model = 'linear' and channel = 'paid_search'", (account,))
     assert window == [(pytest.approx(70 / 50),)]
+
+    # campaigns: only campaign-level spend, matched on the sessions' classified campaign
+    campaigns = fetch(database_url, "select model, day::text, channel, utm_source, utm_medium, utm_campaign, spend, "
+                      "conversions, revenue, roas, cost_per_conversion from marts.rpt_campaign_roas "
+                      "where account_id = %s and model = 'linear' order by day, channel, utm_campaign", (account,))
+    assert campaigns == [
+        ("linear", three_days_before, "email", "newsletter", "email", "march", Decimal("0"), 0.5, 20.0, None, None),
+        ("linear", a_day, "email", "newsletter", "email", "march", Decimal("10"), 0.5, 50.0, 5.0, 20.0),
+        # spend for a campaign no session of the account came from: all cost, no credit
+        ("linear", a_day, "paid_search", "google", "cpc", "brand", Decimal("30"), 0.0, 0.0, 0.0, None),
+    ]
