@@ -16,7 +16,7 @@ from ingest_api.auth import authenticated
 from ingest_api.errors import ApiError
 from ingest_api.warehouse_reads import warehouse_reads
 from mbuzz import models_service
-from mbuzz.reports import attribution_report
+from mbuzz.reports import attribution_report, spend_by_channel
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 NOT_BUILT = "no attribution results yet: run the pipeline (`mbuzz pipeline run`) to build them"
@@ -52,16 +52,31 @@ def report():
     except psycopg.errors.UndefinedTable:
         rows, hint = [], NOT_BUILT
     total = sum(r.conversions for r in rows)
-    if not rows and hint is None:
+    out_rows = [{**r.key, "conversions": r.conversions, "revenue": r.revenue, "touches": int(r.touches),
+                 "share": r.conversions / total if total else 0.0} for r in rows]
+    totals = {"conversions": total, "revenue": sum(r.revenue for r in rows)}
+    if group_by == "channel":
+        _add_spend(out_rows, totals, spend_by_channel(g.db, account_id, start, end, environment))
+    if not out_rows and hint is None:
         hint = NO_ROWS
     return {
         "model": wanted, "from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
-        "environment": environment,
-        "rows": [{**r.key, "conversions": r.conversions, "revenue": r.revenue, "touches": int(r.touches),
-                  "share": r.conversions / total if total else 0.0} for r in rows],
-        "totals": {"conversions": total, "revenue": sum(r.revenue for r in rows)},
-        "hint": hint,
+        "environment": environment, "rows": out_rows, "totals": totals, "hint": hint,
     }
+
+
+def _add_spend(rows: list[dict], totals: dict, spend: dict[str, float]) -> None:
+    """Spend, ROAS and cost per conversion on channel rows; a channel with spend and no credit
+    is a row too (all cost, no return)."""
+    seen = {row["channel"] for row in rows}
+    rows.extend({"channel": channel, "conversions": 0.0, "revenue": 0.0, "touches": 0, "share": 0.0}
+                for channel in sorted(spend) if channel not in seen)
+    for row in rows:
+        cost = spend.get(row["channel"])
+        row["spend"] = cost
+        row["roas"] = row["revenue"] / cost if cost else None
+        row["cost_per_conversion"] = cost / row["conversions"] if cost is not None and row["conversions"] else None
+    totals["spend"] = sum(spend.values())
 
 
 def init_app(app) -> None:

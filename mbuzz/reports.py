@@ -78,6 +78,20 @@ def model_comparison(conn, account_id: str, start: date, end: date, environment:
     return dict(table)
 
 
+def spend_by_channel(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict[str, float]:
+    """{channel: spend} over [start, end] (days, inclusive), straight from raw.ad_spend: it needs no pipeline run."""
+    rows = conn.execute(
+        """
+        select channel, sum(amount)::float8
+        from raw.ad_spend
+        where account_id = %s and environment = %s and day >= %s and day <= %s
+        group by channel
+        """,
+        (account_id, environment, start, end),
+    ).fetchall()
+    return dict(rows)
+
+
 @dataclass(frozen=True)
 class RoasRow:
     channel: str

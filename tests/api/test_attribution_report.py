@@ -65,11 +65,34 @@ def test_by_channel(client, tenant, aggregates):
     assert response.status_code == 200, response.json
     body = response.json
     assert body["model"] == "linear" and body["group_by"] == "channel" and body["environment"] == "live"
+    no_spend = {"spend": None, "roas": None, "cost_per_conversion": None}
     assert body["rows"] == [
-        {"channel": "email", "conversions": 2.0, "revenue": 200.0, "touches": 4, "share": pytest.approx(2 / 3)},
-        {"channel": "paid_search", "conversions": 1.0, "revenue": 20.0, "touches": 2, "share": pytest.approx(1 / 3)},
+        {"channel": "email", "conversions": 2.0, "revenue": 200.0, "touches": 4, "share": pytest.approx(2 / 3), **no_spend},
+        {"channel": "paid_search", "conversions": 1.0, "revenue": 20.0, "touches": 2, "share": pytest.approx(1 / 3),
+         **no_spend},
     ]
-    assert body["totals"] == {"conversions": 3.0, "revenue": 220.0} and body["hint"] is None
+    assert body["totals"] == {"conversions": 3.0, "revenue": 220.0, "spend": 0} and body["hint"] is None
+
+
+def test_by_channel_with_spend(client, conn, tenant, other_tenant, aggregates):
+    from mbuzz.spend import record_spend
+
+    record_spend(conn, tenant.account_id, "live", [
+        {"date": "2026-03-03", "channel": "paid_search", "utm_campaign": "brand", "amount": 6, "currency": "EUR"},
+        {"date": "2026-03-04", "channel": "paid_search", "amount": 4, "currency": "EUR"},
+        {"date": "2026-03-04", "channel": "display", "amount": 5, "currency": "EUR"},
+        {"date": "2026-04-04", "channel": "email", "amount": 99, "currency": "EUR"},  # outside the window
+    ])
+    record_spend(conn, other_tenant.account_id, "live", [
+        {"date": "2026-03-03", "channel": "email", "amount": 1000, "currency": "EUR"}])
+    body = client.get(f"{URL}?model=linear&{WINDOW}", headers=tenant.bearer()).json
+    rows = {r["channel"]: (r["spend"], r["roas"], r["cost_per_conversion"], r["conversions"]) for r in body["rows"]}
+    assert rows == {"email": (None, None, None, 2.0), "paid_search": (10.0, 2.0, 10.0, 1.0),
+                    "display": (5.0, 0.0, None, 0.0)}  # spend without credit is a row: all cost
+    assert body["totals"]["spend"] == 15.0
+    # spend is per channel: a source or campaign report does not carry it
+    source = client.get(f"{URL}?model=linear&{WINDOW}&group_by=source", headers=tenant.bearer()).json
+    assert all("spend" not in r for r in source["rows"]) and "spend" not in source["totals"]
 
 
 def test_by_source_and_campaign(client, tenant, aggregates):
@@ -141,7 +164,7 @@ def test_before_the_pipeline_ran_it_is_empty_with_a_hint(client, tenant, monkeyp
     response = client.get(f"{URL}?model=linear&{WINDOW}", headers=tenant.bearer())
     assert response.status_code == 200
     assert response.json["rows"] == [] and "run the pipeline" in response.json["hint"]
-    assert response.json["totals"] == {"conversions": 0, "revenue": 0}
+    assert response.json["totals"] == {"conversions": 0, "revenue": 0, "spend": 0}
     # the request's transaction survived the missing table (the key's use was still recorded)
     assert client.get(f"{URL}?model=linear&{WINDOW}&group_by=source", headers=tenant.bearer()).status_code == 200
 
