@@ -1,5 +1,6 @@
-"""The attribution report: model picker, date range, channel table + chart, models side by side,
-channel → campaign drill-down and Markov removal effects — all from `mbuzz.reports` (the daily aggregates)."""
+"""The attribution report: model picker, date range, channel table + chart (with spend and ROAS
+when ad spend was uploaded), models side by side, channel → campaign drill-down and Markov
+removal effects — all from `mbuzz.reports` (the daily aggregates and raw.ad_spend)."""
 from __future__ import annotations
 
 from flask import abort, g, request
@@ -40,18 +41,20 @@ def report():
     ctx = _context()
     model = ctx["model"]
     if model is None:
-        return render("report.html", **ctx, rows=[], comparison={}, removal=[])
+        return render("report.html", **ctx, rows=[], comparison={}, removal=[], spend={}, spend_only=[])
     with unscoped() as conn:
         rows = reports.attribution_report(conn, g.account_id, model, ctx["start"], ctx["end"], "channel",
                                           ctx["environment"])
         comparison = reports.model_comparison(conn, g.account_id, ctx["start"], ctx["end"], ctx["environment"])
         removal = reports.removal_effects(conn, g.account_id) if model.startswith("markov") else []
+        spend = reports.spend_by_channel(conn, g.account_id, ctx["start"], ctx["end"], ctx["environment"])
     total = sum(r.conversions for r in rows) or 1.0
     channels = [r.key["channel"] for r in rows]
     compared = sorted({m for per in comparison.values() for m in per}, key=lambda m: (m not in DEFAULT_MODELS, m))
     compare_channels = sorted(comparison, key=lambda c: -max(comparison[c].values(), default=0))
     return render(
-        "report.html", **ctx, rows=rows, total=total, removal=removal,
+        "report.html", **ctx, rows=rows, total=total, removal=removal, spend=spend,
+        spend_only=sorted(set(spend) - {r.key["channel"] for r in rows}),
         comparison=comparison, compared=compared, compare_channels=compare_channels,
         chart=charts.bars(channels, [r.conversions for r in rows],
                           copy.REPORT_CHART.format(model=ctx["label"](model))) if rows else None,

@@ -54,3 +54,22 @@ def test_drill_down_to_campaigns(signed_in, credited):
 def test_test_environment_is_apart(signed_in, credited):
     html = signed_in.get("/dashboard/reports?env=test").data.decode()
     assert "No attribution results yet for test" in html
+
+
+def test_spend_and_roas_columns_once_spend_is_uploaded(signed_in, credited, conn, other_admin):
+    from datetime import datetime, timedelta, timezone
+
+    from mbuzz.spend import record_spend
+
+    assert "ROAS" not in signed_in.get("/dashboard/reports").data.decode()  # no spend: no columns
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()  # the credited day
+    record_spend(conn, credited.account_id, "live", [
+        {"date": day, "channel": "paid_search", "amount": 40, "currency": "EUR"},
+        {"date": day, "channel": "display", "amount": 10, "currency": "EUR"},
+    ])
+    record_spend(conn, other_admin.account_id, "live", [{"date": day, "channel": "email", "amount": 999, "currency": "EUR"}])
+    html = signed_in.get("/dashboard/reports").data.decode()
+    assert "<th scope=\"col\" class=\"n\">Spend</th>" in html and "ROAS" in html
+    assert "40.00" in html and "2.50×" in html  # paid_search: 100 credited revenue (linear) / 40
+    assert "999" not in html  # another account's spend never shows
+    assert "Spend with no credited conversion under linear: display." in html
