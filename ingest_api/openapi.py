@@ -151,6 +151,17 @@ class ApiSpec:
                     validators[(path, method.upper())] = ItemValidator(self.document, schema)
         return validators
 
+    @cached_property
+    def _text_json_operations(self) -> frozenset[tuple[str, str]]:
+        """Operations whose document also takes their JSON body as `text/plain` (analytics.js's beacon)."""
+        return frozenset((path, method.upper()) for path, item in self.document["paths"].items()
+                         for method, operation in item.items()
+                         if method in HTTP_METHODS
+                         and "text/plain" in ((operation.get("requestBody") or {}).get("content") or {}))
+
+    def takes_json_as_text(self, flask_rule: str, method: str) -> bool:
+        return (_openapi_path(flask_rule), method.upper()) in self._text_json_operations
+
     def body_validator(self, flask_rule: str, method: str) -> "ItemValidator | None":
         """The compiled JSON body schema of the operation a Flask rule serves, if it takes one."""
         return self._body_validators.get((_openapi_path(flask_rule), method.upper()))
@@ -270,7 +281,9 @@ def parse_json_body() -> Any:
     if parsed is not _NOT_PARSED:
         return parsed
     mimetype = request.mimetype
-    if mimetype != "application/json" and not mimetype.endswith("+json"):
+    if mimetype != "application/json" and not mimetype.endswith("+json") and not (
+            mimetype == "text/plain" and request.url_rule is not None
+            and spec().takes_json_as_text(request.url_rule.rule, request.method)):
         raise ApiError("send the body as JSON with Content-Type: application/json", status=415)
     body = _decoded_body()
     g.body_size = len(body)

@@ -131,6 +131,24 @@ def test_write_key_in_the_body_authenticates_like_basic_auth(client, conn, tenan
     assert stored(conn, other_tenant.account_id) == []
 
 
+def test_beacons_sent_as_text_plain_are_json(client, conn, tenant):
+    """analytics.js sends beacons (sendBeacon, on page unload) with Content-Type text/plain."""
+    import json
+
+    body = json.dumps({"batch": [message(), message(type="page", event=..., name="Home")],
+                       "writeKey": tenant.live_key}).encode()
+    response = client.post("/v1/batch", data=body, headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert response.status_code == 200 and response.json["accepted"] == 2
+    assert len(stored(conn, tenant.account_id)) == 2
+    broken = client.post("/v1/track", data=b"{not json", headers={"Content-Type": "text/plain"})
+    assert broken.status_code == 400
+    # only the Segment endpoints take text/plain; mbuzz's own API wants application/json
+    events = client.post("/api/v1/events", data=json.dumps({"events": []}).encode(),
+                         headers={**tenant.bearer(), "Content-Type": "text/plain"})
+    assert events.status_code == 415
+    assert len(stored(conn, tenant.account_id)) == 2
+
+
 @pytest.mark.parametrize("write_key, message_fragment", [
     ("sk_live_" + "x" * 5, "malformed writeKey"),
     ("sk_live_" + "A" * 32, "not valid"),  # well-formed, unknown
