@@ -12,7 +12,7 @@ import re
 
 KEY = re.compile(r"\b(sk_(?:test|live)_)[0-9A-Za-z]+")
 CREDENTIALS = re.compile(r"(?i)\b(bearer|basic)(\s+|%20|\+)[A-Za-z0-9+/=._~%-]{6,}")
-LOGGERS = ("", "werkzeug", "gunicorn", "gunicorn.error", "gunicorn.access", "flask_limiter", "flask-limiter")
+LOGGERS = ("", "werkzeug", "gunicorn", "gunicorn.error", "gunicorn.access")
 
 
 def redact(text: str) -> str:

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 import requests
 
-from conftest import SESSION_PREFIX, start_server, stop_server
+from ingest_helpers import SESSION_PREFIX, start_server, stop_server
 from ingest_helpers import event
 
 pytestmark = pytest.mark.slow
