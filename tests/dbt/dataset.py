@@ -199,3 +199,13 @@ def dbt(url: str, *args: str, target: str = "postgres", threads: int | None = No
     MBUZZ_TEST_DBT_TARGETS, default target/: two test sessions at once need a folder each)."""
     run_dbt(list(args), url=url, target=target, threads=threads, subprocess_mode=True,
             target_path=str(Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) / f"pytest-{target}"))
+
+
+def physical_rows(url: str, account_id: str) -> dict[str, set[tuple]]:
+    """Each identity's journey rows as (journey_id, touch_index, ctid): a rewritten row has a new ctid."""
+    out: dict[str, set[tuple]] = {}
+    for identity, journey, index, ctid in fetch(
+            url, "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
+            "where account_id = %s", (account_id,)):
+        out.setdefault(identity, set()).add((journey, index, ctid))
+    return out

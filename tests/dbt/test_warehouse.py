@@ -18,7 +18,7 @@ from mbuzz.settings import with_database
 from mbuzz.spend import record_spend
 
 from tests.dbt.dataset import (OWN_DOMAIN, build_dataset, day, dbt, fetch, identity_changes, insert_credits,
-                               late_events, load, parity_cases)
+                               late_events, load, parity_cases, physical_rows)
 
 pytestmark = pytest.mark.slow
 
@@ -154,16 +154,6 @@ def journey_rows(url: str, account_id: str) -> list[tuple]:
     """Every column of the account's journey rows (identity_key and max_received_at included)."""
     return normalise(fetch(url, "select * from marts.fct_conversion_journeys where account_id = %s "
                            "order by journey_id, touch_index nulls first", (account_id,)))
-
-
-def physical_rows(url: str, account_id: str) -> dict[str, set[tuple]]:
-    """Each identity's journey rows as (journey_id, touch_index, ctid): a rewritten row has a new ctid."""
-    out: dict[str, set[tuple]] = {}
-    for identity, journey, index, ctid in fetch(
-            url, "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
-            "where account_id = %s", (account_id,)):
-        out.setdefault(identity, set()).add((journey, index, ctid))
-    return out
 
 
 def test_incremental_run_after_late_events_and_identity_changes_equals_full_refresh(

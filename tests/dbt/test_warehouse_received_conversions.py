@@ -9,23 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.dbt.dataset import build_dataset, day, dbt, fetch, load
+from tests.dbt.dataset import build_dataset, day, dbt, fetch, load, physical_rows
 
 pytestmark = pytest.mark.slow
 
 ROWS = ("select identity_key, journey_id, touch_index, conversion_type, revenue, touch_ts, session_id, channel, "
         "milestones, conversion_received_at from marts.fct_conversion_journeys where account_id = %s "
         "order by journey_id, touch_index nulls first")
-
-
-def physical(url: str, account_id: str) -> dict[str, set[tuple]]:
-    """Each identity's journey rows as (journey_id, touch_index, ctid): a rewritten row has a new ctid."""
-    out: dict[str, set[tuple]] = {}
-    for identity, journey, index, ctid in fetch(
-            url, "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
-            "where account_id = %s", (account_id,)):
-        out.setdefault(identity, set()).add((journey, index, ctid))
-    return out
 
 
 def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load(database_url):
@@ -40,7 +30,7 @@ def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load
     dbt(database_url, "build", "-s", "@int_sessions", "--exclude", "resource_type:test", "resource_type:unit_test",
         "--full-refresh", target="postgres")
     warehouse = ("run", "-s", "int_sessions+")
-    before = physical(database_url, account)
+    before = physical_rows(database_url, account)
     assert fetch(database_url, "select conversion_received_at from marts.fct_conversion_journeys "
                  "where account_id = %s and journey_id = %s", (account, f"conv_{c}_ghost")) == [(loaded,)]
 
@@ -56,7 +46,7 @@ def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load
          with_account=False)
     dbt(database_url, *warehouse, target="postgres")
     incremental = fetch(database_url, ROWS, (account,))
-    after = physical(database_url, account)
+    after = physical_rows(database_url, account)
 
     journeys = {}
     for identity, journey, _, _, revenue, *_ in incremental:

@@ -59,51 +59,30 @@ campaign_spend as (
 
 ),
 
--- spend does not depend on the model: every model of the account sees the same spend
-models as (
+roas as (
 
-    select distinct account_id, environment, model
-    from source_daily
-
-),
-
-spend_by_model as (
-
-    select campaign_spend.*, models.model
-    from campaign_spend
-    inner join models
-        on campaign_spend.account_id = models.account_id
-        and campaign_spend.environment = models.environment
+    {{ roas_rows('credited', 'campaign_spend', 'source_daily', ['channel', 'utm_source', 'utm_medium', 'utm_campaign']) }}
 
 ),
 
 final as (
 
     select
-        coalesce(credited.account_id, spend_by_model.account_id) as account_id,
-        coalesce(credited.environment, spend_by_model.environment) as environment,
-        coalesce(credited.model, spend_by_model.model) as model,
-        coalesce(credited.day, spend_by_model.day) as day,
-        coalesce(credited.channel, spend_by_model.channel) as channel,
-        nullif(coalesce(credited.utm_source, spend_by_model.utm_source), '') as utm_source,
-        nullif(coalesce(credited.utm_medium, spend_by_model.utm_medium), '') as utm_medium,
-        coalesce(credited.utm_campaign, spend_by_model.utm_campaign) as utm_campaign,
-        coalesce(spend_by_model.spend, 0) as spend,
-        spend_by_model.spend_currency,
-        coalesce(credited.conversions, 0) as conversions,
-        coalesce(credited.revenue, 0) as revenue,
-        coalesce(credited.revenue, 0) / nullif(spend_by_model.spend, 0) as roas,
-        spend_by_model.spend / nullif(credited.conversions, 0) as cost_per_conversion
-    from credited
-    full outer join spend_by_model
-        on credited.account_id = spend_by_model.account_id
-        and credited.environment = spend_by_model.environment
-        and credited.model = spend_by_model.model
-        and credited.day = spend_by_model.day
-        and credited.channel = spend_by_model.channel
-        and credited.utm_source = spend_by_model.utm_source
-        and credited.utm_medium = spend_by_model.utm_medium
-        and credited.utm_campaign = spend_by_model.utm_campaign
+        account_id,
+        environment,
+        model,
+        day,
+        channel,
+        nullif(utm_source, '') as utm_source,
+        nullif(utm_medium, '') as utm_medium,
+        utm_campaign,
+        spend,
+        spend_currency,
+        conversions,
+        revenue,
+        roas,
+        cost_per_conversion
+    from roas
 
 )
 

@@ -51,45 +51,9 @@ daily_spend as (
 
 ),
 
--- spend does not depend on the model: every model of the account sees the same spend
-models as (
-
-    select distinct account_id, environment, model
-    from channel_daily
-
-),
-
-spend_by_model as (
-
-    select daily_spend.*, models.model
-    from daily_spend
-    inner join models
-        on daily_spend.account_id = models.account_id
-        and daily_spend.environment = models.environment
-
-),
-
 final as (
 
-    select
-        coalesce(credited.account_id, spend_by_model.account_id) as account_id,
-        coalesce(credited.environment, spend_by_model.environment) as environment,
-        coalesce(credited.model, spend_by_model.model) as model,
-        coalesce(credited.day, spend_by_model.day) as day,
-        coalesce(credited.channel, spend_by_model.channel) as channel,
-        coalesce(spend_by_model.spend, 0) as spend,
-        spend_by_model.spend_currency,
-        coalesce(credited.conversions, 0) as conversions,
-        coalesce(credited.revenue, 0) as revenue,
-        coalesce(credited.revenue, 0) / nullif(spend_by_model.spend, 0) as roas,
-        spend_by_model.spend / nullif(credited.conversions, 0) as cost_per_conversion
-    from credited
-    full outer join spend_by_model
-        on credited.account_id = spend_by_model.account_id
-        and credited.environment = spend_by_model.environment
-        and credited.model = spend_by_model.model
-        and credited.day = spend_by_model.day
-        and credited.channel = spend_by_model.channel
+    {{ roas_rows('credited', 'daily_spend', 'channel_daily', ['channel']) }}
 
 )
 
