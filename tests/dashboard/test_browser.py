@@ -17,16 +17,14 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from dashboard_helpers import SECRET, credit_conversions, make_admin
+from tests.live_server import start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,41 +64,15 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(database_url, tmp_path_factory) -> str:
     """`mbuzz serve` (gunicorn) on a free port of 127.0.0.1, over this session's database."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("dashboard-server") / "server.log"
-    env = {**os.environ, "DATABASE_URL": database_url, "MBUZZ_SECRET_KEY": SECRET,
-           "MBUZZ_RATELIMIT_KEY_PREFIX": f"dash-browser-{secrets.token_hex(4)}"}
-    mbuzz = str(Path(sys.executable).parent / "mbuzz")
-    with open(log, "wb") as out:
-        process = subprocess.Popen([mbuzz, "serve", "--port", str(port), "--workers", "1", "--threads", "4",
-                                    "--no-migrate"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"mbuzz serve did not come up:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    live = start_server(database_url, log, {"MBUZZ_SECRET_KEY": SECRET,
+                                            "MBUZZ_RATELIMIT_KEY_PREFIX": f"dash-browser-{secrets.token_hex(4)}"},
+                        workers=1, threads=4)
+    yield live.url
+    stop_server(live)
 
 
 @pytest.fixture(scope="module")

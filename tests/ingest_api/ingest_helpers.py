@@ -1,17 +1,12 @@
 """Helpers shared by the ingestion API tests (fixtures live in conftest.py)."""
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-import requests
+from tests import live_server
+from tests.live_server import LiveServer, free_port, stop_server  # noqa: F401 -- the ingestion tests import them from here
 
 
 @dataclass(frozen=True)
@@ -50,12 +45,6 @@ def stored(conn, account_id: str, *, environment: str | None = None) -> list[dic
     cursor = conn.execute(query + " order by occurred_at, event_id", params)
     names = [c.name for c in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def check_against_openapi(request, response) -> None:
@@ -103,48 +92,12 @@ def contract_client_class():
     return ContractClient
 
 
-REPO = Path(__file__).resolve().parents[2]
-MBUZZ = str(Path(sys.executable).parent / "mbuzz")
 SESSION_PREFIX = f"mbuzz-test-{secrets.token_hex(4)}"  # rate-limit keys of this test session
 
 
-# -- a live server: `mbuzz serve` under gunicorn on a free port ---------------------
-
-@dataclass
-class LiveServer:
-    url: str
-    log: Path
-    process: subprocess.Popen
-
-
 def start_server(database_url: str, log: Path, prefix: str, workers: int = 2) -> LiveServer:
-    """`mbuzz serve` (gunicorn) on a free port, up and answering /health, or the test fails."""
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": database_url,
-           "MBUZZ_RATELIMIT_KEY_PREFIX": prefix,
-           "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}'}
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [MBUZZ, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=2).status_code == 200:
-                return LiveServer(url, log, process)
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"mbuzz serve did not come up:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
-def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    """The API as a real server (tests/live_server.py) with this session's rate-limit keys and tiers."""
+    return live_server.start_server(database_url, log, {
+        "MBUZZ_RATELIMIT_KEY_PREFIX": prefix,
+        "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}',
+    }, workers=workers)
