@@ -16,7 +16,7 @@ from ingest_api.auth import authenticated
 from ingest_api.errors import ApiError
 from ingest_api.warehouse_reads import warehouse_reads
 from mbuzz import models_service
-from mbuzz.reports import attribution_report, spend_by_channel
+from mbuzz.reports import attribution_report, cost_per_conversion, roas, spend_by_channel
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 NOT_BUILT = "no attribution results yet: run the pipeline (`mbuzz pipeline run`) to build them"
@@ -74,8 +74,8 @@ def _add_spend(rows: list[dict], totals: dict, spend: dict[str, float]) -> None:
     for row in rows:
         cost = spend.get(row["channel"])
         row["spend"] = cost
-        row["roas"] = row["revenue"] / cost if cost else None
-        row["cost_per_conversion"] = cost / row["conversions"] if cost is not None and row["conversions"] else None
+        row["roas"] = roas(row["revenue"], cost)
+        row["cost_per_conversion"] = cost_per_conversion(cost, row["conversions"])
     totals["spend"] = sum(spend.values())
 
 

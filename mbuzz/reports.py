@@ -92,6 +92,16 @@ def spend_by_channel(conn, account_id: str, start: date, end: date, environment:
     return dict(rows)
 
 
+def roas(revenue: float, spend: float | None) -> float | None:
+    """Return on ad spend: credited revenue / spend; None without spend (as the ROAS marts)."""
+    return revenue / spend if spend else None
+
+
+def cost_per_conversion(spend: float | None, conversions: float) -> float | None:
+    """Spend / credited conversions; None without spend or without conversions (as the ROAS marts)."""
+    return spend / conversions if spend is not None and conversions else None
+
+
 @dataclass(frozen=True)
 class RoasRow:
     channel: str
@@ -99,11 +109,10 @@ class RoasRow:
     by_model: dict  # model -> (credited conversions, credited revenue)
 
     def roas(self, model: str) -> float | None:
-        return self.by_model.get(model, (0.0, 0.0))[1] / self.spend if self.spend else None
+        return roas(self.by_model.get(model, (0.0, 0.0))[1], self.spend)
 
     def cost_per_conversion(self, model: str) -> float | None:
-        conversions = self.by_model.get(model, (0.0, 0.0))[0]
-        return self.spend / conversions if conversions else None
+        return cost_per_conversion(self.spend, self.by_model.get(model, (0.0, 0.0))[0])
 
 
 def channel_roas(conn, account_id: str, start: date, end: date, environment: str = "live") -> list[RoasRow]:

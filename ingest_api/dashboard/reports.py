@@ -53,7 +53,7 @@ def report():
     compared = sorted({m for per in comparison.values() for m in per}, key=lambda m: (m not in DEFAULT_MODELS, m))
     compare_channels = sorted(comparison, key=lambda c: -max(comparison[c].values(), default=0))
     return render(
-        "report.html", **ctx, rows=rows, total=total, removal=removal, spend=spend,
+        "report.html", **ctx, rows=rows, total=total, removal=removal, spend=spend, roas=reports.roas,
         spend_only=sorted(set(spend) - {r.key["channel"] for r in rows}),
         comparison=comparison, compared=compared, compare_channels=compare_channels,
         chart=charts.bars(channels, [r.conversions for r in rows],
