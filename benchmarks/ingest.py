@@ -27,6 +27,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,23 +54,70 @@ def event_json(run: str, client: int, seq: int, i: int) -> str:
     )
 
 
-def drive(port: int, key: str, run: str, client: int, seconds: float, start_at: float, out) -> None:
-    """One client process: POST batches back to back until time is up; report latencies and counts."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+def batch_body(run: str, client: int, seq: int) -> bytes:
+    return ('{"events":[' + ",".join(event_json(run, client, seq, i) for i in range(BATCH)) + "]}").encode()
+
+
+class KeepAliveClient:
+    """A minimal HTTP/1.1 keep-alive client for one request at a time: the load generator shares the
+    2 cores with the server, and http.client's header parsing cost it ~0.3 ms of CPU per batch."""
+
+    def __init__(self, port: int, key: str) -> None:
+        self.port = port
+        self.head = (f"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def post(self, body: bytes) -> tuple[int, bytes]:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.buffer = b""
+        self.sock.sendall((self.head % len(body)).encode() + body)
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self._recv()
+        head, _, rest = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        length = int(fields.get("content-length", "0"))
+        while len(rest) < length:
+            rest += self._recv()
+        data, self.buffer = rest[:length], rest[length:]
+        if fields.get("connection", "").lower() == "close":
+            self.sock.close()
+            self.sock = None
+        return status, data
+
+    def _recv(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        return chunk
+
+
+def drive(port: int, key: str, run: str, client: int, seconds: float, prebuilt: int, built, ready, out) -> None:
+    """One client process: POST batches back to back until time is up; report latencies and counts.
+
+    The first `prebuilt` bodies are built before the clock starts (as the COPY reference's rows
+    are), so the load generator's own CPU takes less from the server on a small machine."""
+    bodies = [batch_body(run, client, seq) for seq in range(prebuilt)]
+    client_conn = KeepAliveClient(port, key)
     latencies, accepted, duplicates, rejected, errors = [], 0, 0, 0, 0
+    built.put(client)
+    start_at = ready.get()
     while time.time() < start_at:
         time.sleep(0.001)
+    cpu_start = sum(os.times()[:2])
     deadline = start_at + seconds
     seq = 0
     while time.time() < deadline:
-        body = '{"events":[' + ",".join(event_json(run, client, seq, i) for i in range(BATCH)) + "]}"
+        body = bodies[seq] if seq < prebuilt else batch_body(run, client, seq)
         t0 = time.perf_counter()
-        conn.request("POST", "/api/v1/events", body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
+        status, data = client_conn.post(body)
         latencies.append(time.perf_counter() - t0)
-        if response.status == 202:
+        if status == 202:
             result = json.loads(data)
             accepted += result["accepted"]
             duplicates += result["duplicates"]
@@ -78,7 +126,35 @@ def drive(port: int, key: str, run: str, client: int, seconds: float, start_at: 
             errors += 1
         seq += 1
     out.put({"latencies": latencies, "accepted": accepted, "duplicates": duplicates,
-             "rejected": rejected, "errors": errors})
+             "rejected": rejected, "errors": errors, "cpu": sum(os.times()[:2]) - cpu_start})
+
+
+def cpu_by_process(server_pid: int) -> dict[tuple[str, int], float]:
+    """CPU seconds (user + system) used so far by each server-side process: gunicorn (master and
+    workers), PostgreSQL (backends and its writers), Redis; keyed by (group, pid)."""
+    server = psutil.Process(server_pid)
+    processes = [("mbuzz serve", p) for p in (server, *server.children(recursive=True))]
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            processes.append(("PostgreSQL", process))
+        elif process.info["name"] == "redis-server":
+            processes.append(("Redis", process))
+    spent = {}
+    for group, process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue
+        spent[(group, process.pid)] = times.user + times.system
+    return spent
+
+
+def cpu_used(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]) -> dict[str, float]:
+    """CPU seconds per group between two snapshots; a process born in between counts whole."""
+    used = {"mbuzz serve": 0.0, "PostgreSQL": 0.0, "Redis": 0.0}
+    for (group, pid), spent in after.items():
+        used[group] += spent - before.get((group, pid), 0.0)
+    return used
 
 
 def copy_rate(url: str, account_id: str, rows: int) -> float:
@@ -91,6 +167,8 @@ def copy_rate(url: str, account_id: str, rows: int) -> float:
         prepared.append((account_id, item["event_id"], "live", "page_view", item["visitor_id"], item["session_id"],
                          now, now, json.dumps(item["properties"]), "{}", None, "api"))
     with psycopg.connect(url) as conn:
+        conn.execute("checkpoint")
+        conn.commit()
         t0 = time.perf_counter()
         with conn.cursor() as cur, cur.copy(
             "copy raw.events (account_id, event_id, environment, event_type, visitor_id, session_id, "
@@ -147,12 +225,25 @@ def main() -> None:
 
         run = secrets.token_hex(3)
         out: mp.Queue = mp.Queue()
-        start_at = time.time() + 1.0
-        clients = [mp.Process(target=drive, args=(port, key, run, c, args.seconds, start_at, out))
+        built: mp.Queue = mp.Queue()
+        ready: mp.Queue = mp.Queue()
+        prebuilt = int(args.seconds * 15_000 / BATCH / args.clients)  # up to 15k events/s per client
+        clients = [mp.Process(target=drive, args=(port, key, run, c, args.seconds, prebuilt, built, ready, out))
                    for c in range(args.clients)]
         for c in clients:
             c.start()
+        for _ in clients:
+            built.get()
+        with psycopg.connect(url, autocommit=True) as conn:  # both phases start from a fresh checkpoint
+            conn.execute("checkpoint")
+        start_at = time.time() + 0.2
+        for _ in clients:
+            ready.put(start_at)
+        while time.time() < start_at:
+            time.sleep(0.001)
+        cpu_before = cpu_by_process(server.pid)
         results = [out.get() for _ in clients]
+        cpu = cpu_used(cpu_before, cpu_by_process(server.pid))
         for c in clients:
             c.join()
     finally:
@@ -177,6 +268,11 @@ def main() -> None:
     print(f"batches         {len(latencies)} ({errors} non-202)")
     print(f"accepted        {accepted} events -> {http_rate:,.0f} events/s")
     print(f"latency/batch   p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    batches = max(1, len(latencies))
+    cpu["clients"] = sum(r["cpu"] for r in results)
+    print("CPU per batch   " + ", ".join(f"{name} {spent / batches * 1000:.2f} ms" for name, spent in cpu.items())
+          + f" (total {sum(cpu.values()) / batches * 1000:.2f} ms, {sum(cpu.values()) / args.seconds:.2f} of"
+          f" {os.cpu_count()} cores)")
     print(f"rows in DB      {counted} ({'== accepted' if counted == accepted else 'MISMATCH: accepted ' + str(accepted)})")
     print(f"raw COPY        {copy_rows} rows -> {copied:,.0f} rows/s")
     print(f"ratio           {http_rate / copied:.0%} of raw COPY")
@@ -185,6 +281,7 @@ def main() -> None:
         for table in ("raw.events", "raw.event_keys", "raw.api_keys"):
             conn.execute(f"delete from {table} where account_id = any(%s)", ([account.id, copy_account.id],))
         conn.execute("delete from raw.accounts where id = any(%s)", ([account.id, copy_account.id],))
+        conn.execute("vacuum raw.events, raw.event_keys")
     if counted != accepted:
         raise SystemExit(1)
 

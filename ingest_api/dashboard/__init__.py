@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 from flask import Flask, current_app, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
@@ -114,6 +115,16 @@ bp.register_error_handler(psycopg.InterfaceError, _unavailable)
 bp.register_error_handler(Exception, _unexpected)
 
 
+class DashboardSessions(SecureCookieSessionInterface):
+    """Session cookies only under /dashboard: API calls authenticate with keys, never read or set a
+    cookie, and do not pay for verifying one on every batch of events."""
+
+    def open_session(self, app: Flask, request):
+        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+            return super().open_session(app, request)
+        return None  # Flask's null session: reading works, writing raises
+
+
 def _secret_key(app: Flask) -> str:
     if app.config.get("SECRET_KEY"):
         return app.config["SECRET_KEY"]
@@ -133,6 +144,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("DASHBOARD_LOGIN_LIMIT", "10/minute;100/hour")
     # The JSON API authenticates with bearer keys, not cookies: CSRF is checked only in this blueprint.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    app.session_interface = DashboardSessions()
     csrf.init_app(app)
     app.register_error_handler(NotFound, _not_found)
     app.register_blueprint(bp)
