@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g
 
-from ingest_api import landing, openapi
+from ingest_api import landing, openapi, storable
 from ingest_api.auth import authenticated
 from mbuzz.ids import new_id
 
@@ -32,13 +32,13 @@ class EventChecker:
         self.tolerance = timedelta(seconds=config["FUTURE_TOLERANCE_SECONDS"])
         self.max_bytes = config["MAX_EVENT_BYTES"]
         self.schema = current_app.extensions["mbuzz.event_validator"]
-        self.check_text = landing.body_may_hold_unstorable_text(body)
+        self.check_text = storable.body_may_hold_unstorable_text(body)
 
     def row(self, item: Any) -> tuple[dict | None, list[str]]:
         errors = self.schema.errors(item)
         if errors:
             return None, errors
-        if self.check_text and (problem := landing.unstorable_text(item)):
+        if self.check_text and (problem := storable.unstorable_text(item)):
             return None, [f"event: {problem}"]
         occurred_at = self.received_iso
         if "timestamp" in item:

@@ -1,18 +1,20 @@
-"""Landing: validated events → raw.event_keys + raw.events, one statement per batch.
+"""Landing: validated events → raw.events, one statement per batch, duplicates skipped.
 
-The batch travels as one JSON parameter unpacked by `jsonb_to_recordset`; the
-statement first inserts the idempotency keys (`on conflict do nothing`) and
-then the facts of exactly the keys that were new (the insert-keys-then-facts
-pattern of tests/foundation/test_schema.py), so a retried event — even with
-another timestamp — is a duplicate, on plain PostgreSQL and on TimescaleDB
-hypertables alike. No COPY: the TimescaleDB (PGlite) path breaks on COPY FROM
-STDIN, and one code path serves both. The caller's transaction is scoped to
-the account, so row-level security checks every key row it writes.
+The batch travels as one JSON parameter unpacked by `jsonb_to_recordset`. The
+idempotency wall depends on the schema (`mbuzz.db.events_are_unique`, checked
+once per database): on plain PostgreSQL raw.events is unique on
+`(account_id, event_id)` and the rows go straight in `on conflict do nothing`;
+where raw.events is a TimescaleDB hypertable (whose unique indexes must include
+the time column) the statement first inserts the keys into raw.event_keys and
+then the facts of exactly the keys that were new. Either way a retried event,
+even with another timestamp, is a duplicate. No COPY: the TimescaleDB (PGlite)
+path breaks on COPY FROM STDIN, and COPY cannot skip duplicates. The caller's
+transaction is scoped to the account, so row-level security checks every row
+written.
 """
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -20,33 +22,60 @@ import orjson
 import psycopg
 
 from ingest_api.auth import Principal
+from mbuzz.db import events_are_unique
 
-LAND = """
-with batch as (
-    select * from jsonb_to_recordset(%(events)s::jsonb) as e(
+_BATCH = """
+    jsonb_to_recordset(%(events)s::jsonb) as b(
         event_id text, event_type text, visitor_id text, user_id text, session_id text,
         occurred_at timestamptz, sent_at timestamptz, original_timestamp timestamptz,
         properties jsonb, context jsonb
-    )
-), new_keys as (
-    insert into raw.event_keys (account_id, event_id, received_at)
-    select %(account_id)s, event_id, %(received_at)s from batch
-    on conflict do nothing
-    returning event_id
-), landed as (
+    )"""
+
+_INSERT_EVENTS = """
     insert into raw.events (
         account_id, event_id, environment, event_type, visitor_id, user_id, session_id,
         occurred_at, received_at, sent_at, original_timestamp, properties, context, api_key_id, source
     )
     select %(account_id)s, b.event_id, %(environment)s, b.event_type, b.visitor_id, b.user_id, b.session_id,
            b.occurred_at, %(received_at)s, b.sent_at, b.original_timestamp,
-           coalesce(b.properties, '{}'::jsonb), coalesce(b.context, '{}'::jsonb), %(api_key_id)s, %(source)s
-    from batch b
-    join new_keys k on k.event_id = b.event_id
+           coalesce(b.properties, '{}'::jsonb), coalesce(b.context, '{}'::jsonb), %(api_key_id)s, %(source)s"""
+
+# plain PostgreSQL: raw.events is the wall
+LAND_UNIQUE = f"""
+with landed as ({_INSERT_EVENTS}
+    from {_BATCH}
+    on conflict (account_id, event_id) do nothing
     returning 1
 )
 select count(*) from landed
 """
+
+# hypertables: keys first, then the facts of the new keys (the events insert also skips conflicts,
+# so this statement stays right on the plain schema, e.g. in a server started before migration 0005)
+LAND_KEYED = f"""
+with b as (select * from {_BATCH}), new_keys as (
+    insert into raw.event_keys (account_id, event_id, received_at)
+    select %(account_id)s, event_id, %(received_at)s from b
+    on conflict do nothing
+    returning event_id
+), landed as ({_INSERT_EVENTS}
+    from b join new_keys k on k.event_id = b.event_id
+    on conflict do nothing
+    returning 1
+)
+select count(*) from landed
+"""
+
+_UNIQUE_EVENTS: dict[str, bool] = {}  # per database (connection string without password)
+
+
+def land_statement(conn: psycopg.Connection) -> str:
+    """The landing statement for this database's idempotency wall (looked up once per database)."""
+    dsn = conn.info.dsn
+    unique = _UNIQUE_EVENTS.get(dsn)
+    if unique is None:
+        unique = _UNIQUE_EVENTS[dsn] = events_are_unique(conn)
+    return LAND_UNIQUE if unique else LAND_KEYED
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -98,7 +127,7 @@ def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_
     """Store the batch's rows in one round trip; the body of the 202/200 answer."""
     accepted = 0
     if batch.rows:
-        accepted = conn.execute(LAND, {
+        accepted = conn.execute(land_statement(conn), {
             "events": (b"[" + b",".join(batch.rows) + b"]").decode("utf-8"),
             "account_id": principal.account_id,
             "environment": principal.environment,
@@ -139,27 +168,6 @@ def settle_future(moment: datetime, received_at: datetime, tolerance: timedelta)
     if moment - received_at > tolerance:
         raise ValueError(f"is more than {int(tolerance.total_seconds())} s in the future")
     return received_at
-
-
-# -- what PostgreSQL cannot store ------------------------------------------------
-
-_SUSPECT = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
-
-
-def body_may_hold_unstorable_text(body: bytes) -> bool:
-    """Cheap pre-check on the raw body: NUL characters or UTF-16 surrogate escapes present."""
-    return _SUSPECT.search(body) is not None
-
-
-def unstorable_text(item: Any) -> str | None:
-    """Why PostgreSQL would refuse this item's text (NUL, unpaired surrogate), or None."""
-    if "\\u0000" in json.dumps(item):
-        return "contains a NUL character (\\u0000), which cannot be stored"
-    try:
-        json.dumps(item, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return "contains an unpaired UTF-16 surrogate, which cannot be stored"
-    return None
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g
 
-from ingest_api import landing, openapi
+from ingest_api import landing, openapi, storable
 from ingest_api.auth import authenticated
 from ingest_api.events import EventChecker
 from mbuzz.ids import new_id
@@ -68,7 +68,7 @@ class SegmentMapper:
             return None, [f"type: {kind!r} messages are not stored by mbuzz"]
         if kind not in EVENT_TYPES:
             return None, ["type: is required (track, page, screen or identify)"]
-        if self.checker.check_text and (problem := landing.unstorable_text(message)):
+        if self.checker.check_text and (problem := storable.unstorable_text(message)):
             return None, [f"message: {problem}"]
 
         event_type = EVENT_TYPES[kind]

@@ -61,3 +61,19 @@ def timescale_available(conn) -> bool:
 def timescale_enabled(conn) -> bool:
     row = conn.execute("select 1 from pg_extension where extname = 'timescaledb'").fetchone()
     return row is not None
+
+
+def events_are_unique(conn) -> bool:
+    """Is raw.events itself unique on (account_id, event_id)? True on plain PostgreSQL (migration
+    0005): land with `insert ... on conflict (account_id, event_id) do nothing`. False where
+    raw.events is a TimescaleDB hypertable: raw.event_keys is the idempotency wall there."""
+    row = conn.execute(
+        """
+        select 1 from pg_index i
+        where i.indrelid = 'raw.events'::regclass and i.indisunique and i.indnatts = 2
+          and array(select a.attname::text from unnest(i.indkey::int2[]) with ordinality k(attnum, n)
+                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+                    order by k.n) = array['account_id', 'event_id']
+        """
+    ).fetchone()
+    return row is not None

@@ -4,11 +4,14 @@
 `attribution` is written by the Python attribution assets. Everything else
 (`staging`, `intermediate`, `marts`) belongs to dbt.
 
-Idempotency of events and conversions lives in small plain key tables
-(`raw.event_keys`, `raw.conversion_keys`) rather than in a unique index on the
-fact table: a unique index on a TimescaleDB hypertable must include its time
-column, and a retried event with the same `event_id` but a different timestamp
-must still be a duplicate. The key tables give the same guarantee on both paths.
+Idempotency of conversions lives in a small plain key table
+(`raw.conversion_keys`) rather than in a unique index on the fact table: a
+unique index on a TimescaleDB hypertable must include its time column, and a
+retried conversion with another timestamp must still be a duplicate. Events,
+the high-volume table, use the fact table's own unique index on
+`(account_id, event_id)` on plain PostgreSQL (migration 0005, one index written
+per event instead of a second table) and `raw.event_keys` only where raw.events
+is a hypertable; the models declare the hypertable form of that index.
 """
 from __future__ import annotations
 
@@ -127,7 +130,8 @@ class User(Base):
 class Event(Base):
     """One tracked event. A hypertable on `occurred_at` where TimescaleDB exists.
 
-    No primary key: uniqueness of `(account_id, event_id)` is held by EventKey.
+    No primary key: uniqueness of `(account_id, event_id)` is held by the unique index on plain
+    PostgreSQL (migration 0005), by EventKey where this is a hypertable.
     """
 
     __tablename__ = "events"
@@ -159,7 +163,8 @@ class Event(Base):
 
 
 class EventKey(Base):
-    """The idempotency wall for events: one row per `(account_id, event_id)` ever accepted."""
+    """The idempotency wall for events where raw.events is a hypertable: one row per
+    `(account_id, event_id)` ever accepted. Empty on plain PostgreSQL (raw.events is unique there)."""
 
     __tablename__ = "event_keys"
     __table_args__ = {"schema": "raw"}

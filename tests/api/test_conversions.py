@@ -201,6 +201,8 @@ GOOD = {"visitor_id": "vis_x", "timestamp": "2026-01-02T03:04:05Z", "conversion_
     ({**GOOD, "visitor_id": ""}, "visitor_id: shorter than 1"),
     ({"event_id": "e-1", "timestamp": "2026-01-02T03:04:05Z", "conversion_type": "purchase"}, "timestamp: leave it out"),
     ({**GOOD, "properties": {"blob": "x" * 40_000}}, "properties: larger than 32 KB"),
+    ({**GOOD, "properties": {"note": "a\u0000b"}}, "NUL character"),  # found by the fuzzer: was a 500
+    ({**GOOD, "properties": {"note": "\ud800"}}, "unpaired UTF-16 surrogate"),
 ])
 def test_invalid_bodies_are_422(client, tenant, body, fragment):
     response = client.post("/api/v1/conversions", json=body, headers=tenant.bearer())

@@ -8,15 +8,12 @@ import pytest
 
 from mbuzz.db.migrate import current_revision, head_revision, upgrade
 
+# on plain PostgreSQL raw.events itself is the wall (migration 0005; the hypertable form with
+# raw.event_keys is tested in test_timescale.py)
 DEDUPE_INSERT = """
-with new_keys as (
-    insert into raw.event_keys (account_id, event_id)
-    values (%(account_id)s, %(event_id)s)
-    on conflict do nothing
-    returning account_id, event_id
-)
 insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at)
-select account_id, event_id, 'live', 'page_view', 'vis_1', %(occurred_at)s from new_keys
+values (%(account_id)s, %(event_id)s, 'live', 'page_view', 'vis_1', %(occurred_at)s)
+on conflict (account_id, event_id) do nothing
 """
 
 
@@ -32,18 +29,29 @@ def test_models_and_migrations_agree(database_url):
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine, pool
 
-    from mbuzz.db.migrations_support import include_name
+    from mbuzz.db.migrations_support import include_name, include_object
     from mbuzz.db.models import Base
     from mbuzz.settings import sqlalchemy_url
 
     eng = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     with eng.connect() as connection:
         ctx = MigrationContext.configure(
-            connection, opts={"include_schemas": True, "include_name": include_name, "version_table_schema": "public"}
+            connection, opts={"include_schemas": True, "include_name": include_name,
+                         "include_object": include_object, "version_table_schema": "public"}
         )
         diff = compare_metadata(ctx, Base.metadata)
     eng.dispose()
     assert diff == []
+
+
+def test_raw_events_is_unique_per_account_and_event_id_on_plain_postgres(conn, account):
+    from mbuzz.db import events_are_unique
+
+    assert events_are_unique(conn)
+    row = {"account_id": account.id, "event_id": "e-1", "occurred_at": datetime(2026, 11, 1, tzinfo=timezone.utc)}
+    conn.execute(DEDUPE_INSERT.replace("on conflict (account_id, event_id) do nothing", ""), row)
+    with pytest.raises(psycopg.errors.UniqueViolation):  # the wall holds without ON CONFLICT too
+        conn.execute(DEDUPE_INSERT.replace("on conflict (account_id, event_id) do nothing", ""), row)
 
 
 def test_retried_event_with_other_timestamp_is_a_duplicate(conn, account):

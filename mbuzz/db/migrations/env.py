@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from mbuzz.db.migrations_support import include_name
+from mbuzz.db.migrations_support import include_name, include_object
 from mbuzz.db.models import Base
 from mbuzz.settings import sqlalchemy_url
 
@@ -28,6 +28,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         include_schemas=True,
         include_name=include_name,
+        include_object=include_object,
         version_table_schema="public",
     )
     with context.begin_transaction():
