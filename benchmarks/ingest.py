@@ -1,6 +1,6 @@
 """Ingestion benchmark: `mbuzz serve` under load vs. a raw COPY of the same rows.
 
-    .venv/bin/python benchmarks/ingest.py [--seconds 20] [--clients 3] [--workers 2] [--threads 4]
+    .venv/bin/python benchmarks/ingest.py [--seconds 20] [--clients 3] [--workers 2] [--threads 4] [--repeat N]
 
 Starts `mbuzz serve` (gunicorn, 2+ workers) against the real PostgreSQL
 (DATABASE_URL, or the embedded server), drives it from separate client
@@ -8,7 +8,8 @@ processes that POST batches of 100 events (keep-alive HTTP, closed loop) for a
 bounded time, then prints events/s accepted, p50/p99 latency per batch, and
 the rows counted in the database (which must equal the accepted count). In
 the same run it COPYs the same number of equivalent rows straight into
-raw.events and prints that rate and the ratio. Not a test: figures only.
+raw.events and prints that rate and the ratio; `--repeat N` measures N times
+(fresh account and server each) and prints the medians. Not a test: figures only.
 """
 from __future__ import annotations
 
@@ -180,26 +181,8 @@ def copy_rate(url: str, account_id: str, rows: int) -> float:
         return rows / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--clients", type=int, default=3, help="client processes (closed loop each)")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args()
-
-    from mbuzz.accounts import create_account, create_key
-    from mbuzz.db import database_url
-    from mbuzz.db.migrate import upgrade
-    from mbuzz.settings import mask_url
-
-    url = database_url(start=True)
-    upgrade(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        account = create_account(conn, f"bench {secrets.token_hex(3)}", tier=TIER)
-        copy_account = create_account(conn, f"bench-copy {secrets.token_hex(3)}", tier=TIER)
-        key = create_key(conn, account.id, "live").plaintext
-
+def start_server(url: str, args) -> tuple[subprocess.Popen, int]:
+    """`mbuzz serve` on a free port, waited for until /health answers."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url,
            "MBUZZ_RATE_LIMIT_TIERS": json.dumps({TIER: "1000000/second", "default": "1000/second"}),
@@ -209,20 +192,32 @@ def main() -> None:
          "--threads", str(args.threads), "--no-access-log", "--no-migrate"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
     )
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                probe.request("GET", "/api/v1/health")
-                if probe.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("mbuzz serve did not start")
-            time.sleep(0.2)
+    deadline = time.time() + 60
+    while True:
+        try:
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            probe.request("GET", "/api/v1/health")
+            if probe.getresponse().status == 200:
+                return server, port
+        except OSError:
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            server.kill()
+            raise SystemExit("mbuzz serve did not start")
+        time.sleep(0.2)
 
+
+def one_run(url: str, args, accounts: list[str]) -> dict:
+    """One measurement: a fresh account and server, the HTTP phase, the row count, the COPY phase."""
+    from mbuzz.accounts import create_account, create_key
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        account = create_account(conn, f"bench {secrets.token_hex(3)}", tier=TIER)
+        copy_account = create_account(conn, f"bench-copy {secrets.token_hex(3)}", tier=TIER)
+        key = create_key(conn, account.id, "live").plaintext
+    accounts += [account.id, copy_account.id]
+    server, port = start_server(url, args)
+    try:
         run = secrets.token_hex(3)
         out: mp.Queue = mp.Queue()
         built: mp.Queue = mp.Queue()
@@ -252,37 +247,73 @@ def main() -> None:
 
     latencies = sorted(x for r in results for x in r["latencies"])
     accepted = sum(r["accepted"] for r in results)
-    errors = sum(r["errors"] for r in results)
     with psycopg.connect(url, autocommit=True) as conn:
         counted = conn.execute("select count(*) from raw.events where account_id = %s", (account.id,)).fetchone()[0]
     copy_rows = max(accepted, 10_000)
-    copied = copy_rate(url, copy_account.id, copy_rows)
-    http_rate = accepted / args.seconds
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    cpu["clients"] = sum(r["cpu"] for r in results)
+    return {
+        "batches": len(latencies), "errors": sum(r["errors"] for r in results), "accepted": accepted,
+        "rate": accepted / args.seconds, "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        "cpu": cpu, "counted": counted, "copy_rows": copy_rows, "copy_rate": copy_rate(url, copy_account.id, copy_rows),
+    }
 
+
+def report(r: dict, args) -> None:
+    print(f"batches         {r['batches']} ({r['errors']} non-202)")
+    print(f"accepted        {r['accepted']} events -> {r['rate']:,.0f} events/s")
+    print(f"latency/batch   p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms")
+    batches = max(1, r["batches"])
+    cpu = r["cpu"]
+    print("CPU per batch   " + ", ".join(f"{name} {spent / batches * 1000:.2f} ms" for name, spent in cpu.items())
+          + f" (total {sum(cpu.values()) / batches * 1000:.2f} ms, {sum(cpu.values()) / args.seconds:.2f} of"
+          f" {os.cpu_count()} cores)")
+    same = r["counted"] == r["accepted"]
+    print(f"rows in DB      {r['counted']} ({'== accepted' if same else 'MISMATCH: accepted ' + str(r['accepted'])})")
+    print(f"raw COPY        {r['copy_rows']} rows -> {r['copy_rate']:,.0f} rows/s")
+    print(f"ratio           {r['rate'] / r['copy_rate']:.0%} of raw COPY")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=3, help="client processes (closed loop each)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1, help="measurements (each with both phases); medians shown")
+    args = parser.parse_args()
+
+    from mbuzz.db import database_url
+    from mbuzz.db.migrate import upgrade
+    from mbuzz.settings import mask_url
+
+    url = database_url(start=True)
+    upgrade(url)
     print(f"machine         {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"database        {mask_url(url)}")
     print(f"server          mbuzz serve --workers {args.workers} --threads {args.threads} (gunicorn)")
     print(f"load            {args.clients} client processes, batches of {BATCH}, {args.seconds:.0f} s")
-    print(f"batches         {len(latencies)} ({errors} non-202)")
-    print(f"accepted        {accepted} events -> {http_rate:,.0f} events/s")
-    print(f"latency/batch   p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-    batches = max(1, len(latencies))
-    cpu["clients"] = sum(r["cpu"] for r in results)
-    print("CPU per batch   " + ", ".join(f"{name} {spent / batches * 1000:.2f} ms" for name, spent in cpu.items())
-          + f" (total {sum(cpu.values()) / batches * 1000:.2f} ms, {sum(cpu.values()) / args.seconds:.2f} of"
-          f" {os.cpu_count()} cores)")
-    print(f"rows in DB      {counted} ({'== accepted' if counted == accepted else 'MISMATCH: accepted ' + str(accepted)})")
-    print(f"raw COPY        {copy_rows} rows -> {copied:,.0f} rows/s")
-    print(f"ratio           {http_rate / copied:.0%} of raw COPY")
-
-    with psycopg.connect(url, autocommit=True) as conn:  # leave the database as we found it
-        for table in ("raw.events", "raw.event_keys", "raw.api_keys"):
-            conn.execute(f"delete from {table} where account_id = any(%s)", ([account.id, copy_account.id],))
-        conn.execute("delete from raw.accounts where id = any(%s)", ([account.id, copy_account.id],))
-        conn.execute("vacuum raw.events, raw.event_keys")
-    if counted != accepted:
+    accounts: list[str] = []
+    runs = []
+    try:
+        for n in range(args.repeat):
+            if args.repeat > 1:
+                print(f"-- run {n + 1} of {args.repeat}")
+            runs.append(one_run(url, args, accounts))
+            report(runs[-1], args)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:  # leave the database as we found it
+            for table in ("raw.events", "raw.event_keys", "raw.api_keys"):
+                conn.execute(f"delete from {table} where account_id = any(%s)", (accounts,))
+            conn.execute("delete from raw.accounts where id = any(%s)", (accounts,))
+            conn.execute("vacuum raw.events, raw.event_keys")
+    if len(runs) > 1:
+        ratios = sorted(r["rate"] / r["copy_rate"] for r in runs)
+        print(f"-- {len(runs)} runs: events/s median {statistics.median(r['rate'] for r in runs):,.0f}"
+              f" (min {min(r['rate'] for r in runs):,.0f}), p99 max {max(r['p99'] for r in runs):.1f} ms,"
+              f" raw COPY median {statistics.median(r['copy_rate'] for r in runs):,.0f} rows/s,"
+              f" ratio median {statistics.median(ratios):.0%} (runs: {', '.join(f'{x:.0%}' for x in ratios)})")
+    if any(r["counted"] != r["accepted"] for r in runs):
         raise SystemExit(1)
 
 
