@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from flask import current_app
 
 from ingest_api.auth import Principal
 from mbuzz.db import events_are_unique
@@ -66,15 +67,11 @@ with b as (select * from {_BATCH}), new_keys as (
 select count(*) from landed
 """
 
-_UNIQUE_EVENTS: dict[str, bool] = {}  # per database (connection string without password)
-
-
 def land_statement(conn: psycopg.Connection) -> str:
-    """The landing statement for this database's idempotency wall (looked up once per database)."""
-    dsn = conn.info.dsn
-    unique = _UNIQUE_EVENTS.get(dsn)
+    """The landing statement for the app's database's idempotency wall (looked up once per app)."""
+    unique = current_app.extensions.get("mbuzz.events_unique")
     if unique is None:
-        unique = _UNIQUE_EVENTS[dsn] = events_are_unique(conn)
+        unique = current_app.extensions["mbuzz.events_unique"] = events_are_unique(conn)
     return LAND_UNIQUE if unique else LAND_KEYED
 
 
