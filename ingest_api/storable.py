@@ -16,7 +16,7 @@ _SUSPECT = re.compile(rb"\\u0000|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
 
 def body_may_hold_unstorable_text(body: bytes) -> bool:
     """Cheap pre-check on the raw body: NUL characters or UTF-16 surrogate escapes present."""
-    return _SUSPECT.search(body) is not None
+    return b"\\u" in body and _SUSPECT.search(body) is not None  # most bodies have no \u escape at all
 
 
 def unstorable_text(item: Any) -> str | None:
