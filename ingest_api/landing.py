@@ -22,6 +22,7 @@ import orjson
 import psycopg
 from flask import current_app
 
+from ingest_api import db
 from ingest_api.auth import Principal
 from mbuzz.db import events_are_unique
 
@@ -41,7 +42,18 @@ _INSERT_EVENTS = """
            b.occurred_at, %(received_at)s, b.sent_at, b.original_timestamp,
            coalesce(b.properties, '{}'::jsonb), coalesce(b.context, '{}'::jsonb), %(api_key_id)s, %(source)s"""
 
-# plain PostgreSQL: raw.events is the wall
+# plain PostgreSQL: raw.events is the wall. First tried without ON CONFLICT (a batch of new
+# events, the common case, skips the speculative insertion: ~0.2 ms of ~1.5 ms per 100 rows);
+# if any event was stored before, the unique index refuses the statement, and the batch is
+# landed again, in a new transaction, with LAND_UNIQUE.
+LAND_NEW = f"""
+with landed as ({_INSERT_EVENTS}
+    from {_BATCH}
+    returning 1
+)
+select count(*) from landed
+"""
+
 LAND_UNIQUE = f"""
 with landed as ({_INSERT_EVENTS}
     from {_BATCH}
@@ -121,17 +133,28 @@ class Batch:
 
 
 def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_at: datetime, source: str) -> dict:
-    """Store the batch's rows in one round trip; the body of the 202/200 answer."""
+    """Store the batch's rows in one statement (two for a batch holding events stored before, on
+    plain PostgreSQL); the body of the 202/200 answer. The caller commits."""
     accepted = 0
     if batch.rows:
-        accepted = conn.execute(land_statement(conn), {
+        params = {
             "events": (b"[" + b",".join(batch.rows) + b"]").decode("utf-8"),
             "account_id": principal.account_id,
             "environment": principal.environment,
             "received_at": received_at,
             "api_key_id": principal.key_id,
             "source": source,
-        }).fetchone()[0]
+        }
+        statement = land_statement(conn)
+        if statement is LAND_UNIQUE:
+            try:
+                accepted = conn.execute(LAND_NEW, params).fetchone()[0]
+            except psycopg.errors.UniqueViolation:  # a retried batch: start over, skipping what is stored
+                conn.rollback()
+                db.scope_to_account(conn, principal.account_id)
+                accepted = conn.execute(LAND_UNIQUE, params).fetchone()[0]
+        else:
+            accepted = conn.execute(statement, params).fetchone()[0]
     duplicates = len(batch.rows) - accepted + batch.repeats
     return {"accepted": accepted, "duplicates": duplicates, "rejected": sorted(batch.rejected, key=_index)}
 

@@ -54,6 +54,18 @@ def test_replaying_a_whole_batch_stores_nothing_new(client, conn, tenant):
     assert len(stored(conn, tenant.account_id)) == 20
 
 
+def test_a_batch_partly_stored_before_lands_only_its_new_events(client, conn, tenant):
+    """The batch is first tried as all new; the unique index refuses it and it lands again skipping
+    the stored events, with the account scoping (role + row-level security) redone in the new transaction."""
+    old = [event() for _ in range(5)]
+    assert post(client, tenant, {"events": old[:3]}).json["accepted"] == 3
+    new = [event() for _ in range(4)]
+    response = post(client, tenant, {"events": new[:2] + old + new[2:]})
+    assert response.json == {"accepted": 6, "duplicates": 3, "rejected": []}
+    assert sorted(r["event_id"] for r in stored(conn, tenant.account_id)) == sorted(e["event_id"] for e in old + new)
+    assert post(client, tenant, {"events": [event()]}).json["accepted"] == 1  # the connection is usable after
+
+
 def test_retried_event_with_another_timestamp_is_a_duplicate(client, conn, tenant):
     first = event(timestamp="2026-11-01T12:00:00Z")
     retry = {**first, "timestamp": "2026-11-01T17:00:00Z"}
