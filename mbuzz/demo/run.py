@@ -147,16 +147,18 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
     return table, comparison, models, channels
 
 
-def write_report(folder: Path, conn, account, start: date, end: date, pipeline_result) -> Path:
+def write_report(folder: Path, conn, account, start: date, end: date, pipeline_result,
+                 channel_data: tuple, roas: list) -> Path:
+    """The HTML report; `channel_data` is `channel_table(...)` and `roas` is `channel_roas(...)` for the
+    same account and days, as the console already showed them."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from mbuzz.demo.charts import bars, grouped_bars
-    from mbuzz.reports import attribution_report, channel_roas, removal_effects
+    from mbuzz.reports import attribution_report, removal_effects
 
-    _, comparison, models, channels = channel_table(conn, account.id, start, end)
+    _, comparison, models, channels = channel_data
     campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
     removal = removal_effects(conn, account.id)
-    roas = channel_roas(conn, account.id, start, end)
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
     html = env.get_template("report.html").render(
         account_name=account.name, start=start, end=end, run_id=pipeline_result.run_id,
@@ -169,7 +171,7 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
                             [r.conversions for r in campaigns], "Top campaigns by credited conversions (linear)"),
         roas=roas, roas_chart=grouped_bars([r.channel for r in roas], {m: [r.roas(m) or 0 for r in roas] for m in models},
                                            "ROAS (credited revenue / spend) per paid channel, each model"),
-                removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
+        removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
         removal_chart=bars([r[0] for r in removal], [r[1] for r in removal], "Markov removal effects", fmt="{:.3f}"),
         checks=pipeline_result.checks,
     )
@@ -239,14 +241,14 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     console.print("[bold][6/6][/bold] report")
     start_day, end_day = (end.date().fromordinal(end.date().toordinal() - days)), end.date()
     with connect(url) as conn:
-        table, *_ = channel_table(conn, account.id, start_day, end_day)
-        console.print(table)
+        channel_data = channel_table(conn, account.id, start_day, end_day)
+        console.print(channel_data[0])
         console.print("  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
                       "algo = algorithmic (logistic), mark = Markov, shap = Shapley; the report has decimals")
         roas = channel_roas(conn, account.id, start_day, end_day)
         console.print("  ROAS (credited revenue / spend, linear): " + ", ".join(
             f"{r.channel} {r.roas('linear'):.1f}×" for r in roas if r.roas("linear") is not None))
-        path = write_report(report_dir, conn, account, start_day, end_day, result)
+        path = write_report(report_dir, conn, account, start_day, end_day, result, channel_data, roas)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
     console.print("dashboard: [bold].venv/bin/mbuzz serve[/bold] → http://127.0.0.1:8000/dashboard, "
