@@ -2,9 +2,10 @@
 
 The batch travels as one JSON parameter unpacked by `jsonb_to_recordset`. The
 idempotency wall depends on the schema (`mbuzz.db.events_are_unique`, checked
-once per database): on plain PostgreSQL raw.events is unique on
-`(account_id, event_id)` and the rows go straight in `on conflict do nothing`;
-where raw.events is a TimescaleDB hypertable (whose unique indexes must include
+once per app): on plain PostgreSQL raw.events is unique on
+`(account_id, event_id)`; the rows go straight in, and only a batch the unique
+index refuses (it holds events stored before) is landed again `on conflict do
+nothing`; where raw.events is a TimescaleDB hypertable (whose unique indexes must include
 the time column) the statement first inserts the keys into raw.event_keys and
 then the facts of exactly the keys that were new. Either way a retried event,
 even with another timestamp, is a duplicate. No COPY: the TimescaleDB (PGlite)
@@ -79,6 +80,7 @@ with b as (select * from {_BATCH}), new_keys as (
 select count(*) from landed
 """
 
+
 def land_statement(conn: psycopg.Connection) -> str:
     """The landing statement for the app's database's idempotency wall (looked up once per app)."""
     unique = current_app.extensions.get("mbuzz.events_unique")
@@ -134,7 +136,8 @@ class Batch:
 
 def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_at: datetime, source: str) -> dict:
     """Store the batch's rows in one statement (two for a batch holding events stored before, on
-    plain PostgreSQL); the body of the 202/200 answer. The caller commits."""
+    plain PostgreSQL); the body of the 202/200 answer. The caller commits. Call it as the request's
+    last write: the retry of such a batch rolls the transaction back and starts a new, re-scoped one."""
     accepted = 0
     if batch.rows:
         params = {
