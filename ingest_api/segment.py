@@ -59,8 +59,8 @@ class SegmentMapper:
         self.batch_sent_at = batch_sent_at
         self.batch_context = batch_context if isinstance(batch_context, dict) else {}
 
-    def row(self, message: Any, implied_type: str | None = None) -> tuple[dict | None, list[str]]:
-        errors = self.schema.errors(message)
+    def row(self, message: Any, errors: list[str], implied_type: str | None = None) -> tuple[dict | None, list[str]]:
+        """The row to land for a message and its schema errors (from `schema.errors_each`), or its errors."""
         if errors:
             return None, errors
         kind = implied_type or message.get("type")
@@ -143,8 +143,8 @@ def _ingest(messages: list, body: dict, implied_type: str | None):
     checker = EventChecker(received_at, g.body)
     mapper = SegmentMapper(checker, body.get("sentAt"), body.get("context"))
     batch = landing.Batch(checker.max_bytes)
-    for index, message in enumerate(messages):
-        row, errors = mapper.row(message, implied_type)
+    for index, (message, schema_errors) in enumerate(zip(messages, mapper.schema.errors_each(messages))):
+        row, errors = mapper.row(message, schema_errors, implied_type)
         if row is None:
             batch.reject(index, errors)
         else:
