@@ -66,6 +66,20 @@ def test_a_batch_partly_stored_before_lands_only_its_new_events(client, conn, te
     assert post(client, tenant, {"events": [event()]}).json["accepted"] == 1  # the connection is usable after
 
 
+def test_a_server_started_before_migration_0005_still_lands_exactly_once(app, client, conn, tenant, monkeypatch):
+    """Such a server chose the hypertable statement (raw.event_keys first, emptied by 0005): its
+    insert into raw.events also skips conflicts, so replays stay duplicates on the unique schema."""
+    monkeypatch.setitem(app.extensions, "mbuzz.events_unique", False)  # the app is shared: restored after
+    first = [event() for _ in range(3)]
+    stored_before_upgrade = event()
+    assert post(client, tenant, {"events": [stored_before_upgrade]}).json["accepted"] == 1
+    conn.execute("delete from raw.event_keys where account_id = %s", (tenant.account_id,))  # what 0005 does
+    response = post(client, tenant, {"events": first + [stored_before_upgrade]})
+    assert response.json == {"accepted": 3, "duplicates": 1, "rejected": []}
+    assert post(client, tenant, {"events": first}).json == {"accepted": 0, "duplicates": 3, "rejected": []}
+    assert len(stored(conn, tenant.account_id)) == 4
+
+
 def test_retried_event_with_another_timestamp_is_a_duplicate(client, conn, tenant):
     first = event(timestamp="2026-11-01T12:00:00Z")
     retry = {**first, "timestamp": "2026-11-01T17:00:00Z"}
