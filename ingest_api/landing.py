@@ -81,12 +81,12 @@ select count(*) from landed
 """
 
 
-def land_statement(conn: psycopg.Connection) -> str:
-    """The landing statement for the app's database's idempotency wall (looked up once per app)."""
+def _events_unique(conn: psycopg.Connection) -> bool:
+    """Is raw.events its own idempotency wall (plain PostgreSQL)? Looked up once per app."""
     unique = current_app.extensions.get("mbuzz.events_unique")
     if unique is None:
         unique = current_app.extensions["mbuzz.events_unique"] = events_are_unique(conn)
-    return LAND_UNIQUE if unique else LAND_KEYED
+    return unique
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
@@ -148,16 +148,15 @@ def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_
             "api_key_id": principal.key_id,
             "source": source,
         }
-        statement = land_statement(conn)
-        if statement is LAND_UNIQUE:
+        if not _events_unique(conn):
+            accepted = conn.execute(LAND_KEYED, params).fetchone()[0]
+        else:
             try:
                 accepted = conn.execute(LAND_NEW, params).fetchone()[0]
             except psycopg.errors.UniqueViolation:  # a retried batch: start over, skipping what is stored
                 conn.rollback()
                 db.scope_to_account(conn, principal.account_id)
                 accepted = conn.execute(LAND_UNIQUE, params).fetchone()[0]
-        else:
-            accepted = conn.execute(statement, params).fetchone()[0]
     duplicates = len(batch.rows) - accepted + batch.repeats
     return {"accepted": accepted, "duplicates": duplicates, "rejected": sorted(batch.rejected, key=_index)}
 

@@ -65,15 +65,10 @@ def timescale_enabled(conn) -> bool:
 
 def events_are_unique(conn) -> bool:
     """Is raw.events itself unique on (account_id, event_id)? True on plain PostgreSQL (migration
-    0005): land with `insert ... on conflict (account_id, event_id) do nothing`. False where
-    raw.events is a TimescaleDB hypertable: raw.event_keys is the idempotency wall there."""
-    row = conn.execute(
-        """
-        select 1 from pg_index i
-        where i.indrelid = 'raw.events'::regclass and i.indisunique and i.indnatts = 2
-          and array(select a.attname::text from unnest(i.indkey::int2[]) with ordinality k(attnum, n)
-                    join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-                    order by k.n) = array['account_id', 'event_id']
-        """
-    ).fetchone()
-    return row is not None
+    0005 made that index unique): land with `insert ... on conflict (account_id, event_id) do
+    nothing`. False where raw.events is a TimescaleDB hypertable: raw.event_keys is the wall there."""
+    from mbuzz.db.migrations_support import EVENTS_KEY_INDEX
+
+    row = conn.execute("select indisunique from pg_index where indexrelid = to_regclass(%s)",
+                       (f"raw.{EVENTS_KEY_INDEX}",)).fetchone()
+    return bool(row and row[0])

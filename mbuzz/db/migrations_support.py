@@ -7,7 +7,8 @@ skips that index so it never proposes to "fix" either path.
 """
 
 OWNED_SCHEMAS = ("raw", "attribution")
-PATH_DEPENDENT_INDEXES = frozenset({"ix_events_account_id_event_id"})
+EVENTS_KEY_INDEX = "ix_events_account_id_event_id"  # raw.events (account_id, event_id)
+PATH_DEPENDENT_INDEXES = frozenset({EVENTS_KEY_INDEX})
 
 
 def include_name(name, type_, parent_names) -> bool:

@@ -157,6 +157,7 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
     PostgreSQL, raw.event_keys on hypertables. Rows are received now (a bulk
     load), or with `streamed` when they occurred (a history collected live, as the API lands it).
     Returns (events, conversions) inserted."""
+    from mbuzz.db import events_are_unique
     from mbuzz.ids import new_id
 
     events = traffic.events
@@ -168,15 +169,8 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
         "occurred_at": [e["timestamp"] for e in events],
         "properties": [json.dumps(e.get("properties") or {}) for e in events],
     }
-    from mbuzz.db import events_are_unique
-
-    unique = events_are_unique(conn)
-    if unique:
-        new_events = "input i where true on conflict (account_id, event_id) do nothing"
-    else:
-        new_events = "input i join new_keys using (event_id)"
     inserted = conn.execute(
-        f"""
+        """
         with input as (
             select * from unnest(%(event_id)s::text[], %(event_type)s::text[], %(visitor_id)s::text[],
                                  %(user_id)s::text[], %(occurred_at)s::timestamptz[], %(properties)s::jsonb[])
@@ -194,10 +188,12 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
         select %(account_id)s, i.event_id, %(environment)s, i.event_type, i.visitor_id, i.user_id, i.occurred_at,
                i.properties,
                case when %(streamed)s then i.occurred_at else now() end
-        from {new_events}
+        from input i
+        where %(unique)s or i.event_id in (select event_id from new_keys)
+        on conflict do nothing
         """,
         {**cols, "account_id": account_id, "environment": environment, "streamed": streamed,
-         "unique": unique},
+         "unique": events_are_unique(conn)},
     ).rowcount
     by_id = {e["event_id"]: e for e in events}
     convs = [(c, by_id[c["event_id"]]) for c in traffic.conversions]
