@@ -12,7 +12,7 @@ SERVED = r"^/api/v1/(conversions|conversions/\{conversion_id\}|attribution_model
 
 def test_fuzzing_our_operations_never_gives_a_500(api_app, tenant):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.yml", api_app).include(path_regex=SERVED)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"]
     assert len(operations) == 8
     auth = tenant.bearer("test")["Authorization"]
     for operation in operations:

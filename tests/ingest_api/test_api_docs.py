@@ -101,7 +101,7 @@ def test_fuzzing_against_the_document_never_gives_a_500(app, tenant):
     """A bounded schemathesis run over the ingestion operations: no 500s, responses as documented."""
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.yml", app).include(path_regex=SERVED)
     basic = "Basic " + base64.b64encode(f"{tenant.test_key}:".encode()).decode()
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"]
     assert len(operations) == 7
 
     for operation in operations:

@@ -7,17 +7,7 @@ with
 
 groups as (
 
-    select
-        account_id,
-        environment,
-        visitor_id,
-        user_id,
-        nullif(btrim(properties ->> 'group_id'), '') as group_id,
-        coalesce(properties -> 'traits', '{}'::jsonb) as traits,
-        occurred_at,
-        event_id
-    from {{ ref('stg_raw__events') }}
-    where event_type = 'group'
+    select * from {{ ref('stg_raw__group_calls') }}
 
 ),
 

@@ -1,0 +1,31 @@
+{#- One row per `group` event (Segment's group call, or event_type `group` on /api/v1/events):
+    who said they belong to which company, with the traits sent. Live data only unless var
+    mbuzz__include_test. Events are unique on (account_id, event_id) in raw already. -#}
+
+with
+
+source as (
+
+    select * from {{ source('raw', 'events') }}
+    where event_type = 'group'
+      and environment in {{ environments_sql() }}
+
+),
+
+final as (
+
+    select
+        account_id,
+        environment,
+        event_id,
+        visitor_id,
+        nullif(btrim(user_id), '') as user_id,
+        nullif(btrim(properties ->> 'group_id'), '') as group_id,
+        case when jsonb_typeof(properties -> 'traits') = 'object' then properties -> 'traits' else '{}'::jsonb end
+            as traits,
+        occurred_at
+    from source
+
+)
+
+select * from final
