@@ -27,11 +27,11 @@ from flask import Flask
 
 from ingest_api import config as default_config
 from ingest_api import dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
-from ingest_api import attribution_models, conversions, reports, spend
+from ingest_api import attribution_models, conversions, reports, spend, tracker
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # ingest_api/static/ is served by `tracker` only
     app.config.from_mapping(default_config.DEFAULTS)
     app.config.from_prefixed_env("MBUZZ")
     if test_config:
@@ -60,4 +60,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     spend.init_app(app)
     dashboard.init_app(app)
+    tracker.init_app(app)
     return app
