@@ -155,8 +155,10 @@
 
   // ------------------------------------------------------------------ delivery
 
-  var queue = [];          // messages waiting for the next batch: {msg, attempts}
-  var waiting = [];        // sent or waiting for a retry, not yet acknowledged
+  // A message is in one place at a time: the queue (not sent yet, or due for a retry), in flight
+  // (a keepalive fetch, which outlives the page), or waiting for its retry (after a failure).
+  var queue = [];          // {msg, attempts}
+  var retrying = [];       // failed once or more, waiting for the backoff to end
   var timer = null;
 
   function backoff(attempts) {
@@ -180,33 +182,27 @@
     });
   }
 
-  function settle(items) {
-    waiting = waiting.filter(function (item) { return items.indexOf(item) < 0; });
-  }
-
   function retry(items, status, retryAfter) {
-    settle(items);
     var again = items.filter(function (item) { return item.attempts < MAX_ATTEMPTS; });
     if (again.length < items.length && window.console) {
       window.console.warn('mbuzz.js: gave up on ' + (items.length - again.length) + ' message(s) after ' +
         MAX_ATTEMPTS + ' attempts (last status: ' + (status || 'network error') + ')');
     }
     if (!again.length) return;
-    waiting = waiting.concat(again);
+    retrying = retrying.concat(again);
     var seconds = parseFloat(retryAfter);
     setTimeout(function () {
-      settle(again);
+      retrying = retrying.filter(function (item) { return again.indexOf(item) < 0; });
       for (var i = 0; i < again.length; i++) enqueue(again[i]);
     }, seconds > 0 ? Math.min(seconds, 60) * 1000 : backoff(again[0].attempts));
   }
 
   function flush() {
-    timer = null;
+    if (timer !== null) { clearTimeout(timer); timer = null; }
     if (!queue.length) return;
     var items = queue.splice(0, 100);
     if (queue.length) schedule(0);
     for (var i = 0; i < items.length; i++) items[i].attempts += 1;
-    waiting = waiting.concat(items);
     var text = body(items);
     fetch(host + '/v1/b', {
       method: 'POST',
@@ -215,12 +211,11 @@
       keepalive: text.length < KEEPALIVE_BYTES,
       credentials: 'omit'
     }).then(function (response) {
-      if (response.ok) return settle(items);
+      if (response.ok) return;
       if (response.status === 429 || response.status >= 500) {
         return retry(items, response.status, response.headers.get('Retry-After'));
       }
-      settle(items);                        // 4xx: retrying cannot help; say why once
-      return response.text().then(function (answer) {
+      return response.text().then(function (answer) {   // 4xx: retrying cannot help; say why
         if (window.console) window.console.warn('mbuzz.js: ' + response.status + ' from ' + host + ': ' + answer);
       });
     }, function () {
@@ -228,29 +223,33 @@
     });
   }
 
-  function unsent() {
-    return queue.concat(waiting).map(function (item) { return item.msg; }).slice(-MAX_OUTBOX);
-  }
-
-  // The page is going away: beacon what is left and keep a copy for the next page of this site
-  // (the server stores each messageId once, so a message that arrives twice is no harm).
+  // The page is going away (the queue was flushed when it was hidden): beacon what is still
+  // queued or waiting for a retry, and keep what failed before for the next page of this site.
+  // The server stores each messageId once, so a message that arrives twice is no harm.
   function leaving() {
-    var msgs = unsent();
-    if (!msgs.length || disabled) return;
+    var items = queue.concat(retrying);
+    if (!items.length || disabled) return;
     if (timer !== null) { clearTimeout(timer); timer = null; }
-    var text = JSON.stringify({ batch: msgs, sentAt: new Date().toISOString(), writeKey: key });
+    var text = body(items);
+    var beaconed = false;
     if (nav.sendBeacon && text.length < KEEPALIVE_BYTES) {
-      try { nav.sendBeacon(host + '/v1/b', new Blob([text], { type: 'text/plain' })); } catch (e) { /* ignore */ }
+      try { beaconed = nav.sendBeacon(host + '/v1/b', new Blob([text], { type: 'text/plain' })); } catch (e) { /* ignore */ }
     }
-    try { if (storage()) storage().setItem(OUTBOX, JSON.stringify(msgs)); } catch (e) { /* ignore */ }
+    var keep = (beaconed ? retrying : items).slice(-MAX_OUTBOX);
+    try { if (keep.length && storage()) storage().setItem(OUTBOX, JSON.stringify(keep)); } catch (e) { /* ignore */ }
   }
 
   function resendOutbox() {
     var store = storage();
     var saved = null;
-    try { saved = store && JSON.parse(store.getItem(OUTBOX) || 'null'); store && store.removeItem(OUTBOX); } catch (e) { /* ignore */ }
+    try {
+      saved = store && JSON.parse(store.getItem(OUTBOX) || 'null');
+      if (saved) store.removeItem(OUTBOX);
+    } catch (e) { /* blocked or not ours */ }
     if (!saved || !saved.length) return;
-    for (var i = 0; i < saved.length && i < MAX_OUTBOX; i++) enqueue({ msg: saved[i], attempts: 1 });
+    for (var i = 0; i < saved.length && i < MAX_OUTBOX; i++) {
+      if (saved[i] && saved[i].msg) enqueue({ msg: saved[i].msg, attempts: saved[i].attempts || 1 });
+    }
   }
 
   function send(type, fields) {
