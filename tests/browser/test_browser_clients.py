@@ -21,6 +21,7 @@ Control and `data-respect-dnt="true"` mbuzz.js sends nothing and sets no cookie.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -285,6 +286,12 @@ AJS_SECOND_VISIT = """async (userId) => {
   await analytics.page();
   await analytics.alias(userId);              // previousId: this browser's anonymousId
   await analytics.identify(userId, {email: userId + '@example.com', plan: 'pro'});
+  return {anonymousId: analytics.user().anonymousId(), userId: analytics.user().id()};
+}"""
+
+AJS_BATCHED_VISIT = """async () => {
+  const [analytics] = await window.ajs;
+  await analytics.page();
   await analytics.track('Checkout Started', {cart_value: 120});
   return {anonymousId: analytics.user().anonymousId(), userId: analytics.user().id()};
 }"""
@@ -311,14 +318,16 @@ def ajs_run(site, browser, analytics_next) -> Run:
     page.goto(f"{site.shop.origin}/ajs/landing?utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale")
     first = page.evaluate(AJS_FIRST_VISIT)
     assert not first["failures"], (first, recorder.console)
-    page.goto(f"{site.shop.origin}/ajs/batched/cart?utm_source=google&utm_medium=cpc&utm_campaign=brand")
+    page.goto(f"{site.shop.origin}/ajs/cart?utm_source=google&utm_medium=cpc&utm_campaign=brand")
     second = page.evaluate(AJS_SECOND_VISIT, user_id)
+    page.goto(f"{site.shop.origin}/ajs/batched/checkout")
+    third = page.evaluate(AJS_BATCHED_VISIT)
     cookies = {c["name"]: c["value"] for c in context.cookies(site.shop.origin)}
     events = wait_for_events(site.database_url, site.account_id, first["anonymousId"],
-                             {"page_view": 2, "product_viewed": 1, "alias": 1, "identify": 1, "checkout_started": 1})
+                             {"page_view": 3, "product_viewed": 1, "alias": 1, "identify": 1, "checkout_started": 1})
     context.close()
     return Run(first["anonymousId"], user_id, events, recorder, record_conversion(site, user_id),
-               {"second": second, "cookies": cookies})
+               {"visits": [first, second, third], "cookies": cookies})
 
 
 def test_analytics_next_loads_its_settings_from_mbuzz_and_sends_nothing_elsewhere(site, ajs_run):
@@ -332,20 +341,25 @@ def test_analytics_next_loads_its_settings_from_mbuzz_and_sends_nothing_elsewher
 def test_analytics_next_posts_each_call_and_a_batch_as_text_plain(site, ajs_run):
     posts = ajs_run.recorder.posts(site.api)
     paths = [urlsplit(r["url"]).path for r in posts]
-    assert {"/v1/p", "/v1/t"} <= set(paths) and "/v1/b" in paths, paths
+    assert {"/v1/p", "/v1/t", "/v1/a", "/v1/i", "/v1/b"} <= set(paths), paths
+    basic = "Basic " + base64.b64encode(f"{site.pk}:".encode()).decode()
     for post in posts:
         assert post["headers"]["content-type"].startswith("text/plain")
+        assert post["headers"]["authorization"] == basic  # the key as Basic auth too
         assert json.loads(post["body"])["writeKey"] == site.pk
     batch = json.loads(next(r["body"] for r in posts if r["url"].endswith("/v1/b")))
-    assert {m["type"] for m in batch["batch"]} >= {"alias", "identify"}
+    assert [m["type"] for m in batch["batch"]] == ["page", "track"]
 
 
 def test_analytics_next_calls_land_with_one_visitor_id_across_page_loads(ajs_run):
     run = ajs_run
-    assert run.extra["second"]["anonymousId"] == run.visitor_id  # the same visitor on the second page load
+    first, second, third = run.extra["visits"]
+    assert first["anonymousId"] == second["anonymousId"] == third["anonymousId"] == run.visitor_id
+    assert third["userId"] == run.user_id  # remembered on the next page load
     assert run.extra["cookies"]["ajs_anonymous_id"].strip('"') == run.visitor_id
     kinds = sorted(e["event_type"] for e in run.events)
-    assert kinds == ["alias", "checkout_started", "identify", "page_view", "page_view", "product_viewed"], kinds
+    assert kinds == ["alias", "checkout_started", "identify", "page_view", "page_view", "page_view",
+                     "product_viewed"], kinds
     assert {e["visitor_id"] for e in run.events} == {run.visitor_id}
     alias = next(e for e in run.events if e["event_type"] == "alias")
     assert alias["user_id"] == run.user_id and alias["properties"]["previous_id"] == run.visitor_id
