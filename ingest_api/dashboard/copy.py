@@ -27,6 +27,12 @@ LOGIN_HELP = ("No user yet? Create one with `mbuzz users create --account ACCOUN
               "after `make demo`, sign in with the credentials it printed.")
 SIGNED_OUT = "You are signed out."
 LOGIN_NEEDED = "Please sign in to see that page."
+LOGIN_EMAIL_THROTTLED = ("Too many wrong passwords for this e-mail address. Wait {minutes} minute(s) and try "
+                         "again, or ask an admin for a setup link (`mbuzz users create … --setup-link`).")
+REAUTH_PASSWORD = "Your password"
+REAUTH_HELP = "You signed in more than {minutes} minutes ago: confirm your password to change keys."
+REAUTH_NEEDED = "Enter your password: changing keys needs a sign-in from the last {minutes} minutes."
+REAUTH_WRONG = "That is not your password. Nothing was changed; try again."
 SETUP_TITLE = "Choose your password"
 SETUP_INTRO = "Set a password for {email}. This link works once."
 SETUP_PASSWORD = "New password"

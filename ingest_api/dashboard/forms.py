@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Optional
 
 from ingest_api.dashboard import copy
 from mbuzz.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -25,7 +25,13 @@ class SetupForm(FlaskForm):
     confirm = PasswordField(copy.SETUP_CONFIRM, validators=[DataRequired(), EqualTo("password", copy.SETUP_MISMATCH)])
 
 
-class KeyForm(FlaskForm):
+class ReauthMixin:
+    """The password again, asked for (and checked by `auth.reauthenticated`) when the sign-in is not recent."""
+
+    password = PasswordField(copy.REAUTH_PASSWORD, validators=[Optional(), Length(max=MAX_PASSWORD_LENGTH)])
+
+
+class KeyForm(ReauthMixin, FlaskForm):
     name = StringField(copy.KEYS_NAME, validators=[
         Length(max=KEY_NAME_MAX, message=copy.KEYS_NAME_TOO_LONG.format(max=KEY_NAME_MAX))])
     environment = RadioField(copy.KEYS_ENV, choices=[SelectChoice("test", copy.KEYS_ENV_TEST), SelectChoice("live", copy.KEYS_ENV_LIVE)],
@@ -36,6 +42,10 @@ class ConfirmForm(FlaskForm):
     """A button that needs only the CSRF token (sign out, activate…); `confirmed` for destructive ones."""
 
     confirmed = HiddenField()
+
+
+class RevokeForm(ReauthMixin, ConfirmForm):
+    pass
 
 
 class ModelForm(FlaskForm):
