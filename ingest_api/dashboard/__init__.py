@@ -118,9 +118,17 @@ bp.register_error_handler(psycopg.InterfaceError, _unavailable)
 bp.register_error_handler(Exception, _unexpected)
 
 
+READ_ONLY_PREFIX = "/docs"  # the docs site (guides.py) shows a signed-in reader their own host and keys
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class DashboardSessions(SecureCookieSessionInterface):
-    """Session cookies only under /dashboard: API calls authenticate with keys, never read or set a
-    cookie, and do not pay for verifying one on every batch of events.
+    """Session cookies only under /dashboard (and read, never written, under /docs): API calls
+    authenticate with keys, never read or set a cookie, and do not pay for verifying one on every
+    batch of events.
 
     The cookie is always HttpOnly and SameSite (Lax, or Strict when configured), and Secure when
     SESSION_COOKIE_SECURE is set (MBUZZ_SESSION_COOKIE_SECURE=true) or this request came over HTTPS
@@ -128,9 +136,13 @@ class DashboardSessions(SecureCookieSessionInterface):
     proxy set the option)."""
 
     def open_session(self, app: Flask, request):
-        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+        if _under(request.path, bp.url_prefix) or _under(request.path, READ_ONLY_PREFIX):
             return super().open_session(app, request)
         return None  # Flask's null session: reading works, writing raises
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not _under(request.path, READ_ONLY_PREFIX):  # the docs site reads who is signed in, never writes
+            super().save_session(app, session, response)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)

@@ -32,10 +32,11 @@ from mbuzz.errors import MbuzzError
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path of this dashboard: never another host (no open redirect)."""
+    """Only a path of this dashboard or of the docs site: never another host (no open redirect)."""
     if target:
         parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith(bp.url_prefix + "/") and "\\" not in target:
+        if (not parts.scheme and not parts.netloc and target.startswith((bp.url_prefix + "/", "/docs/"))
+                and "\\" not in target):
             return target
     return url_for("dashboard.overview")
 

@@ -213,6 +213,35 @@ COL_DAYS_BEFORE = "Days before conversion"
 COL_CREDIT = "Credit"
 COL_MILESTONE = "Milestone"
 
+# --- the docs site (/docs/, ingest_api/guides.py) --------------------------------------------------------------
+DOCS_PRODUCT = "mbuzz docs"
+DOCS_TOP_NAV = "Docs"
+DOCS_SIDEBAR = "Guides and reference"
+DOCS_GUIDES = "Guides"
+DOCS_EXAMPLES = "Examples"
+DOCS_REFERENCE = "API reference"
+DOCS_REFERENCE_HTML = "Every endpoint (OpenAPI)"
+DOCS_REFERENCE_INTRO = "Every endpoint, its parameters and answers, from the OpenAPI document the server validates against:"
+DOCS_DASHBOARD = "Dashboard"
+DOCS_SIGN_IN = "Sign in to see your own host and keys in the examples."
+DOCS_SIGNED_IN = "Signed in · {account}"
+DOCS_PLACEHOLDERS = ("Examples show placeholders: http://127.0.0.1:8000 for your mbuzz host, acct_… for your account, "
+                     "pk_live_… for a publishable key and key_… for a secret key's id.")
+DOCS_YOUR_VALUES = "Examples on these pages use the values of {account}:"
+DOCS_VALUE_HOST = "Host"
+DOCS_VALUE_ACCOUNT = "Account"
+DOCS_VALUE_PUBLISHABLE = "Publishable key ({environment})"
+DOCS_VALUE_SECRET = "Secret key id"
+DOCS_NO_SECRETS = ("Secret keys (sk_…) are never shown here: use the one you copied when you created it, "
+                   "or create another.")
+DOCS_NO_PUBLISHABLE = "There is no active publishable key yet: create one on the"
+DOCS_INDEX_TITLE = "mbuzz API guides"
+DOCS_INDEX_INTRO = ("How to send events, conversions and spend to mbuzz, from a website, a backend or Segment's "
+                    "libraries, and read attribution back. Start with getting started.")
+DOCS_EXAMPLE_INTRO = "A runnable example; the test suite runs it against a live server."
+DOCS_NOT_FOUND = "There is no guide here. Every guide is listed on the"
+DOCS_FOOTER = "mbuzz: self-hosted multi-touch attribution · these guides are docs/api/*.md of the repository"
+
 # --- errors ----------------------------------------------------------------------------------------------------
 ERROR_TITLES = {
     400: "Bad request",
