@@ -26,7 +26,8 @@ from typing import Any, Mapping
 from flask import Flask
 
 from ingest_api import config as default_config
-from ingest_api import dashboard, db, docs, errors, events, guides, health, limits, openapi, redaction, segment, validate
+from ingest_api import cors, dashboard, db, docs, errors, events, guides, health, limits, openapi, redaction, segment
+from ingest_api import validate
 from ingest_api import attribution_models, conversions, reports, spend
 
 
@@ -61,4 +62,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     spend.init_app(app)
     dashboard.init_app(app)
     guides.init_app(app)
+    cors.init_app(app)
     return app
