@@ -205,9 +205,9 @@ def current_reader() -> Reader | None:
     keys.sort(key=lambda k: k.created_at, reverse=True)
     publishable: dict[str, str] = {}
     for key in keys:
-        if getattr(key, "publishable", False) and key.public_key and _TOKEN.match(key.public_key):
+        if key.publishable and key.public_key and _TOKEN.match(key.public_key):
             publishable.setdefault(key.environment, key.public_key)
-    secret = sorted((k for k in keys if not getattr(k, "publishable", False)), key=lambda k: k.environment != "test")
+    secret = sorted((k for k in keys if not k.publishable), key=lambda k: k.environment != "test")
     return Reader(account_name=g.account.name, host=host if _HOST.match(host) else None, account_id=g.account_id,
                   publishable=tuple(sorted(publishable.items())),
                   secret_key_id=secret[0].id if secret and _TOKEN.match(secret[0].id) else None)

@@ -3,7 +3,8 @@
     dashboard.init_app(app)
 
 Pages: sign-in/out and one-time setup links (auth.py), overview (overview.py:
-recent events, UTM top 10, usage), API keys (keys.py), attribution reports
+recent events, UTM top 10, usage), API keys (keys.py), the snippets to install
+(install.py), attribution reports
 (reports.py), models and the DSL editor (models.py). Shared pieces are in
 base.py (the blueprint, sign-in, database scoping), every user-facing string
 in copy.py, forms in forms.py.
@@ -28,7 +29,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ingest_api import errors as api_errors
-from ingest_api.dashboard import auth, copy, keys, models, overview, reports  # noqa: F401  (routes)
+from ingest_api.dashboard import auth, copy, install, keys, models, overview, reports  # noqa: F401  (routes)
 from ingest_api.dashboard.base import bp, load_user, render
 from mbuzz.errors import DatabaseUnavailable
 

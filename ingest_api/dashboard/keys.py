@@ -1,17 +1,20 @@
 """API keys: create (plaintext shown once), list masked, revoke with confirmation — `mbuzz.accounts`, as the CLI.
 
+Secret keys are listed masked; publishable keys (public by design, for page source) in full with their
+allowed origins, which the form checks with `accounts.normalise_origin` (forms.KeyForm).
+
 Creating and revoking need a recent sign-in or the password again (auth.reauthenticated): 403 with the
 form asking for it otherwise, and nothing changed."""
 from __future__ import annotations
 
-from flask import flash, g, redirect, url_for
+from flask import flash, g, redirect, request, url_for
 
 from ingest_api.dashboard import copy
 from ingest_api.dashboard.auth import reauth_minutes, reauthenticated, recently_authenticated
 from ingest_api.dashboard.base import bp, login_required, not_found, render, scoped, unscoped
 from ingest_api.dashboard.forms import ConfirmForm, KeyForm, RevokeForm
 from mbuzz import accounts
-from mbuzz.errors import NotFound
+from mbuzz.errors import MbuzzError, NotFound
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -28,7 +31,8 @@ def _page(form: KeyForm, created: accounts.NewKey | None = None, status: int = 2
 @bp.get("/keys")
 @login_required
 def keys():
-    return _page(KeyForm())
+    kind = request.args.get("kind")  # the Install page links here with ?kind=publishable
+    return _page(KeyForm(kind=kind) if kind in ("secret", "publishable") else KeyForm())
 
 
 @bp.post("/keys")
@@ -40,8 +44,13 @@ def create_key():
     if not reauthenticated(form):
         return _page(form, status=403)
     # The API role may only read keys: creation runs as the app's user, for the session's account only.
-    with unscoped() as conn:
-        created = accounts.create_key(conn, g.account_id, form.environment.data, (form.name.data or "").strip())
+    try:
+        with unscoped() as conn:
+            created = accounts.create_key(conn, g.account_id, form.environment.data, (form.name.data or "").strip(),
+                                          publishable=form.kind.data == "publishable", origins=form.allowed_origins)
+    except MbuzzError as exc:  # the service's own rules (the form checked the same ones first)
+        form.origins.errors = [str(exc)]
+        return _page(form, status=400)
     # Rendered, not redirected: the plaintext never goes into the session cookie or a URL.
     return _page(KeyForm(formdata=None), created=created, status=201)
 

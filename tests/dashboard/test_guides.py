@@ -162,3 +162,17 @@ def test_sign_in_from_the_docs_comes_back_to_the_docs(client, admin):
         "csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD})
     assert response.status_code == 302 and response.location == "/docs/events"
     assert admin.account_name.encode() in client.get("/docs/events").data
+
+
+def test_signed_in_readers_see_their_publishable_key(signed_in, conn, admin):
+    live = create_key(conn, admin.account_id, "live", "shop", publishable=True, origins=["https://shop.example"])
+    html = signed_in.get("/docs/getting_started").data.decode()
+    assert f'data-key="{live.plaintext}"' in _text(html) and "pk_live_…" not in html
+    assert "http://localhost/mbuzz.js" in _text(html)
+    assert "No active publishable key" not in html
+
+
+def test_without_a_publishable_key_the_reader_is_told_where_to_make_one(signed_in):
+    html = signed_in.get("/docs/getting_started").data.decode()
+    assert "pk_live_…" in html and "There is no active publishable key yet" in html
+    assert 'href="/dashboard/keys"' in html
