@@ -38,7 +38,10 @@ def snippets(host: str, key: str) -> dict[str, str]:
         "analytics_js": (
             "// npm install @segment/analytics-next\n"
             "import { AnalyticsBrowser } from '@segment/analytics-next'\n\n"
-            f"export const analytics = AnalyticsBrowser.load({{ writeKey: '{key}', cdnURL: '{host}' }})\n\n"
+            "export const analytics = AnalyticsBrowser.load({\n"
+            f"  writeKey: '{key}',\n"
+            f"  cdnURL: '{host}',  // mbuzz serves analytics.js's settings and receives its calls\n"
+            "})\n\n"
             "analytics.page()\n"
             "analytics.track('Signed Up', { plan: 'pro' })\n"
         ),

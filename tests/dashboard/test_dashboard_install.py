@@ -29,7 +29,7 @@ def test_snippets_carry_this_host_and_the_publishable_key(signed_in, conn, admin
     snippets = _snippets(page)
     assert snippets["snippet-mbuzz-js"] == (
         f'<script src="https://localhost:8443/mbuzz.js" data-key="{key.plaintext}" async></script>')
-    assert (f"AnalyticsBrowser.load({{ writeKey: '{key.plaintext}', cdnURL: 'https://localhost:8443' }})"
+    assert (f"AnalyticsBrowser.load({{\n  writeKey: '{key.plaintext}',\n  cdnURL: 'https://localhost:8443',"
             in snippets["snippet-analytics-js"])
     assert "import { AnalyticsBrowser } from '@segment/analytics-next'" in snippets["snippet-analytics-js"]
     assert ('Client(api_key="sk_live_…", host="https://localhost:8443")' in snippets["snippet-python"])
