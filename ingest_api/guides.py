@@ -14,7 +14,7 @@ GitHub: `events.md#idempotency` → /docs/events#idempotency, `examples/x.sh` �
 For a reader signed in to the dashboard, these placeholders of the guides and
 examples (plain text on GitHub) are replaced by their account's own values:
 
-    http://127.0.0.1:8000    this host (request.host_url)
+    http://127.0.0.1:8000    this host (request.host_url); so is https://mbuzz.example.com
     acct_…                   the account id
     pk_live_… / pk_test_…    the account's newest active publishable key of that environment
     key_…                    the id of the account's newest active secret key (test keys first)
@@ -55,7 +55,7 @@ _EXAMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _HOST = re.compile(r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\Z")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+\Z")
 EXAMPLE_HOST = "http://127.0.0.1:8000"
-_PLACEHOLDERS = re.compile(r"http://127\.0\.0\.1:8000|(?<!\w)(acct|key|pk_live|pk_test)_(?:…|\.\.\.)")
+_PLACEHOLDERS = re.compile(r"(http://127\.0\.0\.1:8000|https://mbuzz\.example\.com)|(?<!\w)(acct|key|pk_live|pk_test)_(?:…|\.\.\.)")
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
@@ -168,7 +168,7 @@ def substitute(text: str, reader: Reader | None) -> str:
     if reader is None:
         return text
     values = reader.values()
-    return _PLACEHOLDERS.sub(lambda m: values.get(m.group(1) or m.group(0), m.group(0)), text)
+    return _PLACEHOLDERS.sub(lambda m: values.get(EXAMPLE_HOST if m.group(1) else m.group(2), m.group(0)), text)
 
 
 def _links_env() -> dict:
