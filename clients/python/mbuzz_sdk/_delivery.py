@@ -54,10 +54,10 @@ class Response:
 
     @property
     def error(self) -> str:
-        """The API's ``error.code: error.message``, or the status alone."""
+        """``HTTP 401 unauthorized: …``: the status and the API's error code and message."""
         if isinstance(self.body, dict) and isinstance(self.body.get("error"), dict):
             error = self.body["error"]
-            return f"{error.get('code')}: {error.get('message')}"
+            return f"HTTP {self.status} {error.get('code')}: {error.get('message')}"
         return f"HTTP {self.status}"
 
 
@@ -281,10 +281,10 @@ class Sender:
             elif response.status == 422:
                 self._give_up(batch, response, "rejected", f"conversion rejected ({response.error})")
             else:
-                self._give_up(batch, response, "failed", f"conversion refused with {response.error}")
+                self._give_up(batch, response, "failed", f"conversion refused ({response.error})")
             return
         if not 200 <= response.status < 300:
-            self._give_up(batch, response, "failed", f"{len(batch)} events refused with {response.error}")
+            self._give_up(batch, response, "failed", f"{len(batch)} events refused ({response.error})")
             return
         result = response.body if isinstance(response.body, dict) else {}
         indexes = sorted({r.get("index") for r in result.get("rejected") or [] if isinstance(r, dict)}
