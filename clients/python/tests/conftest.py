@@ -15,7 +15,9 @@ from tests.ingest_api.ingest_helpers import SESSION_PREFIX, Tenant, make_tenant,
 
 @pytest.fixture(scope="session")
 def live_server(database_url, tmp_path_factory):  # noqa: F811
-    server = start_server(database_url, tmp_path_factory.mktemp("sdk-live") / "server.log", f"{SESSION_PREFIX}-sdk")
+    # one worker: the SDK sends one request at a time, and it starts faster on a busy machine
+    server = start_server(database_url, tmp_path_factory.mktemp("sdk-live") / "server.log", f"{SESSION_PREFIX}-sdk",
+                          workers=1)
     yield server
     stop_server(server)
 

@@ -123,6 +123,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 def rows(conn, table: str, account_id: str) -> list[dict]:
     """raw.events or raw.conversions of one account, oldest first."""
     assert table in ("events", "conversions")
-    cursor = conn.execute(f"select * from raw.{table} where account_id = %s order by received_at", (account_id,))
+    at = "occurred_at" if table == "events" else "converted_at"
+    cursor = conn.execute(f"select * from raw.{table} where account_id = %s order by received_at, {at}", (account_id,))
     names = [c.name for c in cursor.description]
     return [dict(zip(names, row)) for row in cursor.fetchall()]
