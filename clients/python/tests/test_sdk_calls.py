@@ -1,9 +1,16 @@
 """What each SDK call stores, read back from raw.events / raw.conversions of a live `mbuzz serve`."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sdk_helpers import rows
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "api" / "examples"
 
 
 def test_track_stores_the_slug_the_name_and_the_client_made_id(live_server, conn, tenant, make_client):
@@ -123,3 +130,15 @@ def test_invalid_calls_never_raise_and_are_counted(live_server, conn, tenant, ma
     assert len(reported) == 10 and all(type(error).__name__ == "DeliveryError" for error in reported)
     [row] = rows(conn, "events", tenant.account_id)
     assert row["properties"]["when"] == "2026-01-01 00:00:00" and row["properties"]["delta"] == "0:00:03"
+
+
+def test_the_documented_example_runs(live_server, conn, tenant):
+    result = subprocess.run([sys.executable, "sdk_python.py"], cwd=EXAMPLES, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "MBUZZ_API_URL": live_server.url,
+                                              "MBUZZ_API_KEY": tenant.test_key})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"sent": 4, "failed": 0, "rejected": 0}
+    assert sorted(r["event_type"] for r in rows(conn, "events", tenant.account_id)) == \
+        ["checkout_completed", "identify", "page_view"]
+    [purchase] = rows(conn, "conversions", tenant.account_id)
+    assert (purchase["conversion_type"], purchase["environment"]) == ("purchase", "test")

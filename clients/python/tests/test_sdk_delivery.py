@@ -200,3 +200,24 @@ def test_exit_is_bounded_by_the_shutdown_timeout_when_the_host_is_down():
     """, {"HOST": f"http://127.0.0.1:{free_port()}"})
     assert result.returncode == 0, result.stderr
     assert "1 calls were not delivered within 1.0 s of close()" in result.stderr
+
+
+def test_a_forked_child_sends_its_own_calls(live_server, conn, tenant):
+    result = run_script("""
+        import os
+        from mbuzz_sdk import Client
+
+        client = Client(os.environ["KEY"], os.environ["HOST"])
+        client.track("vis_parent", "before fork")
+        assert client.flush(30)
+        pid = os.fork()
+        if pid == 0:  # the child: a fresh queue and its own sender thread
+            client.track("vis_child", "in child")
+            os._exit(0 if client.flush(30) and client.stats.sent == 2 else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        client.track("vis_parent", "after fork")
+    """, {"KEY": tenant.live_key, "HOST": live_server.url})
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["visitor_id"] for r in rows(conn, "events", tenant.account_id)) == \
+        ["vis_child", "vis_parent", "vis_parent"]
