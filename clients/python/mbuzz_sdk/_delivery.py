@@ -155,8 +155,13 @@ class Sender:
                 self._counts["dropped"] += 1
                 return False
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="mbuzz-sdk-sender", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="mbuzz-sdk-sender", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                    self._counts["dropped"] += 1
+                    return False
+                self._thread = thread
             if len(self._items) >= self.settings.max_queue_size:
                 self._items.popleft()
                 self._counts["dropped"] += 1
