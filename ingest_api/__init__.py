@@ -26,7 +26,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from ingest_api import config as default_config
-from ingest_api import dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
+from ingest_api import cors, dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
 from ingest_api import attribution_models, conversions, reports, spend
 
 
@@ -60,4 +60,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     spend.init_app(app)
     dashboard.init_app(app)
+    cors.init_app(app)
     return app

@@ -2,9 +2,12 @@
 
 A thin HTTP layer over mbuzz/models_service.py (which the dashboard uses too): invalid DSL →
 422 with `details: [{line, column, message}]`; a taken name → 409 `conflict`; PATCH or DELETE
-on a preset → 405 with `Allow: GET`; another account's id → 404.
+on a preset → 405 with `Allow: GET`; another account's id → 404. Bodies come flat
+(`{source, is_active}`) or in the seed's envelope (`{"attribution_model": {name, dsl_code}}`).
 """
 from __future__ import annotations
+
+import re
 
 from flask import Blueprint, g
 
@@ -29,6 +32,39 @@ def _call(function, *args, **kwargs):
         raise ApiError(exc.message, status=404) from None
 
 
+_HEADER = re.compile(r'\A(\s*(?:#[^\n]*\n\s*)*)model\s+"[^"\n]*"')
+
+
+def _seed_source(name: str | None, dsl_code: str) -> str:
+    """The seed's `{name, dsl_code}` as one program: `name` names the model (it replaces the name of
+    the program's own `model "…"` line, or wraps a bare body in one)."""
+    if name is None:
+        return dsl_code
+    if '"' in name or "\n" in name or not name.strip():
+        raise ApiError('attribution_model.name: 1-255 characters without double quotes or line breaks', status=422)
+    if _HEADER.match(dsl_code):
+        return _HEADER.sub(lambda m: f'{m.group(1)}model "{name}"', dsl_code, count=1)
+    return f'model "{name}"\n{dsl_code.rstrip()}\nend\n'
+
+
+def _body() -> dict:
+    """`{source, is_active}`, from the flat body or the seed's `{"attribution_model": {name, dsl_code}}`."""
+    body = openapi.parse_json_body()
+    if "attribution_model" not in body:
+        return body
+    seed = body["attribution_model"]
+    fields = {k: v for k, v in seed.items() if k == "is_active"}
+    if "dsl_code" in seed:
+        if seed.get("name") is None and not _HEADER.match(seed["dsl_code"]):
+            raise ApiError('attribution_model.name: is required when dsl_code has no `model "Name"` line',
+                           status=422)
+        fields["source"] = _seed_source(seed.get("name"), seed["dsl_code"])
+    elif "name" in seed:
+        raise ApiError("attribution_model.dsl_code: is required with name (a model's name is part of its program)",
+                       status=422)
+    return fields
+
+
 @bp.get("/attribution_models")
 @authenticated()
 def index():
@@ -38,7 +74,7 @@ def index():
 @bp.post("/attribution_models")
 @authenticated()
 def create():
-    body = openapi.parse_json_body()
+    body = _body()
     model = _call(service.create_model, body["source"], is_active=body.get("is_active", True))
     return model.as_dict(), 201
 
@@ -52,7 +88,7 @@ def show(model_id: str):
 @bp.patch("/attribution_models/<model_id>")
 @authenticated()
 def update(model_id: str):
-    body = openapi.parse_json_body()
+    body = _body()
     return _call(service.update_model, model_id, source=body.get("source"), is_active=body.get("is_active")).as_dict()
 
 

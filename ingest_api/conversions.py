@@ -1,5 +1,7 @@
 """POST /api/v1/conversions and GET /api/v1/conversions/{id}.
 
+A publishable key (a web page) may POST and is answered with the conversion's id only.
+
 The body is validated against the document's `ConversionRequest` by `@authenticated`; the
 rules a schema says poorly (event_id, or visitor_id + timestamp; currency with revenue; the
 event must exist in this account and environment) are checked by mbuzz/conversions.py and
@@ -52,15 +54,23 @@ def _result(conversion: service.Conversion, status: str, credits: dict) -> dict:
             "credits_status": status, "attribution_credits": credits}
 
 
+def _body() -> dict:
+    """The conversion fields: the flat body, or the seed's `{"conversion": {...}}` envelope."""
+    body = openapi.parse_json_body()
+    return body["conversion"] if "conversion" in body else body
+
+
 @bp.post("/conversions")
-@authenticated()
+@authenticated(publishable=True)
 def create():
     principal = g.principal
     try:
         conversion, created = service.record_conversion(g.db, principal.account_id, principal.environment,
-                                                        principal.key_id, _request(openapi.parse_json_body()))
+                                                        principal.key_id, _request(_body()))
     except service.ConversionInputError as exc:
         raise ApiError(str(exc), status=422) from None
+    if principal.publishable:  # a web page may record a conversion, never read credits
+        return {"conversion_id": conversion.conversion_id}, 201 if created else 200
     if created:
         credits = service.provisional_credits(g.db, principal.account_id, conversion)
         return _result(conversion, "provisional", credits), 201

@@ -40,6 +40,8 @@ class EventChecker:
             return None, errors
         if self.check_text and (problem := storable.unstorable_text(item)):
             return None, [f"event: {problem}"]
+        if (problem := identity_event_problem(item.get("event_type"), item.get("user_id"), item.get("properties"))):
+            return None, [problem]
         occurred_at = self.received_iso
         if "timestamp" in item:
             try:
@@ -61,8 +63,25 @@ class EventChecker:
         }, []
 
 
+def identity_event_problem(event_type: str | None, user_id: Any, properties: Any,
+                           names: tuple[str, str] = ("user_id", "properties.group_id")) -> str | None:
+    """What an `alias` (links its visitor to `user_id`) or `group` (the visitor's company:
+    `properties.group_id`) event lacks, or None. Both doors use it; `names` are the fields as the
+    caller sent them (Segment's are userId and groupId)."""
+    user_field, group_field = names
+    if event_type == "alias" and not (isinstance(user_id, str) and user_id.strip()):
+        return f"{user_field}: is required for alias (the user the visitor becomes)"
+    if event_type == "group":
+        group_id = properties.get("group_id") if isinstance(properties, dict) else None
+        if not (isinstance(group_id, str) and group_id.strip()) or len(group_id) > 255:
+            return f"{group_field}: is required for group (the company or account id, 1-255 characters)"
+        if not isinstance(properties.get("traits", {}), dict):
+            return "traits: must be an object"
+    return None
+
+
 @bp.post("/events")
-@authenticated()
+@authenticated(publishable=True)
 def ingest():
     received_at = datetime.now(timezone.utc)
     checker = EventChecker(received_at, g.body)

@@ -1,20 +1,33 @@
-"""Segment's HTTP Tracking API: POST /v1/batch, /v1/track, /v1/page, /v1/identify.
+"""Segment's HTTP Tracking API, as analytics.js 2.0 and the server SDKs speak it.
 
-Existing Segment and RudderStack SDKs send here unchanged (host = mbuzz, write
-key = an mbuzz API key, sent as the Basic-auth user name). Each message is
-mapped to an mbuzz event and then held to the same `Event` rules as
-POST /api/v1/events, so both doors store the same rows:
+Paths: /v1/batch, /v1/track, /v1/page, /v1/identify, /v1/screen, /v1/alias,
+/v1/group, and analytics.js's short forms /v1/b, /v1/t, /v1/p, /v1/i, /v1/s,
+/v1/a, /v1/g. Existing Segment and RudderStack SDKs send here unchanged (host =
+mbuzz, write key = an mbuzz API key: the Basic-auth user name, or `writeKey` in
+the body as analytics.js sends it, JSON or text/plain). Web pages use a
+publishable key (pk_…); CORS is in cors.py. Each message is mapped to an mbuzz
+event and then held to the same `Event` rules as POST /api/v1/events, so both
+doors store the same rows:
 
 - `messageId` → event_id (the permanent idempotency key); `anonymousId` →
   visitor_id (`userId` when there is no anonymousId); `userId` → user_id
 - track → slug of `event` (name kept in properties.event_name); page →
   page_view; screen → screen_view; identify → identify (traits in
-  properties.traits); group and alias are rejected, never dropped silently
+  properties.traits); alias → alias with visitor_id = `previousId` and user_id
+  = `userId` (identity stitching joins that visitor's journeys to the user's);
+  group → group with properties {group_id, traits} (the user's company)
 - `context.campaign` {name, source, medium, term, content} → utm_campaign,
   utm_source, utm_medium, utm_term, utm_content; `context.page` {url,
-  referrer} → url, referrer (properties sent by the client win)
+  referrer} → url, referrer (properties sent by the client win); the whole
+  context (userAgent, locale, page, campaign, library…) is stored as sent
 - originalTimestamp (or timestamp) and sentAt are stored as sent; the event
   time is skew-corrected: occurred_at = receivedAt − (sentAt − originalTimestamp)
+- every processed call answers 200 (analytics.js retries any status ≥ 400):
+  invalid messages are listed in `rejected`, never dropped silently
+
+`GET /v1/projects/<writeKey>/settings` answers the settings document
+analytics.js loads from its CDN, pointing it back at this host, so
+`AnalyticsBrowser.load({writeKey, cdnURL: "<mbuzz>"})` needs nothing of Segment's.
 """
 from __future__ import annotations
 
@@ -22,17 +35,21 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app, g, jsonify, request
 
-from ingest_api import landing, openapi, storable
-from ingest_api.auth import authenticated
-from ingest_api.events import EventChecker
+from ingest_api import cors, db, landing, openapi, storable
+from ingest_api.auth import authenticate, authenticated
+from ingest_api.errors import ApiError
+from ingest_api.events import EventChecker, identity_event_problem
+from mbuzz.accounts import KEY_PATTERN, origin_allowed
 from mbuzz.ids import new_id
 
 bp = Blueprint("segment", __name__, url_prefix="/v1")
 
-EVENT_TYPES = {"track": None, "page": "page_view", "screen": "screen_view", "identify": "identify"}
-UNSUPPORTED = ("group", "alias")
+EVENT_TYPES = {"track": None, "page": "page_view", "screen": "screen_view", "identify": "identify",
+               "alias": "alias", "group": "group"}
+# the single-message calls, by their long and short paths
+CALLS = {"track": "t", "page": "p", "identify": "i", "screen": "s", "alias": "a", "group": "g"}
 CAMPAIGN_TO_UTM = {"name": "utm_campaign", "source": "utm_source", "medium": "utm_medium",
                    "term": "utm_term", "content": "utm_content"}
 
@@ -64,10 +81,8 @@ class SegmentMapper:
         if errors:
             return None, errors
         kind = implied_type or message.get("type")
-        if kind in UNSUPPORTED:
-            return None, [f"type: {kind!r} messages are not stored by mbuzz"]
         if kind not in EVENT_TYPES:
-            return None, ["type: is required (track, page, screen or identify)"]
+            return None, [f"type: is required ({', '.join(EVENT_TYPES)})"]
         if self.checker.check_text and (problem := storable.unstorable_text(message)):
             return None, [f"message: {problem}"]
 
@@ -77,6 +92,10 @@ class SegmentMapper:
             if not event_type:
                 return None, ["event: is required for track and must contain a letter or digit"]
         visitor_id = message.get("anonymousId") or message.get("userId")
+        if kind == "alias":
+            visitor_id = message.get("previousId")
+            if not (isinstance(visitor_id, str) and visitor_id.strip()):
+                return None, ["previousId: is required for alias (the anonymous or earlier id being linked)"]
         if not visitor_id:
             return None, ["anonymousId or userId: one of them is required"]
 
@@ -84,6 +103,10 @@ class SegmentMapper:
         properties = dict(message.get("properties") or {})
         if kind == "identify":
             properties = {"traits": message.get("traits") or {}}
+        if kind == "alias":
+            properties = {"previous_id": visitor_id}
+        if kind == "group":
+            properties = {"group_id": message.get("groupId"), "traits": message.get("traits") or {}}
         if kind == "track":
             properties.setdefault("event_name", message["event"])
         if kind in ("page", "screen") and message.get("name"):
@@ -124,6 +147,8 @@ class SegmentMapper:
         problems = self.checker.schema.errors(event)  # the same rules as /api/v1/events
         if problems:
             return None, problems
+        if problem := identity_event_problem(event_type, message.get("userId"), properties, ("userId", "groupId")):
+            return None, [problem]
         return {
             "event_id": message.get("messageId") or new_id("evt"),
             "event_type": event_type,
@@ -154,33 +179,61 @@ def _ingest(messages: list, body: dict, implied_type: str | None):
 
 
 @bp.post("/batch")
-@authenticated(scheme="basic")
+@bp.post("/b", endpoint="b")
+@authenticated(scheme="basic", publishable=True)
 def batch():
     body = openapi.parse_json_body()
     return _ingest(body["batch"], body, None)
 
 
-def _single(kind: str):
-    body = openapi.parse_json_body()
-    return _ingest([body], {}, kind)
+def _single_view(kind: str):
+    @authenticated(scheme="basic", publishable=True)
+    def view():
+        body = openapi.parse_json_body()
+        return _ingest([body], {}, kind)
+
+    view.__name__ = kind
+    return view
 
 
-@bp.post("/track")
-@authenticated(scheme="basic")
-def track():
-    return _single("track")
+for _kind, _short in CALLS.items():
+    _view = _single_view(_kind)
+    bp.add_url_rule(f"/{_kind}", endpoint=_kind, view_func=_view, methods=["POST"])
+    bp.add_url_rule(f"/{_short}", endpoint=_short, view_func=_view, methods=["POST"])
 
 
-@bp.post("/page")
-@authenticated(scheme="basic")
-def page():
-    return _single("page")
-
-
-@bp.post("/identify")
-@authenticated(scheme="basic")
-def identify():
-    return _single("identify")
+@bp.get("/projects/<write_key>/settings")
+def settings(write_key: str):
+    """analytics.js's settings document for a publishable key, pointing it back at this host."""
+    if not KEY_PATTERN.match(write_key):
+        raise ApiError("no such write key: expected a publishable key (pk_…)", status=404)
+    with db.transaction() as conn:
+        principal = authenticate(conn, write_key)
+    if not principal.publishable:
+        raise ApiError("a secret key (sk_…) was put in a web page: revoke it, and load analytics.js with a "
+                       "publishable key (pk_…)", status=403, code="secret_key_in_browser")
+    origin = request.headers.get("Origin")
+    if origin is not None and not origin_allowed(origin, principal.allowed_origins):
+        raise ApiError(f"origin {origin[:200]!r} is not allowed for this publishable key", status=403,
+                       code="origin_not_allowed", details={"origin": origin[:200]})
+    response = jsonify({
+        "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{request.host}/v1",
+                                        "protocol": request.scheme, "unbundledIntegrations": [],
+                                        "addBundledMetadata": False}},
+        "plan": {"track": {"__default": {"enabled": True}}, "identify": {"__default": {"enabled": True}},
+                 "group": {"__default": {"enabled": True}}},
+        "edgeFunction": {},
+        "analyticsNextEnabled": True,
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [],
+    })
+    response.headers["Cache-Control"] = "public, max-age=300"
+    if origin is not None:
+        cors.allow_origin(response)
+    return response
 
 
 def init_app(app) -> None:

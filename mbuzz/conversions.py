@@ -18,6 +18,7 @@ runs on the same data. No Flask here: the API and the dashboard both call this.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -149,9 +150,15 @@ def _resolve(conn: psycopg.Connection, account_id: str, environment: str,
 
 def record_conversion(conn: psycopg.Connection, account_id: str, environment: str, api_key_id: str | None,
                       request: ConversionRequest) -> tuple[Conversion, bool]:
-    """Store the conversion unless it is a repeat; (the conversion, whether it is new)."""
+    """Store the conversion unless it is a repeat; (the conversion, whether it is new).
+
+    Revenue without a currency takes the account's default currency, where one is set."""
     if request.revenue is not None and request.currency is None:
-        raise ConversionInputError("currency: required with revenue (ISO 4217, e.g. EUR)")
+        row = conn.execute("select settings ->> 'currency' from raw.accounts where id = %s", (account_id,)).fetchone()
+        if not (row and row[0]):
+            raise ConversionInputError("currency: required with revenue (ISO 4217, e.g. EUR), or set the account's "
+                                       f"default currency: mbuzz accounts update {account_id} --currency EUR")
+        request = dataclasses.replace(request, currency=row[0])
     if len(json.dumps(request.properties, ensure_ascii=False).encode("utf-8", "replace")) > MAX_PROPERTIES_BYTES:
         raise ConversionInputError(f"properties: larger than {MAX_PROPERTIES_BYTES // 1024} KB")
     visitor_id, user_id, converted_at = _resolve(conn, account_id, environment, request)

@@ -14,19 +14,35 @@ def accounts() -> None:
 @accounts.command("create")
 @click.argument("name")
 @click.option("--tier", default="standard", show_default=True, help="Rate-limit tier.")
+@click.option("--currency", default=None, metavar="CODE",
+              help="Default currency (ISO 4217) of conversions sent with revenue but no currency.")
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": ...} only.')
-def create(name: str, tier: str, as_json: bool) -> None:
+def create(name: str, tier: str, currency: str | None, as_json: bool) -> None:
     """Create an account called NAME."""
     from mbuzz import accounts as service
     from mbuzz.db import connect
 
     with connect() as conn:
-        account = service.create_account(conn, name, tier)
+        account = service.create_account(conn, name, tier, currency)
     if as_json:
         click.echo(json.dumps({"id": account.id, "name": account.name}))
     else:
         click.echo(f"created account {account.id} ({account.name})")
         click.echo(f"next: mbuzz keys create --account {account.id} --env test")
+
+
+@accounts.command("update")
+@click.argument("account_id")
+@click.option("--currency", required=True, metavar="CODE",
+              help="Default currency (ISO 4217) of conversions sent with revenue but no currency.")
+def update(account_id: str, currency: str) -> None:
+    """Change an account's settings."""
+    from mbuzz import accounts as service
+    from mbuzz.db import connect
+
+    with connect() as conn:
+        code = service.set_default_currency(conn, account_id, currency)
+    click.echo(f"{account_id}: conversions with revenue but no currency are in {code}")
 
 
 @accounts.command("list")

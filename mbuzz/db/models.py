@@ -36,7 +36,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -74,6 +74,8 @@ class ApiKey(Base):
     __tablename__ = "api_keys"
     __table_args__ = (
         CheckConstraint(ENV_CHECK, name="environment"),
+        CheckConstraint("kind in ('secret', 'publishable')", name="kind"),
+        CheckConstraint("(kind = 'publishable') = (public_key is not null)", name="public_key_only_publishable"),
         Index(None, "account_id"),
         {"schema": "raw"},
     )
@@ -86,6 +88,13 @@ class ApiKey(Base):
     key_digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     # First characters of the key (`sk_test_abc1`), for masked display only.
     key_prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    # 'secret' (sk_…: everything) or 'publishable' (pk_…: may only send, from allowed_origins).
+    kind: Mapped[str] = mapped_column(String(11), nullable=False, server_default="secret")
+    # Exact origins (`https://shop.example`) and wildcards (`https://*.example.com`) a publishable key
+    # may be used from; empty for secret keys.
+    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    # The plaintext of a publishable key (public by design, shown again); always null for secret keys.
+    public_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -85,3 +85,29 @@ def test_embedded_server_from_scratch(tmp_path):
         assert "not running" in run("db", "down", env=env).stdout
     finally:
         run("db", "down", env=env, check=False)
+
+
+def test_publishable_keys_and_the_default_currency_from_the_command_line(database_url, conn):
+    shop = "https://shop.example"
+    account = json.loads(run("accounts", "create", "Shop", "--currency", "eur", "--json").stdout)
+    settings = conn.execute("select settings from raw.accounts where id = %s", (account["id"],)).fetchone()[0]
+    assert settings == {"currency": "EUR"}
+    assert "in USD" in run("accounts", "update", account["id"], "--currency", "USD").stdout
+    assert "ISO 4217" in run("accounts", "update", account["id"], "--currency", "dollars", check=False).stderr
+
+    created = json.loads(run("keys", "create", "--account", account["id"], "--env", "live", "--publishable",
+                             "--origin", shop, "--origin", "https://*.brand.example", "--json").stdout)
+    assert created["key"].startswith("pk_live_") and created["kind"] == "publishable"
+    assert created["allowed_origins"] == [shop, "https://*.brand.example"]
+    (row,) = [k for k in json.loads(run("keys", "list", "--account", account["id"], "--json").stdout)
+              if k["id"] == created["id"]]
+    assert row["key"] == created["key"]  # public by design: shown again
+    assert created["key"] in run("keys", "list", "--account", account["id"]).stdout
+    edited = run("keys", "origins", created["id"], "--add", "https://new.example", "--remove", shop).stdout
+    assert "https://*.brand.example, https://new.example" in edited
+
+    for args, message in ((["--publishable"], "at least one allowed origin"),
+                          (["--origin", shop], "--publishable"),
+                          (["--publishable", "--origin", "shop.example"], "is not an origin")):
+        refused = run("keys", "create", "--account", account["id"], "--env", "live", *args, check=False)
+        assert refused.returncode != 0 and message in refused.stdout + refused.stderr

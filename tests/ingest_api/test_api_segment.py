@@ -86,8 +86,10 @@ def test_single_message_endpoints(client, conn, tenant, path, body, event_type):
 
 
 REJECTIONS = [
-    ("group unsupported", message(type="group", groupId="g"), "type: 'group' messages are not stored"),
-    ("alias unsupported", message(type="alias", previousId="p"), "type: 'alias' messages are not stored"),
+    ("group without groupId", message(type="group"), "groupId: is required for group"),
+    ("group with empty groupId", message(type="group", groupId=" "), "groupId: is required for group"),
+    ("alias without previousId", message(type="alias", userId="u_1"), "previousId: is required for alias"),
+    ("alias without userId", message(type="alias", previousId="anon-1", userId=...), "userId: is required for alias"),
     ("unknown type", message(type="launch"), "type: must be one of"),
     ("no type in a batch", message(type=...), "type: is required"),
     ("track without event", message(event=...), "event: is required for track"),

@@ -1,0 +1,40 @@
+{#- One row per visitor and group (grain: account_id + environment + visitor_id + group_id): the
+    companies (B2B accounts) a person said they belong to, from `group` events (Segment's group
+    call, or event_type `group` on /api/v1/events), with the latest traits sent for the group
+    and the user the visitor was known as then. Ready for account-level journeys. -#}
+
+with
+
+groups as (
+
+    select
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        nullif(btrim(properties ->> 'group_id'), '') as group_id,
+        coalesce(properties -> 'traits', '{}'::jsonb) as traits,
+        occurred_at,
+        event_id
+    from {{ ref('stg_raw__events') }}
+    where event_type = 'group'
+
+),
+
+final as (
+
+    select distinct on (account_id, environment, visitor_id, group_id)
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        group_id,
+        traits,
+        occurred_at as grouped_at
+    from groups
+    where group_id is not null
+    order by account_id, environment, visitor_id, group_id, occurred_at desc, event_id desc
+
+)
+
+select * from final
