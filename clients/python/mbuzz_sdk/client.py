@@ -12,6 +12,8 @@ call sends to ``POST /api/v1/events`` (docs/api/events.md):
 - ``identify(user_id, traits)`` → ``identify`` with ``properties.traits``
 - ``alias(previous_id, user_id)`` → ``alias`` (visitor_id = previous_id), which
   links the anonymous visitor to the user for identity stitching
+- ``group(user_id, group_id, traits)`` → ``group`` with ``properties.group_id``
+  and ``properties.traits`` (the user's company or account)
 
 and ``conversion(…)`` goes to ``POST /api/v1/conversions`` (docs/api/conversions.md).
 """
@@ -170,6 +172,19 @@ class Client:
             return self._invalid("alias: user_id must be a string of 1-255 characters", previous_id=previous_id)
         return self._event("alias", previous_id, None, user_id=user_id, timestamp=timestamp, context=context,
                            event_id=event_id)
+
+    def group(self, user_id: str, group_id: str, traits: Optional[Mapping[str, Any]] = None, *,
+              visitor_id: Optional[str] = None, timestamp: Timestamp = None,
+              context: Optional[Mapping[str, Any]] = None, event_id: Optional[str] = None) -> Optional[str]:
+        """Say that `user_id` belongs to the company or account `group_id` (``traits``: its name,
+        plan…), for account-level journeys. Without `visitor_id`, the user id stands in for it."""
+        if not _identifier(user_id):
+            return self._invalid("group: user_id must be a string of 1-255 characters", group_id=group_id)
+        if not _identifier(group_id):
+            return self._invalid("group: group_id must be a string of 1-255 characters", user_id=user_id)
+        return self._event("group", visitor_id if visitor_id is not None else user_id,
+                           {"group_id": group_id, "traits": dict(traits or {})}, user_id=user_id,
+                           timestamp=timestamp, context=context, event_id=event_id)
 
     def conversion(self, conversion_type: str, *, visitor_id: Optional[str] = None, user_id: Optional[str] = None,
                    event_id: Optional[str] = None, revenue: Union[float, int, str, None] = None,

@@ -67,6 +67,18 @@ def test_alias_links_the_previous_anonymous_id_to_the_user(live_server, conn, te
         (event_id, "alias", "vis_anon_1", "user_9")
 
 
+def test_group_stores_the_company_and_its_traits(live_server, conn, tenant, make_client):
+    client = make_client(tenant.live_key, live_server.url)
+    client.group("user_g", "org_acme", {"name": "Acme", "plan": "enterprise"}, visitor_id="vis_g")
+    assert client.group("user_g", "") is None  # a group needs its id
+    assert client.flush(timeout=30)
+
+    [row] = rows(conn, "events", tenant.account_id)
+    assert (row["event_type"], row["visitor_id"], row["user_id"]) == ("group", "vis_g", "user_g")
+    assert row["properties"] == {"group_id": "org_acme", "traits": {"name": "Acme", "plan": "enterprise"}}
+    assert (client.stats.sent, client.stats.failed) == (1, 1)
+
+
 def test_conversion_by_event_and_by_visitor(live_server, conn, tenant, make_client):
     client = make_client(tenant.live_key, live_server.url)
     checkout = client.track("vis_c", "Checkout Completed")

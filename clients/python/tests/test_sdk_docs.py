@@ -16,7 +16,7 @@ GUIDE = SDK.parents[1] / "docs" / "api" / "sdk_python.md"
 
 
 def test_every_method_is_documented_with_its_signature():
-    for name in ("track", "page", "identify", "alias", "conversion"):
+    for name in ("track", "page", "identify", "alias", "group", "conversion"):
         parameters = [p for p in inspect.signature(getattr(Client, name)).parameters if p != "self"]
         heading = next((line for line in README.splitlines() if line.startswith(f"### `{name}(")), None)
         assert heading is not None, f"README has no section for {name}()"
