@@ -1,8 +1,12 @@
-"""The SDK's documentation holds: every public method, option and counter is documented, and links resolve."""
+"""The SDK as a distribution: the standard library only, Python 3.9 syntax, and documentation
+that covers every public method, option and counter, with links that resolve."""
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,21 @@ from mbuzz_sdk.wsgi import TrackingMiddleware
 SDK = Path(__file__).resolve().parents[1]
 README = (SDK / "README.md").read_text()
 GUIDE = SDK.parents[1] / "docs" / "api" / "sdk_python.md"
+
+
+def test_it_needs_nothing_but_the_standard_library():
+    # -I -S: no site-packages at all (no Flask, no requests), only the SDK's own directory
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import mbuzz_sdk, mbuzz_sdk.wsgi; print(mbuzz_sdk.__version__)"
+    result = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SDK)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == re.search(r'^version = "(.+)"$', (SDK / "pyproject.toml").read_text(), re.M)[1]
+
+
+@pytest.mark.parametrize("module", sorted((SDK / "mbuzz_sdk").glob("*.py")), ids=lambda path: path.name)
+def test_the_syntax_is_that_of_the_oldest_supported_python(module):
+    assert 'requires-python = ">=3.9"' in (SDK / "pyproject.toml").read_text()
+    ast.parse(module.read_text(), feature_version=(3, 9))
 
 
 def test_every_method_is_documented_with_its_signature():
