@@ -23,6 +23,8 @@ import requests
 
 from tests.live_server import free_port
 
+TIERS = {"standard": "1000/second", "tiny": "3/hour", "default": "1000/second"}  # the shared `api` server's
+STATEMENT_TIMEOUT_MS = 1000  # the shared `api` server's statement timeout
 MBUZZ = str(Path(sys.executable).parent / "mbuzz")
 REPO = Path(__file__).resolve().parents[2]
 
