@@ -116,18 +116,32 @@ def _revenue(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
         raise _first_bad(path, "revenue", col, ~bad, "a number") from None
 
 
+def _flag(path, value) -> bool:
+    text = "" if value is None else str(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    try:
+        number = float(text)
+        return number == number and number != 0  # NaN: not converted
+    except ValueError:
+        raise InputError(f"{path}: column converted: {value!r} is not a flag "
+                         "(1/0, true/false, yes/no)") from None
+
+
 def _converted(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
-    """converted as given when boolean or numeric; text must be one of TRUE/FALSE."""
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+    """converted as given when boolean or numeric; text (read as a dictionary: a few
+    distinct values) as a flag: 1/0, true/false, yes/no (any case), or a number ≠ 0."""
+    if not (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type)
+            or pa.types.is_large_string(col.type)):
         return col
-    distinct = pc.unique(pc.utf8_lower(pc.utf8_trim_whitespace(col.fill_null(""))))
-    allowed = set(TRUE + FALSE)
-    odd = [v for v in distinct.to_pylist() if v not in allowed]
-    if odd:
-        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(col.fill_null(""))).to_numpy(zero_copy_only=False)
-        raise _first_bad(path, "converted", col, lowered != odd[0],
-                         "a flag (1/0, true/false, yes/no)")
-    return col
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    chunks = []
+    for chunk in col.chunks:
+        flags = np.array([_flag(path, v) for v in chunk.dictionary.to_pylist()] + [False])
+        codes = chunk.indices.fill_null(len(flags) - 1).to_numpy()
+        chunks.append(pa.array(flags[codes]))
+    return pa.chunked_array(chunks, type=pa.bool_())
 
 
 def _dictionary(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -145,7 +159,8 @@ def _read_csv_table(path: str | Path) -> pa.Table:
     columns = _csv_header(path)
     _check_columns(path, columns)
     text = {c: pa.string() for c in columns if c not in REQUIRED or c == "journey_id"}
-    text.update({c: DICT for c in CATEGORIES if c in columns})
+    text.update({c: DICT for c in (*CATEGORIES, "converted") if c in columns})  # (inferring
+    # converted's type would cost a third of the read)
     read = pacsv.ReadOptions(block_size=4 << 20)
     for typed in ({"revenue": pa.float64(), **{c: UTC for c in TIMESTAMPS}}, None):
         types = {**text, **(typed or {c: pa.string() for c in ("revenue", *TIMESTAMPS)})}
@@ -164,7 +179,8 @@ def read_touch_table(path: str | Path) -> pa.Table:
     and milestones dictionaries) and every other column as read."""
     if is_parquet(path):
         try:
-            table = pq.read_table(path)
+            names = pq.read_schema(path).names
+            table = pq.read_table(path, read_dictionary=[c for c in CATEGORIES if c in names])
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
         _check_columns(path, table.column_names)

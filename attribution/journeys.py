@@ -86,7 +86,8 @@ def parse_transform(text: str) -> tuple[str, str | None]:
 def _to_ns(col: pd.Series) -> np.ndarray:
     """Timestamps (strings or datetimes, naive = UTC) → int64 ns; NaT → NAT."""
     if isinstance(col.dtype, pd.DatetimeTZDtype | np.dtype) and col.dtype.kind == "M":
-        return col.array.as_unit("ns").asi8  # epoch ns (UTC when zoned), NaT = NAT: no copy
+        values = col.array if col.array.unit == "ns" else col.array.as_unit("ns")
+        return values.asi8  # epoch ns (UTC when zoned), NaT = NAT: no copy
     if not (pd.api.types.is_datetime64_any_dtype(col.dtype)):
         col = pd.to_datetime(col, utc=True, errors="coerce", format="mixed") \
             if col.dtype == object or pd.api.types.is_string_dtype(col.dtype) \
@@ -377,22 +378,23 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
 
     # sort by journey, then time; ties keep input order (session id if given). `order` is
     # None when the rows already are in that order (the usual case): no gathers then
-    dj = np.diff(jcode)
-    in_time = n_rows == 0 or bool(np.all(dj >= 0) and np.all((dj > 0) | (np.diff(ts) >= 0)))
-    del dj
+    dj, dts = np.diff(jcode), np.diff(ts)
+    in_time = n_rows == 0 or bool(np.all(dj >= 0) and np.all((dj > 0) | (dts >= 0)))
     order = None if in_time else np.lexsort((ts, jcode))
     if "session_id" in src.columns and n_rows > 1:
-        s_j, s_ts, s_touch = (a if order is None else a[order] for a in (jcode, ts, is_touch))
-        if ((np.diff(s_j) == 0) & (np.diff(s_ts) == 0) & s_touch[1:]).any():
+        if order is not None:
+            dj, dts = np.diff(jcode[order]), np.diff(ts[order])
+        if ((dj == 0) & (dts == 0) & (is_touch[1:] if order is None else is_touch[order][1:])).any():
             sess = pd.factorize(src["session_id"], sort=True)[0]
             order = np.lexsort((sess, ts, jcode))
-        del s_j, s_ts, s_touch
+    del dj, dts
 
     def in_order(a: np.ndarray) -> np.ndarray:
         return a if order is None else a[order]
 
     # journey-level values from every row of the journey
-    row_starts = _starts(jcode, n_j)[:-1]  # the journeys' row counts do not depend on order
+    all_starts = _starts(jcode, n_j)  # the journeys' row counts do not depend on order
+    row_starts = all_starts[:-1]
     if n_rows:
         converted = np.bincount(jcode, weights=converted_row, minlength=n_j) > 0
         conv_end = np.maximum.reduceat(in_order(conv_ts), row_starts)
@@ -414,7 +416,7 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
 
     jid = touches_of(jcode).astype(np.int64, copy=False)
     t_ts = touches_of(ts)
-    starts = _starts(jid, n_j)
+    starts = all_starts if every else _starts(jid, n_j)
     touch_index = np.arange(len(t), dtype=np.int64) - starts[jid]
     last_touch = np.full(n_j, NAT, dtype=np.int64)
     nonempty = np.diff(starts) > 0
