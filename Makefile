@@ -19,7 +19,12 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	@test -x $(UV) || $(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $@
 
-install: $(VENV)/.synced
+# the dbt manifest the Dagster definitions load (importing them parses nothing; no database needed)
+MANIFEST := target/manifest.json
+$(MANIFEST): $(VENV)/.synced dbt_project.yml $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv')
+	$(VENV)/bin/mbuzz warehouse parse
+
+install: $(VENV)/.synced $(MANIFEST)
 
 demo: install
 	$(VENV)/bin/mbuzz demo

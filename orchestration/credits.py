@@ -17,7 +17,6 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -27,13 +26,11 @@ from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
-from attribution.journeys import JourneyOptions
-from attribution.models import list_presets, load_model
+from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
+from attribution.models import DATA_DRIVEN, list_presets, load_model
 from mbuzz.ids import BASE62
+from mbuzz.paths import SEEDS_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "dbt_project" / "seeds"
-DATA_DRIVEN_MODELS = ("markov", "shapley", "algorithmic")
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
 BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
 CREDIT_COLUMNS = (
@@ -78,7 +75,7 @@ def new_ids(prefix: str, n: int) -> np.ndarray:
 
 def channel_rules_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(SEEDS.glob("*.csv")):
+    for path in sorted(SEEDS_DIR.glob("*.csv")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -87,7 +84,7 @@ def channel_rules_digest() -> str:
 def config_of(models: dict[str, dict], options: JourneyOptions, data_driven: bool) -> dict:
     return {
         "models": {name: models[name] for name in sorted(models)},
-        "data_driven": list(DATA_DRIVEN_MODELS) if data_driven else [],
+        "data_driven": list(DATA_DRIVEN) if data_driven else [],
         "journey_options": {
             "lookback_days": options.lookback_days, "max_touches": options.max_touches,
             "transform": options.transform, "conversion_cycles": options.conversion_cycles,
@@ -143,7 +140,7 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             frames.append(credits.assign(model=name))
     if data_driven:
         journeys = prepare(touches, options)  # once for the three data-driven models
-        for name in DATA_DRIVEN_MODELS:
+        for name in DATA_DRIVEN:
             if on_model:
                 on_model(name)
             try:
@@ -273,7 +270,7 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
 
     `connect()` returns a new psycopg connection (a callable, so tests and Dagster
     resources decide where it points)."""
-    options = options or JourneyOptions(conversion_cycles=False)  # journeys are already cut by dbt
+    options = options or WAREHOUSE_JOURNEYS
     presets = {name: load_model(name) for name in list_presets()}
     with connect() as conn:
         accounts = accounts_with_journeys(conn)
@@ -292,7 +289,7 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
         credits, summary, skipped = run_models(touches, models, options, start, end, data_driven,
                                                on_model=lambda m: log(f"{account_id}: {m}"))
         result.skipped.update(skipped)
-        names = list(models) + ([m for m in DATA_DRIVEN_MODELS if m not in skipped] if data_driven else [])
+        names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
         with connect() as conn:
             with conn.transaction():
                 result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
