@@ -33,7 +33,7 @@ from attribution.journeys import WAREHOUSE_JOURNEYS
 from mbuzz import sessions
 from mbuzz.ids import new_id
 
-# the pipeline's options (orchestration/credits.py): dbt already cut the journeys
+# the pipeline's options (mbuzz/attribution_runs.py): dbt already cut the journeys
 ENGINE_OPTIONS = WAREHOUSE_JOURNEYS
 MAX_PROPERTIES_BYTES = 32 * 1024
 CONVERSION_COLUMNS = ("conversion_id, environment, conversion_type, visitor_id, user_id, event_id, revenue, "

@@ -154,7 +154,7 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
     same account and days, as the console already showed them."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from mbuzz.demo.charts import bars, grouped_bars
+    from mbuzz.charts import bars, grouped_bars
     from mbuzz.reports import attribution_report, removal_effects
 
     _, comparison, models, channels = channel_data

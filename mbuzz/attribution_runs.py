@@ -7,19 +7,18 @@ the run's window in `attribution.attribution_credits` in one transaction. Each
 run records a hash of its whole configuration (models, journey options, channel
 rules) in `attribution.attribution_runs`, so results can be compared over time.
 
-No Dagster here: the assets in orchestration/assets/attribution.py call
-`run_attribution`, and so can a test or a script.
+A service: no Dagster here. The asset in orchestration/assets/attribution.py is a thin call
+of `run_attribution`, and so can a test or a script be; the dashboard reads journeys with
+`load_journeys`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -28,7 +27,8 @@ from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
 from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
 from attribution.models import DATA_DRIVEN, list_presets, load_model
-from mbuzz.ids import BASE62
+from attribution.markov import markov_channel_summary
+from mbuzz.ids import new_ids
 from mbuzz.paths import SEEDS_DIR
 
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
@@ -62,15 +62,6 @@ class RunResult:
     conversions: int = 0
     models: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # model -> reason
-
-
-def new_ids(prefix: str, n: int) -> np.ndarray:
-    """n random prefixed ids (`cred_…`), vectorised: a million in well under a second."""
-    rng = np.random.default_rng(secrets.randbits(128))
-    alphabet = np.frombuffer(BASE62.encode(), dtype="S1")
-    chars = alphabet[rng.integers(0, len(BASE62), size=(n, 24))]
-    body = chars.view("S24").ravel().astype(str)
-    return np.char.add(f"{prefix}_", body)
 
 
 def channel_rules_digest() -> str:
@@ -151,30 +142,10 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             ids = set(ruled["journey_id"])
             frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
             if name == "markov":
-                summaries.append(_markov_summary(journeys, credits))
+                summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return credits, summary, skipped
-
-
-def _markov_summary(journeys, credits: pd.DataFrame) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the
-    totals (journeys resampled as weights on the prepared journeys: a refit each, no re-preparing)."""
-    from attribution.bootstrap import bootstrap_weighted_totals
-    from attribution.markov import fit_markov, markov_summary
-
-    summary = pd.DataFrame(credits.attrs["channel_summary"])
-
-    def textbook_totals(weights: np.ndarray | None) -> pd.Series:
-        return markov_summary(fit_markov(journeys, journey_weights=weights)).set_index("channel")["total_conversions"]
-
-    try:
-        ci = bootstrap_weighted_totals(textbook_totals, len(journeys.lengths), n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
-        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
-                                on="channel", how="left")
-    except InsufficientDataError:
-        pass  # a resample too small to fit: keep the point estimates without an interval
-    return summary.assign(model="markov")
 
 
 def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,
