@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: demo test test-fast bench install clean-db
+.PHONY: demo lint test test-fast bench install clean-db
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mbuzz needs Python 3.11 or newer")'
@@ -29,10 +29,15 @@ install: $(VENV)/.synced $(MANIFEST)
 demo: install
 	$(VENV)/bin/mbuzz demo
 
-test: install
+# ruff (a small conventional rule set, pyproject.toml) and the layer contracts (import-linter)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: lint
 	$(VENV)/bin/pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install

@@ -20,6 +20,7 @@ from ingest_api.auth import Principal
 from mbuzz.db import events_are_unique
 from mbuzz.db.landing import land_events
 
+
 def _events_unique(conn: psycopg.Connection) -> bool:
     """Is raw.events its own idempotency wall (plain PostgreSQL)? Looked up once per app."""
     unique = current_app.extensions.get("mbuzz.events_unique")

@@ -10,7 +10,6 @@ parsed once per request (`parse_json_body()`).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re

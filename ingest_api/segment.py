@@ -19,7 +19,7 @@ POST /api/v1/events, so both doors store the same rows:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, g

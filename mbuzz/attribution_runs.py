@@ -26,8 +26,8 @@ from psycopg import sql
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
 from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
-from attribution.models import DATA_DRIVEN, list_presets, load_model
 from attribution.markov import markov_channel_summary
+from attribution.models import DATA_DRIVEN, list_presets, load_model
 from mbuzz.ids import new_ids
 from mbuzz.paths import SEEDS_DIR
 

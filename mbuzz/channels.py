@@ -20,7 +20,6 @@ from urllib.parse import unquote_plus
 
 from mbuzz.paths import SEEDS_DIR
 
-
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 _REGISTERED = re.compile(r"([^.]+\.(?:co|com|org|net|gov|ac|edu|ne|or)\.[a-z]{2}|[^.]+\.[^.]+)$")

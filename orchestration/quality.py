@@ -27,7 +27,6 @@ class SuiteResult:
 
 def _validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteResult:
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

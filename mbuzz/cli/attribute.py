@@ -40,9 +40,9 @@ def attribute(model_name: str, touchpoints: Path, out: Path, summary: bool, ci: 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from attribution import JourneyOptions, channel_summary, load_model, prepare, run_model
-    from attribution.journeys import DEFAULT_LOOKBACK_DAYS
     from attribution.bootstrap import bootstrap_channel_totals
     from attribution.io import read_touchpoints, write_credits
+    from attribution.journeys import DEFAULT_LOOKBACK_DAYS
     from dsl import DslError
 
     console = Console(stderr=True)

@@ -9,8 +9,8 @@ range (one pass of the engine, vectorised over all journeys at once).
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from orchestration.assets.dbt import warehouse_models
 from mbuzz.attribution_runs import run_attribution
+from orchestration.assets.dbt import warehouse_models
 from orchestration.partitions import daily, window
 from orchestration.resources import Warehouse
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
