@@ -69,9 +69,9 @@ def test_cited_doc_sections_exist():
     assert cited >= 10
 
 
-@pytest.mark.parametrize("doc", sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")))
+@pytest.mark.parametrize("doc", ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in DOCS.rglob("*.md"))])
 def test_relative_links_between_docs_resolve(doc):
-    path = DOCS / doc
+    path = ROOT / doc
     for target, anchor in re.findall(r"\]\(([^)#:\s]*\.md)?(?:#([^)\s]+))?\)", path.read_text()):
         linked = (path.parent / target).resolve() if target else path
         assert linked.is_file(), f"{doc} links to {target}, which does not exist"
