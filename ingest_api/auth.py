@@ -39,7 +39,7 @@ from mbuzz.accounts import KEY_PATTERN, digest, origin_allowed
 TOUCH_EVERY_SECONDS = 60
 KEY_SHAPE = "sk_… or pk_… (then test_ or live_) followed by 32 letters and digits"
 
-LOOKUP = """
+_LOOKUP = """
 with key as (
     select k.id, k.account_id, k.environment, k.key_digest, k.last_used_at, a.name, a.tier, k.kind,
            k.allowed_origins
@@ -54,18 +54,16 @@ with key as (
     )
     returning id
 )
-select id, account_id, environment, key_digest, name, tier, kind, allowed_origins, (select count(*) from touched) from key
+select id, account_id, environment, key_digest, name, tier, kind, allowed_origins, (select count(*) from touched){scope}
+from key
 """
+LOOKUP = _LOOKUP.format(scope="")
 
 # The same lookup that also scopes the rest of the transaction to the key's account (one round trip
 # fewer per request). Privileges and row security of *this* statement were settled when it was
 # planned and started, as the connecting user; the role and setting apply from the next statement.
-LOOKUP_AND_SCOPE = LOOKUP.replace(
-    "(select count(*) from touched) from key",
-    "(select count(*) from touched), set_config('mbuzz.account_id', account_id, true), "
-    "set_config('role', %(role)s, true) from key",
-)
-assert LOOKUP_AND_SCOPE != LOOKUP, "the scoping lookup must differ from the plain one"
+LOOKUP_AND_SCOPE = _LOOKUP.format(
+    scope=", set_config('mbuzz.account_id', account_id, true), set_config('role', %(role)s, true)")
 
 
 @dataclass(frozen=True)
@@ -133,6 +131,14 @@ def own_origin() -> str:
     return f"{request.scheme}://{request.host}".lower()
 
 
+def check_origin(principal: Principal, origin: str | None) -> None:
+    """403 `origin_not_allowed` when a publishable key comes from an origin it does not allow."""
+    if origin is not None and not origin_allowed(origin, principal.allowed_origins):
+        raise ApiError(f"origin {origin[:200]!r} is not allowed for this publishable key; add it with "
+                       f"`mbuzz keys origins {principal.key_id} --add {origin[:200]}` or on the dashboard's "
+                       f"keys page", status=403, code="origin_not_allowed", details={"origin": origin[:200]})
+
+
 def check_use(principal: Principal, publishable_allowed: bool) -> None:
     """403 when this kind of key may not call this endpoint, or not from this request's Origin."""
     origin = request.headers.get("Origin")
@@ -141,11 +147,7 @@ def check_use(principal: Principal, publishable_allowed: bool) -> None:
             raise ApiError(f"a publishable key may only send events and conversions; {request.method} "
                            f"{request.path} needs a secret key (sk_…), used from a server", status=403,
                            code="key_not_allowed")
-        if origin is not None and not origin_allowed(origin, principal.allowed_origins):
-            raise ApiError(f"origin {origin[:200]!r} is not allowed for this publishable key; add it with "
-                           f"`mbuzz keys origins {principal.key_id} --add {origin[:200]}` or on the dashboard's "
-                           f"keys page", status=403, code="origin_not_allowed",
-                           details={"origin": origin[:200]})
+        check_origin(principal, origin)
     elif origin is not None and origin.lower() != own_origin():
         raise ApiError("a secret key (sk_…) was sent from a web page: anyone can read a page's source, so this "
                        "key may be compromised — revoke it, and send from pages with a publishable key (pk_…)",

@@ -38,10 +38,10 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ingest_api import cors, db, landing, openapi, storable
-from ingest_api.auth import authenticate, authenticated
+from ingest_api.auth import authenticate, authenticated, check_origin
 from ingest_api.errors import ApiError
 from ingest_api.events import EventChecker, identity_event_problem
-from mbuzz.accounts import KEY_PATTERN, origin_allowed
+from mbuzz.accounts import KEY_PATTERN
 from mbuzz.ids import new_id
 
 bp = Blueprint("segment", __name__, url_prefix="/v1")
@@ -213,9 +213,7 @@ def settings(write_key: str):
         raise ApiError("a secret key (sk_…) was put in a web page: revoke it, and load analytics.js with a "
                        "publishable key (pk_…)", status=403, code="secret_key_in_browser")
     origin = request.headers.get("Origin")
-    if origin is not None and not origin_allowed(origin, principal.allowed_origins):
-        raise ApiError(f"origin {origin[:200]!r} is not allowed for this publishable key", status=403,
-                       code="origin_not_allowed", details={"origin": origin[:200]})
+    check_origin(principal, origin)
     response = jsonify({
         "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{request.host}/v1",
                                         "protocol": request.scheme, "unbundledIntegrations": [],

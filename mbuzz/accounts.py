@@ -23,7 +23,6 @@ from mbuzz.ids import new_id, random_base62
 
 KEY_PREFIX_LEN = 12  # "sk_test_abc1": enough to recognise a key, useless to an attacker
 ENVIRONMENTS = ("test", "live")
-KINDS = ("secret", "publishable")
 KEY_KIND_PREFIX = {"secret": "sk", "publishable": "pk"}
 KEY_PATTERN = re.compile(r"(sk|pk)_(test|live)_[0-9A-Za-z]{32}\Z")
 MAX_ORIGINS = 50
@@ -186,6 +185,20 @@ def _key(row) -> ApiKey:
     return ApiKey(*row[:9], tuple(row[9] or ()), row[10])
 
 
+def _checked_origins(origins, hint_when_none: str) -> list[str]:
+    """A publishable key's origins: normalised, each once, at least one and at most MAX_ORIGINS."""
+    allowed: list[str] = []
+    for origin in origins:
+        normal = normalise_origin(origin)
+        if normal not in allowed:
+            allowed.append(normal)
+    if not allowed:
+        raise MbuzzError(f"a publishable key needs at least one allowed origin; {hint_when_none}")
+    if len(allowed) > MAX_ORIGINS:
+        raise MbuzzError(f"at most {MAX_ORIGINS} origins per key; use a wildcard such as https://*.example.com")
+    return allowed
+
+
 def create_key(conn, account_id: str, environment: str, name: str = "", *, publishable: bool = False,
                origins: tuple[str, ...] | list[str] = ()) -> NewKey:
     """A new key; a publishable one needs at least one allowed origin (exact or `https://*.domain`)."""
@@ -194,15 +207,7 @@ def create_key(conn, account_id: str, environment: str, name: str = "", *, publi
     kind = "publishable" if publishable else "secret"
     allowed: list[str] = []
     if publishable:
-        for origin in origins:
-            normal = normalise_origin(origin)
-            if normal not in allowed:
-                allowed.append(normal)
-        if not allowed:
-            raise MbuzzError("a publishable key needs at least one allowed origin, e.g. --origin https://shop.example "
-                             "(the sites whose pages may send with it)")
-        if len(allowed) > MAX_ORIGINS:
-            raise MbuzzError(f"at most {MAX_ORIGINS} origins per key; use a wildcard such as https://*.example.com")
+        allowed = _checked_origins(origins, "e.g. --origin https://shop.example (the sites whose pages may send with it)")
     elif origins:
         raise MbuzzError("allowed origins are for publishable keys; a secret key must never be used from a browser")
     get_account(conn, account_id)
@@ -239,25 +244,17 @@ def revoke_key(conn, key_id: str, account_id: str | None = None) -> ApiKey:
 def set_origins(conn, key_id: str, account_id: str | None = None, *, add: tuple[str, ...] | list[str] = (),
                 remove: tuple[str, ...] | list[str] = ()) -> ApiKey:
     """Add and remove allowed origins of a publishable key (at least one must remain)."""
-    rows = conn.execute(
+    row = conn.execute(
         f"select {_KEY_COLUMNS} from raw.api_keys where id = %s and (%s::text is null or account_id = %s) for update",
         (key_id, account_id, account_id),
-    ).fetchall()
-    if not rows:
+    ).fetchone()
+    if row is None:
         raise NotFound(f"no API key {key_id!r}")
-    key = _key(rows[0])
+    key = _key(row)
     if not key.publishable:
         raise MbuzzError(f"{key_id} is a secret key: only publishable keys have allowed origins")
     dropped = {normalise_origin(o) for o in remove}
-    origins = [o for o in key.allowed_origins if o not in dropped]
-    for origin in add:
-        normal = normalise_origin(origin)
-        if normal not in origins:
-            origins.append(normal)
-    if not origins:
-        raise MbuzzError("a publishable key needs at least one allowed origin; revoke it instead")
-    if len(origins) > MAX_ORIGINS:
-        raise MbuzzError(f"at most {MAX_ORIGINS} origins per key; use a wildcard such as https://*.example.com")
+    origins = _checked_origins([o for o in key.allowed_origins if o not in dropped] + list(add), "revoke it instead")
     row = conn.execute(f"update raw.api_keys set allowed_origins = %s where id = %s returning {_KEY_COLUMNS}",
                        (origins, key_id)).fetchone()
     return _key(row)
