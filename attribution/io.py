@@ -1,4 +1,4 @@
-"""CSV in and out for offline use (`mbuzz attribute`): the format of ATTRIBUTION.md.
+"""CSV in and out for offline use (`mbuzz attribute`): the format of docs/attribution.md, "Offline use".
 
 Reading and writing go through pyarrow's multithreaded CSV reader and writer
 when pyarrow is installed (it is a dependency of pandas' default string dtype

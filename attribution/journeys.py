@@ -36,7 +36,7 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class JourneyOptions:
-    """How journeys are cut from the touch table (defaults as in ATTRIBUTION.md).
+    """How journeys are cut from the touch table (docs/attribution.md, "Journey options").
 
     lookback_days      touches older than conversion − lookback are dropped (None: keep all);
                        a model's own `lookback N days` overrides it

@@ -1,6 +1,6 @@
 """A compiled rule model → one PostgreSQL query over marts.fct_conversion_journeys.
 
-The scale-out path of ATTRIBUTION.md: the same model, run inside the warehouse,
+The scale-out path of docs/attribution.md ("inside the warehouse"): the same model, run there,
 with the Python engine's semantics (attribution.engine) and results:
 
     sql, params = compile_sql(load_model("u_shaped"))

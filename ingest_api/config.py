@@ -6,7 +6,7 @@ e.g. `MBUZZ_RATE_LIMIT_TIERS='{"standard": "100/second"}'` (values are JSON).
 from __future__ import annotations
 
 DEFAULTS: dict = {
-    # Request limits (PRODUCT.md §4). The body limit is also Flask's MAX_CONTENT_LENGTH.
+    # Request limits (docs/api/events.md, "Limits"). The body limit is also Flask's MAX_CONTENT_LENGTH.
     "MAX_BODY_BYTES": 512 * 1024,
     "MAX_EVENTS_PER_BATCH": 500,
     "MAX_EVENT_BYTES": 32 * 1024,

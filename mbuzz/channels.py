@@ -1,7 +1,7 @@
 """Channel classification in Python: the same seeds, the same steps as the dbt models.
 
 The rules are data (dbt_project/seeds/channel_rules.csv, source_categories.csv, click_ids.csv;
-CHANNELS.md explains them). The warehouse applies them in SQL (staging/stg_raw__events.sql,
+docs/channels.md explains them). The warehouse applies them in SQL (staging/stg_raw__events.sql,
 intermediate/int_sessions_classified.sql); this module applies them to one landing (URL and
 referrer) so users can debug their tagging (`mbuzz channels explain`) and the API can answer at
 once. A test runs both on the parity table and asserts they agree.
