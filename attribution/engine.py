@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from attribution.journeys import UNASSIGNED, Journeys
+from attribution.journeys import Journeys
 
 OUTPUT_COLUMNS = ("journey_id", "touch_index", "channel", "credit", "revenue_credit")
 

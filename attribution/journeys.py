@@ -28,6 +28,9 @@ TRANSFORMS = ("unique", "exposure", "first", "remove_if_last_and_not_all", "remo
 UNASSIGNED = "unassigned"
 NS_PER_DAY = 86_400 * 10**9
 NAT = np.iinfo(np.int64).min
+# the default lookback window in days; the warehouse's is dbt_project.yml's mbuzz__lookback_days,
+# which tests/foundation/test_facts.py keeps equal to this
+DEFAULT_LOOKBACK_DAYS = 30
 
 
 class InputError(ValueError):
@@ -47,7 +50,7 @@ class JourneyOptions:
                        same conversion_type); needs a `visitor_column` in the input
     """
 
-    lookback_days: float | None = 30
+    lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
     max_touches: int | None = None
     transform: str = "unique"
     conversion_cycles: bool = True
@@ -65,6 +68,7 @@ class JourneyOptions:
         """These options with the model's own lookback, if it has one."""
         days = compiled.get("lookback_days")
         return self if days is None else replace(self, lookback_days=days)
+
 
 
 _TRANSFORM_RE = re.compile(r'^\s*(\w+)\s*(?:\(\s*"?([^"()]*?)"?\s*\))?\s*$')
@@ -437,3 +441,8 @@ def _transform_keep(jr: Journeys, kind: str, target: str | None) -> np.ndarray:
     seen = np.cumsum(non_target)  # non-target touches up to and including this one
     after = other[jid] - (seen - (seen[jr.starts[jid]] - non_target[jr.starts[jid]]))
     return ~(is_target & (after == 0) & has_other)
+
+
+# journeys the warehouse already cut (marts.fct_conversion_journeys, or mbuzz/sessions.py's port of
+# it): conversion cycles were applied there; the engine keeps the default lookback (a model's own wins)
+WAREHOUSE_JOURNEYS = JourneyOptions(conversion_cycles=False)

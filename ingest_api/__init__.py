@@ -25,9 +25,25 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from ingest_api import (
+    attribution_models,
+    conversions,
+    cors,
+    dashboard,
+    db,
+    docs,
+    errors,
+    events,
+    health,
+    limits,
+    openapi,
+    redaction,
+    reports,
+    segment,
+    spend,
+    validate,
+)
 from ingest_api import config as default_config
-from ingest_api import cors, dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
-from ingest_api import attribution_models, conversions, reports, spend
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

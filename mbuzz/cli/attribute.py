@@ -42,11 +42,12 @@ def attribute(model_name: str, touchpoints: Path, out: Path, summary: bool, ci: 
     from attribution import JourneyOptions, channel_summary, load_model, prepare, run_model
     from attribution.bootstrap import bootstrap_channel_totals
     from attribution.io import read_touchpoints, write_credits
+    from attribution.journeys import DEFAULT_LOOKBACK_DAYS
     from dsl import DslError
 
     console = Console(stderr=True)
     try:
-        options = JourneyOptions(lookback_days=30 if lookback is None else lookback,
+        options = JourneyOptions(lookback_days=DEFAULT_LOOKBACK_DAYS if lookback is None else lookback,
                                  max_touches=max_touches, transform=transform,
                                  conversion_cycles=not no_cycles)
         spec = load_model(model_name)

@@ -9,12 +9,10 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 
-from ingest_helpers import SESSION_PREFIX, start_server, stop_server
-from ingest_helpers import event
+from ingest_helpers import SESSION_PREFIX, event, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 

@@ -7,33 +7,30 @@ the run's window in `attribution.attribution_credits` in one transaction. Each
 run records a hash of its whole configuration (models, journey options, channel
 rules) in `attribution.attribution_runs`, so results can be compared over time.
 
-No Dagster here: the assets in orchestration/assets/attribution.py call
-`run_attribution`, and so can a test or a script.
+A service: no Dagster here. The asset in orchestration/assets/attribution.py is a thin call
+of `run_attribution`, and so can a test or a script be; the dashboard reads journeys with
+`load_journeys`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
-from attribution.journeys import JourneyOptions
-from attribution.models import list_presets, load_model
-from mbuzz.ids import BASE62
+from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
+from attribution.markov import markov_channel_summary
+from attribution.models import DATA_DRIVEN, list_presets, load_model
+from mbuzz.ids import new_ids
+from mbuzz.paths import SEEDS_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "dbt_project" / "seeds"
-DATA_DRIVEN_MODELS = ("markov", "shapley", "algorithmic")
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
 BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
 CREDIT_COLUMNS = (
@@ -67,18 +64,9 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)  # model -> reason
 
 
-def new_ids(prefix: str, n: int) -> np.ndarray:
-    """n random prefixed ids (`cred_…`), vectorised: a million in well under a second."""
-    rng = np.random.default_rng(secrets.randbits(128))
-    alphabet = np.frombuffer(BASE62.encode(), dtype="S1")
-    chars = alphabet[rng.integers(0, len(BASE62), size=(n, 24))]
-    body = chars.view("S24").ravel().astype(str)
-    return np.char.add(f"{prefix}_", body)
-
-
 def channel_rules_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(SEEDS.glob("*.csv")):
+    for path in sorted(SEEDS_DIR.glob("*.csv")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -87,7 +75,7 @@ def channel_rules_digest() -> str:
 def config_of(models: dict[str, dict], options: JourneyOptions, data_driven: bool) -> dict:
     return {
         "models": {name: models[name] for name in sorted(models)},
-        "data_driven": list(DATA_DRIVEN_MODELS) if data_driven else [],
+        "data_driven": list(DATA_DRIVEN) if data_driven else [],
         "journey_options": {
             "lookback_days": options.lookback_days, "max_touches": options.max_touches,
             "transform": options.transform, "conversion_cycles": options.conversion_cycles,
@@ -143,7 +131,7 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             frames.append(credits.assign(model=name))
     if data_driven:
         journeys = prepare(touches, options)  # once for the three data-driven models
-        for name in DATA_DRIVEN_MODELS:
+        for name in DATA_DRIVEN:
             if on_model:
                 on_model(name)
             try:
@@ -154,30 +142,10 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             ids = set(ruled["journey_id"])
             frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
             if name == "markov":
-                summaries.append(_markov_summary(journeys, credits))
+                summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return credits, summary, skipped
-
-
-def _markov_summary(journeys, credits: pd.DataFrame) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the
-    totals (journeys resampled as weights on the prepared journeys: a refit each, no re-preparing)."""
-    from attribution.bootstrap import bootstrap_weighted_totals
-    from attribution.markov import fit_markov, markov_summary
-
-    summary = pd.DataFrame(credits.attrs["channel_summary"])
-
-    def textbook_totals(weights: np.ndarray | None) -> pd.Series:
-        return markov_summary(fit_markov(journeys, journey_weights=weights)).set_index("channel")["total_conversions"]
-
-    try:
-        ci = bootstrap_weighted_totals(textbook_totals, len(journeys.lengths), n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
-        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
-                                on="channel", how="left")
-    except InsufficientDataError:
-        pass  # a resample too small to fit: keep the point estimates without an interval
-    return summary.assign(model="markov")
 
 
 def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,
@@ -273,7 +241,7 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
 
     `connect()` returns a new psycopg connection (a callable, so tests and Dagster
     resources decide where it points)."""
-    options = options or JourneyOptions(conversion_cycles=False)  # journeys are already cut by dbt
+    options = options or WAREHOUSE_JOURNEYS
     presets = {name: load_model(name) for name in list_presets()}
     with connect() as conn:
         accounts = accounts_with_journeys(conn)
@@ -292,7 +260,7 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
         credits, summary, skipped = run_models(touches, models, options, start, end, data_driven,
                                                on_model=lambda m: log(f"{account_id}: {m}"))
         result.skipped.update(skipped)
-        names = list(models) + ([m for m in DATA_DRIVEN_MODELS if m not in skipped] if data_driven else [])
+        names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
         with connect() as conn:
             with conn.transaction():
                 result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
