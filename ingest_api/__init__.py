@@ -41,13 +41,14 @@ from ingest_api import (
     reports,
     segment,
     spend,
+    tracker,
     validate,
 )
 from ingest_api import config as default_config
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # ingest_api/static/ is served by `tracker` only
     app.config.from_mapping(default_config.DEFAULTS)
     app.config.from_prefixed_env("MBUZZ")
     if test_config:
@@ -76,5 +77,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     spend.init_app(app)
     dashboard.init_app(app)
+    tracker.init_app(app)
     cors.init_app(app)
     return app

@@ -33,4 +33,6 @@ DEFAULTS: dict = {
     "RETRY_AFTER_UNAVAILABLE": 5,
     # Where the OpenAPI document lives (the single source of truth).
     "OPENAPI_PATH": None,
+    # How long browsers and CDNs may cache GET /mbuzz.js before revalidating (seconds).
+    "TRACKER_MAX_AGE": 300,
 }

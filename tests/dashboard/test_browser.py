@@ -7,58 +7,34 @@ report and switches models, writes a DSL model with an error, sees the message
 with its line, fixes it and sees the preview. Screenshots of the main pages go to
 test-artifacts/screenshots/.
 
-The tier installs `chromium` and `chromium-driver` with apt-get when they are
-missing and it runs as root; elsewhere it is skipped with the reason. Playwright's
-own browser download (`playwright install`) is never used.
+Chromium comes from tests/chromium.py (Debian's package, installed by the tier when
+missing and running as root; skipped with the reason elsewhere).
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from dashboard_helpers import SECRET, credit_conversions, make_admin
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS, install_chromium
 from tests.live_server import start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BROKEN = 'model "browser_model"\n  credit first_touch with 0.5\n  credit frist_touch with 0.5\nend\n'
 FIXED = 'model "browser_model"\n  credit first_touch with 0.5\n  credit last_touch with 0.5\nend\n'
 TIMEOUT_MS = 20_000  # how long to wait for an element (never asserted on)
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium + chromium-driver when missing; the reason it cannot be done, else None."""
-    if Path(CHROMIUM).exists() and shutil.which("chromedriver"):
-        return None
-    if os.geteuid() != 0:
-        return "chromium is not installed and the tests do not run as root (apt-get install -y chromium chromium-driver)"
-    if not shutil.which("apt-get"):
-        return "chromium is not installed and there is no apt-get here"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
-    if subprocess.run(command, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            return f"apt-get could not install chromium: {done.stderr.strip()[-300:]}"
-    return None if Path(CHROMIUM).exists() else "apt-get ran but /usr/bin/chromium is still missing"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    reason = _install_chromium()
+    reason = install_chromium()
     if reason:
         pytest.skip(reason)
     return CHROMIUM
