@@ -34,6 +34,7 @@ from ingest_api import (
     docs,
     errors,
     events,
+    guides,
     health,
     limits,
     openapi,
@@ -78,5 +79,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     spend.init_app(app)
     dashboard.init_app(app)
     tracker.init_app(app)
+    guides.init_app(app)
     cors.init_app(app)
     return app
