@@ -4,7 +4,8 @@
 
 Configuration: `config.DEFAULTS`, then MBUZZ_* environment variables (JSON
 values), then `test_config`. The database is `mbuzz.db.database_url()`
-(DATABASE_URL or the embedded server) unless `DATABASE_URL` is in the config.
+(DATABASE_URL or the embedded server, whose address is re-read from
+`.mbuzz/server.json` when a connection fails) unless `DATABASE_URL` is in the config.
 
 Adding a resource: document its operations in docs/api/openapi.yml first,
 then write a module with `bp = Blueprint(name, __name__, url_prefix="/api/v1")`
@@ -59,12 +60,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     redaction.install(app.logger)
     errors.init_app(app)
-    url = app.config.get("DATABASE_URL")
+    url, resolve = app.config.get("DATABASE_URL"), None
     if not url:
         from mbuzz.db import database_url
+        from mbuzz.settings import get_settings
 
-        url = database_url()
-    db.init_app(app, url)
+        url = database_url(start=False)  # an app never starts a database: the CLI did
+        if get_settings().embedded:  # follow the embedded server if it moves to another port
+            resolve = lambda: database_url(start=False)  # noqa: E731
+    db.init_app(app, url, resolve)
     openapi.init_app(app)
     limits.init_app(app)
 

@@ -29,7 +29,12 @@ DEFAULTS: dict = {
     "DB_TENANT_ROLE": "mbuzz_api",
     # Per-process connection pool.
     "DB_POOL_SIZE": 4,
-    # Seconds clients are told to wait when the database is unreachable.
+    # Longest a request's statement may run, and wait for a lock, before the request answers
+    # 503 (the transaction rolled back, nothing stored): a hung or locked database then costs
+    # each request at most this long instead of holding every worker (docs/operations.md).
+    "DB_STATEMENT_TIMEOUT_MS": 10_000,
+    "DB_LOCK_TIMEOUT_MS": 5_000,
+    # Seconds clients are told to wait when the database is unreachable or too slow.
     "RETRY_AFTER_UNAVAILABLE": 5,
     # Where the OpenAPI document lives (the single source of truth).
     "OPENAPI_PATH": None,
