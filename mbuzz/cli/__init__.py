@@ -34,7 +34,7 @@ HELP = {
     "keys": "Create, list and revoke API keys.",
     "users": "Create and list dashboard users (account admins).",
     "dsl": "Check attribution DSL files.",
-    "attribute": "Run an attribution model on a touchpoints CSV (offline).",
+    "attribute": "Run an attribution model on a touchpoints CSV or Parquet file (offline).",
     "demo": "Run the end-to-end demo.",
     "serve": "Serve the ingestion API (gunicorn; --dev for Flask's server).",
     "pipeline": "Run the Dagster pipeline in-process.",
