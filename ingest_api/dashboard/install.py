@@ -15,7 +15,6 @@ import re
 
 from flask import g, request
 
-from ingest_api.dashboard import copy
 from ingest_api.dashboard.base import bp, login_required, render, scoped
 from mbuzz import accounts
 

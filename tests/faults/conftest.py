@@ -8,8 +8,8 @@ import json
 import secrets
 
 import pytest
-
 from fault_helpers import STATEMENT_TIMEOUT_MS, TIERS, RedisServer
+
 from tests.live_server import start_server, stop_server
 
 

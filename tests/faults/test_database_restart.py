@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from fault_helpers import Load, assert_acked_equals_stored, embedded_env, make_tenant, mbuzz, port_of
 
-from fault_helpers import (Load, assert_acked_equals_stored, embedded_env, make_tenant, mbuzz, port_of)
 from tests.live_server import start_server, stop_server
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -27,7 +27,6 @@ DOWN_FOR = 2.0  # seconds the database stays down
 def embedded(tmp_path_factory):
     """An embedded PostgreSQL of this module's own, migrated: (environment of its user, its URL)."""
     from mbuzz.db.embedded import EmbeddedServer
-
     from mbuzz.db.migrate import upgrade
 
     home = tmp_path_factory.mktemp("embedded-home")

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import requests
-
 from fault_helpers import Load, assert_acked_equals_stored, make_tenant
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 import requests
-
 from fault_helpers import STATEMENT_TIMEOUT_MS, event, make_tenant, stored_ids
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

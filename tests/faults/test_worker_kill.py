@@ -11,7 +11,6 @@ import time
 
 import pytest
 import requests
-
 from fault_helpers import Load, assert_acked_equals_stored, make_tenant, workers_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

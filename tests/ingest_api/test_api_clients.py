@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from ingest_helpers import event, make_tenant, stored
+from ingest_helpers import event, stored
 from mbuzz import accounts
 from mbuzz.errors import MbuzzError
 

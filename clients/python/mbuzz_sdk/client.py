@@ -29,8 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 from urllib.parse import parse_qsl, urlsplit
 
 from mbuzz_sdk import __version__
-from mbuzz_sdk._delivery import (MAX_EVENT_BYTES, DeliveryError, ErrorCallback, Item, Sender, Settings, Stats,
-                                 notify)
+from mbuzz_sdk._delivery import MAX_EVENT_BYTES, DeliveryError, ErrorCallback, Item, Sender, Settings, Stats, notify
 
 log = logging.getLogger("mbuzz_sdk")
 

@@ -7,8 +7,8 @@ Run from the repository root (`pytest clients/python/tests`), where `tests` is i
 from __future__ import annotations
 
 import pytest
-
 from sdk_helpers import FaultProxy
+
 from tests.conftest import conn, database_url, server_url  # noqa: F401 -- the project's database fixtures
 from tests.ingest_api.ingest_helpers import SESSION_PREFIX, Tenant, make_tenant, start_server, stop_server
 

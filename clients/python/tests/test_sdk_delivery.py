@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from sdk_helpers import rows, wait_until
+
 from tests.live_server import free_port
 
 SDK = Path(__file__).resolve().parents[1]

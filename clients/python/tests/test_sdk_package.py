@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from mbuzz_sdk import Client, Stats
 from mbuzz_sdk.wsgi import TrackingMiddleware
 

@@ -7,11 +7,10 @@ import threading
 import pytest
 import requests
 from flask import Flask, Response, jsonify, request, stream_with_context
-from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import make_server
-
 from mbuzz_sdk.wsgi import ENVIRON_KEY, TrackingMiddleware
 from sdk_helpers import rows
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import make_server
 
 CHUNKS = [f"<p>part {n}</p>".encode() for n in range(5)]
 
