@@ -3,13 +3,16 @@
     GET /docs/                       index: every guide with its summary, the examples, the API reference
     GET /docs/<guide>                one guide (docs/api/<guide>.md), with a sidebar of all of them
     GET /docs/examples/<file>        one example, highlighted
+    GET /docs/project/<path>         a page of the project's own docs the guides link to (docs/*.md,
+                                     clients/*/README.md), rendered the same way
     GET /docs/highlight.css          Pygments' colours for the code blocks
 
 Markdown is rendered by markdown-it-py (CommonMark plus tables, raw HTML off, so
 whatever a guide contains is escaped), with GitHub-style heading anchors
 (mdit-py-plugins) and Pygments highlighting. Relative links work as they do on
 GitHub: `events.md#idempotency` → /docs/events#idempotency, `examples/x.sh` →
-/docs/examples/x.sh, `openapi.yml` → /api/v1/openapi.yml.
+/docs/examples/x.sh, `openapi.yml` → /api/v1/openapi.yml, `../attribution.md`
+→ /docs/project/docs/attribution.md.
 
 For a reader signed in to the dashboard, these placeholders of the guides and
 examples (plain text on GitHub) are replaced by their account's own values:
@@ -115,6 +118,14 @@ def guides() -> list[Guide]:
     return sorted(found, key=lambda guide: (rank.get(guide.name, len(ORDER)), guide.title.lower()))
 
 
+def project_pages() -> dict[str, Path]:
+    """The project's own Markdown the guides link to, by path from the repository's root:
+    docs/*.md (the model, the channels, operations) and each client's README (clients/*/README.md)."""
+    root = docs_dir().resolve().parent.parent
+    found = sorted((root / "docs").glob("*.md")) + sorted((root / "clients").glob("*/README.md"))
+    return {path.relative_to(root).as_posix(): path for path in found}
+
+
 def examples() -> list[str]:
     folder = docs_dir() / "examples"
     return sorted(p.name for p in folder.iterdir() if p.is_file() and _EXAMPLE.match(p.name)) if folder.is_dir() else []
@@ -131,18 +142,26 @@ def _highlight(code: str, lang: str, _attrs) -> str:
 
 
 def _site_href(href: str, env: dict) -> str:
-    """A link of a guide as it works on GitHub → the same target on this site."""
+    """A link of a guide as it works on GitHub → the same target on this site.
+
+    The path is resolved from the folder of the page that holds it (env["base"]); a target that the
+    site does not serve keeps its link as written.
+    """
     if not href or href.startswith(("#", "/")) or urlsplit(href).scheme:
         return href
     path, hash_, fragment = href.partition("#")
-    path = path.removeprefix("./")
     tail = hash_ + fragment
-    if path == "openapi.yml":
+    target = (env["base"] / path).resolve()
+    guides_dir = docs_dir().resolve()
+    if target == guides_dir / "openapi.yml":
         return env["openapi"] + tail
-    if path.endswith(".md") and path[:-3] in env["guides"]:
-        return env["guide_url"].replace("__name__", path[:-3]) + tail
-    if path.startswith("examples/") and path.removeprefix("examples/") in env["examples"]:
-        return env["example_url"].replace("__name__", path.removeprefix("examples/")) + tail
+    if target.parent == guides_dir and target.suffix == ".md" and target.stem in env["guides"]:
+        return env["guide_url"].replace("__name__", target.stem) + tail
+    if target.parent == guides_dir / "examples" and target.name in env["examples"]:
+        return env["example_url"].replace("__name__", target.name) + tail
+    for name, page in project_pages().items():
+        if page.resolve() == target:
+            return env["project_url"].replace("__name__", name) + tail
     return href
 
 
@@ -175,11 +194,13 @@ def _links_env() -> dict:
     return {"guides": frozenset(g.name for g in guides()), "examples": frozenset(examples()),
             "openapi": url_for("docs.document"),
             "guide_url": url_for("guides.guide", name="__name__"),
-            "example_url": url_for("guides.example", filename="__name__")}
+            "example_url": url_for("guides.example", filename="__name__"),
+            "project_url": url_for("guides.project", name="__name__")}
 
 
-def render_markdown(source: str, reader: Reader | None) -> str:
-    return _parser().render(substitute(source, reader), _links_env())
+def render_markdown(source: str, reader: Reader | None, base: Path | None = None) -> str:
+    """A page's HTML; relative links are resolved from `base`, its folder (default: the guides' folder)."""
+    return _parser().render(substitute(source, reader), {**_links_env(), "base": base or docs_dir()})
 
 
 def _highlight_file(filename: str, text: str) -> str:
@@ -243,6 +264,17 @@ def example(filename: str):
     text = (docs_dir() / "examples" / filename).read_text(encoding="utf-8")
     return _page("example.html", reader, current=f"examples/{filename}", filename=filename,
                  code=_highlight_file(filename, substitute(text, reader)))
+
+
+@bp.get("/project/<path:name>")
+def project(name: str):
+    path = project_pages().get(name)
+    if path is None:
+        return not_found()
+    reader = current_reader()
+    item = _read(path, path.stat().st_mtime_ns)
+    return _page("guide.html", reader, current=None, guide=item,
+                 html=render_markdown(item.source, reader, base=path.parent))
 
 
 @bp.get("/highlight.css")

@@ -90,11 +90,27 @@ def test_tables_and_highlighted_code(client):
 
 @pytest.mark.parametrize("path", ["/docs/no_such_guide", "/docs/getting_started.md", "/docs/..%2fREADME",
                                   "/docs/examples/nope.sh", "/docs/examples/..%2f..%2fpyproject.toml",
-                                  "/docs/examples/", "/docs/a/b/c", "/docs/openapi"])
+                                  "/docs/examples/", "/docs/a/b/c", "/docs/openapi",
+                                  "/docs/project/pyproject.toml", "/docs/project/docs/api/events.md",
+                                  "/docs/project/..%2fpyproject.toml", "/docs/project/docs/../README.md"])
 def test_unknown_pages_are_html_404s(client, path):
     page = client.get(path)
     assert page.status_code == 404 and page.mimetype == "text/html"
     assert b"There is no guide here" in page.data and b'href="/docs/getting_started"' in page.data
+
+
+def test_the_projects_own_docs_the_guides_link_to_render_on_the_site(client):
+    """docs/attribution.md and the SDK's README are linked from the guides; their own links work too."""
+    page = client.get("/docs/project/docs/attribution.md")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.data.decode()
+    assert re.search(r'<h1 id="[a-z0-9-]+">', html) and 'id="the-dsl"' in html
+    readme = client.get("/docs/project/clients/python/README.md").data.decode()
+    assert "TrackingMiddleware" in readme
+    for href in HREF.findall(readme):
+        parts = urlsplit(href.replace("&amp;", "&"))
+        if not parts.scheme and parts.path.startswith("/docs/"):
+            assert client.get(parts.path).status_code == 200, href
 
 
 def test_markdown_is_escaped_and_bad_links_dropped(app, tmp_path):
