@@ -62,7 +62,7 @@ def _check_columns(path, columns: list[str]) -> None:
 
 
 def _csv_header(path: str | Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
+    with Path(path).open(newline="", encoding="utf-8-sig") as fh:
         header = next(csv.reader(fh), None)
     if not header:
         raise InputError(f"{path} is empty: {FORMAT_HINT}, named on its first line")
