@@ -90,8 +90,14 @@ def parse_transform(text: str) -> tuple[str, str | None]:
 def _to_ns(col: pd.Series) -> np.ndarray:
     """Timestamps (strings or datetimes, naive = UTC) → int64 ns; NaT → NAT."""
     if isinstance(col.dtype, pd.DatetimeTZDtype | np.dtype) and col.dtype.kind == "M":
-        values = col.array if col.array.unit == "ns" else col.array.as_unit("ns")
-        return values.asi8  # epoch ns (UTC when zoned), NaT = NAT: no copy
+        values = col.array
+        if values.unit == "ns":
+            return values.asi8  # epoch ns (UTC when zoned), NaT = NAT: no copy
+        # s/ms/us → ns; a time outside what ns can hold (before 1677, after 2262) is NaT, as for text
+        per = {"s": 10**9, "ms": 10**6, "us": 10**3}[values.unit]
+        raw = values.asi8
+        fits = (raw != NAT) & (np.abs(raw) <= np.iinfo(np.int64).max // per)
+        return np.where(fits, raw * np.where(fits, per, 0), NAT)
     if not (pd.api.types.is_datetime64_any_dtype(col.dtype)):
         col = pd.to_datetime(col, utc=True, errors="coerce", format="mixed") \
             if col.dtype == object or pd.api.types.is_string_dtype(col.dtype) \

@@ -46,10 +46,10 @@ from pygments.util import ClassNotFound
 
 from ingest_api.dashboard import SECURITY_HEADERS, copy
 from ingest_api.dashboard.base import load_user, scoped
+from mbuzz.paths import GUIDES_DIR
 
 bp = Blueprint("guides", __name__, url_prefix="/docs")
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "api"
 # The sidebar's order; guides not named here follow, by title.
 ORDER = ("getting_started", "authentication", "install", "mbuzz_js", "segment", "events", "python_sdk", "sdk",
          "conversions", "attribution_models", "spend", "rate_limits", "errors")
@@ -87,7 +87,7 @@ class Reader:
 
 
 def docs_dir() -> Path:
-    return Path(current_app.config.get("GUIDES_PATH") or DEFAULT_PATH)
+    return Path(current_app.config.get("GUIDES_PATH") or GUIDES_DIR)
 
 
 # -- reading the guides ------------------------------------------------------------------------------------------

@@ -13,4 +13,5 @@ DBT_PROJECT_FILE = PROJECT_DIR / "dbt_project.yml"
 PROFILES_DIR = PROJECT_DIR / "dbt_project"
 MODELS_DIR = PROJECT_DIR / "dbt_project" / "models"
 SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
-OPENAPI_PATH = PROJECT_DIR / "docs" / "api" / "openapi.yml"
+GUIDES_DIR = PROJECT_DIR / "docs" / "api"  # the API guides the docs site renders
+OPENAPI_PATH = GUIDES_DIR / "openapi.yml"
