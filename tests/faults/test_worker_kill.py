@@ -2,7 +2,8 @@
 replaces it, every batch answered 202 is stored, and clients that retry what got no answer (the
 same events, same ids) end with every event stored once, however often a batch was sent.
 The kill is repeated (at most 3 times) until it cut at least one request off: mid-batch, not
-between batches. Bounded: 3 clients × 60 batches of 100 events, retried until acknowledged or 90 s."""
+between batches. Bounded: 3 clients × 300 batches of 100 events, 20 ms apart (the load outlasts
+the kills), retried until acknowledged or 90 s."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 def test_killing_a_worker_mid_batch_loses_nothing_and_stores_retries_once(api, database_url):
     tenant = make_tenant(database_url)
-    load = Load(api.url, tenant.headers, clients=3, batches=60, per_batch=100, pause=0.05).start()
+    load = Load(api.url, tenant.headers, clients=3, batches=300, per_batch=100, pause=0.05, interval=0.02).start()
     load.wait_for(load.total // 5)
     killed = []
     for _ in range(3):
