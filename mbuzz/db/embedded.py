@@ -91,9 +91,10 @@ class EmbeddedServer:
                 user=user,
             )
         if self.running_pid() is None:
-            stale = self.pgdata / "postmaster.pid"
-            if stale.exists():
-                stale.unlink()  # left by a killed server; postgres would refuse to start
+            # left by a killed server: postgres would refuse to start while a lock names a pid that still
+            # exists, and a killed postmaster whose parent is gone can linger as an unreaped zombie
+            for stale in [self.pgdata / "postmaster.pid", *self.pgdata.glob(".s.PGSQL.*.lock")]:
+                stale.unlink(missing_ok=True)
             port = self._port()
             remembered = (self._state() or {}).get("port")
             if remembered is not None and remembered != port:
