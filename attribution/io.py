@@ -131,9 +131,13 @@ def _flag(path, value) -> bool:
 def _converted(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
     """converted as given when boolean or numeric; text (read as a dictionary: a few
     distinct values) as a flag: 1/0, true/false, yes/no (any case), or a number ≠ 0."""
+    if pa.types.is_boolean(col.type) or pa.types.is_integer(col.type) \
+            or pa.types.is_floating(col.type) or pa.types.is_null(col.type):
+        return col
     if not (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type)
             or pa.types.is_large_string(col.type)):
-        return col
+        raise InputError(f"{path}: column converted is {col.type}, not a flag "
+                         "(boolean, a number, or text 1/0, true/false, yes/no)")
     if not pa.types.is_dictionary(col.type):
         col = col.dictionary_encode()
     chunks = []
@@ -144,12 +148,17 @@ def _converted(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=pa.bool_())
 
 
-def _dictionary(col: pa.ChunkedArray) -> pa.ChunkedArray:
+def _dictionary(path, name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_dictionary(col.type):
-        return col
+        if pa.types.is_string(col.type.value_type) or pa.types.is_large_string(col.type.value_type):
+            return col
+        col = col.cast(col.type.value_type)
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         return col.dictionary_encode()
-    return col.cast(pa.string()).dictionary_encode()
+    try:
+        return col.cast(pa.string()).dictionary_encode()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(f"{path}: column {name} is {col.type}, not text") from None
 
 
 def _read_csv_table(path: str | Path) -> pa.Table:
@@ -191,7 +200,7 @@ def read_touch_table(path: str | Path) -> pa.Table:
     fixed["converted"] = _converted(path, table.column("converted"))
     for name in CATEGORIES:
         if name in table.column_names:
-            fixed[name] = _dictionary(table.column(name))
+            fixed[name] = _dictionary(path, name, table.column(name))
     for name, col in fixed.items():
         if col is not table.column(name):
             table = table.set_column(table.column_names.index(name), name, col)
