@@ -19,7 +19,7 @@ create table if not exists marts.fct_conversion_journeys (
 SEED = """
 insert into marts.fct_conversion_journeys
 select %(account)s, 'live', 'conv_' || c, 'conv_' || c, true,
-       %(start)s + make_interval(secs => c), 'purchase', 10 + c %% 7, t,
+       %(start)s + make_interval(secs => c), 'purchase', null, t,
        %(start)s + make_interval(secs => c) - make_interval(hours => %(touches)s - t),
        'sess_' || c || '_' || t, (array['paid_search', 'email', 'direct', 'organic_search'])[1 + (c + t) %% 4],
        'google', 'cpc', 'spring', ''
