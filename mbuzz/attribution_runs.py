@@ -322,3 +322,15 @@ def _attribute_all(connect, result: RunResult, accounts: list[str], presets: dic
             "credits_written = %s where run_id = %s",
             (result.conversions, result.credits_written, result.run_id),
         )
+
+
+RUNS_QUERY = """
+select run_id, status, window_start, window_end, started_at, finished_at, conversions, credits_written, error
+from attribution.attribution_runs order by started_at desc limit %s
+"""
+
+
+def list_runs(conn, limit: int = 20) -> list[dict]:
+    """The run history, newest first (what `mbuzz runs list` prints)."""
+    cur = conn.execute(RUNS_QUERY, (limit,))
+    return [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]

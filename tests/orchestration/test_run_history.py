@@ -47,3 +47,20 @@ def test_a_run_is_recorded_succeeded_with_its_window_and_counts(new_database):
         assert status == "failed" and "database went away" in error
         assert conn.execute("select distinct run_id from attribution.attribution_credits").fetchall() == [
             (again.run_id,)]
+
+
+def test_mbuzz_runs_list_shows_the_history(new_database):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with new_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        seed_journeys(conn, conversions=5)
+        result = run_attribution(lambda: psycopg.connect(url), START, END, data_driven=False)
+        mbuzz = str(Path(sys.executable).parent / "mbuzz")
+        out = subprocess.run([mbuzz, "runs", "list", "--json"], env={**os.environ, "DATABASE_URL": url},
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+        (row,) = json.loads(out)
+        assert row["run_id"] == result.run_id and row["status"] == "succeeded" and row["conversions"] == 5
