@@ -3,9 +3,11 @@
 Reads `marts.fct_conversion_journeys` (built by dbt), runs every preset, every
 account's active custom DSL models and (optionally) the data-driven models with
 the one engine in `attribution/`, and replaces the credits of the conversions in
-the run's window in `attribution.attribution_credits` in one transaction. Each
-run records a hash of its whole configuration (models, journey options, channel
-rules) in `attribution.attribution_runs`, so results can be compared over time.
+the run's window in `attribution.attribution_credits` in ONE transaction for the
+whole run (every account), so a run killed half-way leaves nothing of itself
+visible. Each run records a hash of its whole configuration (models, journey
+options, channel rules), its window, status and counts in
+`attribution.attribution_runs` (the run history; docs/operations.md#attribution-runs).
 
 A service: no Dagster here. The asset in orchestration/assets/attribution.py is a thin call
 of `run_attribution`, and so can a test or a script be; the dashboard reads journeys with
@@ -234,41 +236,101 @@ def _nullable(column: pd.Series) -> list:
     return values.where(pd.notna(values), None).tolist()
 
 
+LEASE_LOCK = 7_331_001  # pg advisory lock class: (LEASE_LOCK, hashtext(run_id)) is held while the run's process lives
+WRITE_LOCK = 7_331_002  # transaction lock: one run writes credits at a time
+
+
+def abandon_dead_runs(conn) -> list[str]:
+    """Mark 'abandoned' the runs still 'running' whose process is gone (their lease lock is free).
+
+    `conn` is autocommit; returns the run ids marked."""
+    abandoned = []
+    for (run_id,) in conn.execute("select run_id from attribution.attribution_runs where status = 'running'").fetchall():
+        if conn.execute("select pg_try_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, run_id)).fetchone()[0]:
+            try:
+                conn.execute("update attribution.attribution_runs set status = 'abandoned', finished_at = now(), "
+                             "error = 'the process running it died' where run_id = %s and status = 'running'",
+                             (run_id,))
+                abandoned.append(run_id)
+            finally:
+                conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (LEASE_LOCK, run_id))
+    return abandoned
+
+
 def run_attribution(connect, start: datetime, end: datetime, *, data_driven: bool = True,
                     options: JourneyOptions | None = None, partition_key: str | None = None,
                     log: Callable[[str], None] = lambda _: None) -> RunResult:
-    """Attribute every account's conversions of [start, end); one transaction per account.
+    """Attribute every account's conversions of [start, end); all of the run's credits in ONE
+    transaction, so the marts see the previous run's credits or this run's, never half of one.
+
+    The run is recorded in attribution.attribution_runs: 'running' from the start, 'succeeded'
+    in the transaction that commits its credits, 'failed' on an error. A connection held for the
+    whole run keeps a lease lock; a run left 'running' whose lease is free (its process was
+    killed) is marked 'abandoned' by the next run.
 
     `connect()` returns a new psycopg connection (a callable, so tests and Dagster
     resources decide where it points)."""
     options = options or WAREHOUSE_JOURNEYS
     presets = {name: load_model(name) for name in list_presets()}
-    with connect() as conn:
-        accounts = accounts_with_journeys(conn)
-        all_custom = {a: custom_models(conn, a) for a in accounts}
-    config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven)
-    result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
-    with connect() as conn:
-        conn.execute(
-            "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key) values (%s, %s, %s, %s)",
-            (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key),
+    with connect() as lease:
+        lease.autocommit = True
+        for run_id in abandon_dead_runs(lease):
+            log(f"run {run_id} was left running by a process that died: marked abandoned")
+        accounts = accounts_with_journeys(lease)
+        all_custom = {a: custom_models(lease, a) for a in accounts}
+        config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options,
+                           data_driven)
+        result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
+        lease.execute("select pg_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, result.run_id))
+        lease.execute(
+            "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key, window_start, "
+            "window_end, status) values (%s, %s, %s, %s, %s, %s, 'running')",
+            (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key, start, end),
         )
-    for account_id in accounts:
-        models = {**presets, **all_custom[account_id]}
-        with connect() as conn:
-            touches = load_journeys(conn, account_id, start, end, with_paths=data_driven)
-        credits, summary, skipped = run_models(touches, models, options, start, end, data_driven,
-                                               on_model=lambda m: log(f"{account_id}: {m}"))
-        result.skipped.update(skipped)
-        names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
-        with connect() as conn:
-            with conn.transaction():
-                result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
-                                                        start, end, names)
-        in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= start)
-                            & (touches["conversion_ts"] < end)]
-        result.conversions += in_window["journey_id"].nunique()
-        result.models = sorted(set(result.models) | set(names))
-    with connect() as conn:
-        conn.execute("update attribution.attribution_runs set finished_at = now() where run_id = %s", (result.run_id,))
+        try:
+            _attribute_all(connect, result, accounts, presets, all_custom, options, data_driven, log)
+        except BaseException as exc:
+            try:
+                lease.execute("update attribution.attribution_runs set status = 'failed', finished_at = now(), "
+                              "error = %s where run_id = %s", (f"{type(exc).__name__}: {exc}"[:2000], result.run_id))
+            except psycopg.Error:
+                pass  # the lease died too: the next run marks this one abandoned
+            raise
     return result
+
+
+def _attribute_all(connect, result: RunResult, accounts: list[str], presets: dict, all_custom: dict,
+                   options: JourneyOptions, data_driven: bool, log: Callable[[str], None]) -> None:
+    """Every account's credits written in one transaction, committed with the run's 'succeeded'."""
+    with connect() as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        for account_id in accounts:
+            models = {**presets, **all_custom[account_id]}
+            touches = load_journeys(conn, account_id, result.start, result.end, with_paths=data_driven)
+            credits, summary, skipped = run_models(touches, models, options, result.start, result.end, data_driven,
+                                                   on_model=lambda m, a=account_id: log(f"{a}: {m}"))
+            result.skipped.update(skipped)
+            names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
+            result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
+                                                    result.start, result.end, names)
+            in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= result.start)
+                                & (touches["conversion_ts"] < result.end)]
+            result.conversions += in_window["journey_id"].nunique()
+            result.models = sorted(set(result.models) | set(names))
+        conn.execute(
+            "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), conversions = %s, "
+            "credits_written = %s where run_id = %s",
+            (result.conversions, result.credits_written, result.run_id),
+        )
+
+
+RUNS_QUERY = """
+select run_id, status, window_start, window_end, started_at, finished_at, conversions, credits_written, error
+from attribution.attribution_runs order by started_at desc limit %s
+"""
+
+
+def list_runs(conn, limit: int = 20) -> list[dict]:
+    """The run history, newest first (what `mbuzz runs list` prints)."""
+    cur = conn.execute(RUNS_QUERY, (limit,))
+    return [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]

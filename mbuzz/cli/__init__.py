@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "channels": "mbuzz.cli.channels:channels",
     "warehouse": "mbuzz.cli.warehouse:warehouse",
     "spend": "mbuzz.cli.spend:spend",
+    "runs": "mbuzz.cli.runs:runs",
 }
 
 HELP = {
@@ -42,6 +43,7 @@ HELP = {
     "channels": "Explain which channel a landing gets and which rule fired.",
     "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
     "spend": "Upload ad spend (CSV) for ROAS and cost per conversion.",
+    "runs": "Show the attribution run history (status, window, counts).",
 }
 
 
