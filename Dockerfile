@@ -12,7 +12,9 @@ COPY orchestration orchestration
 COPY dbt_project dbt_project
 COPY dbt_project.yml workspace.yaml ./
 COPY docs/api docs/api
-RUN uv sync --frozen --no-dev && useradd --create-home mbuzz && chown -R mbuzz /app
+# the dbt manifest the Dagster definitions load, built with the image (no database needed)
+RUN uv sync --frozen --no-dev && .venv/bin/mbuzz warehouse parse \
+    && useradd --create-home mbuzz && chown -R mbuzz /app
 USER mbuzz
 ENV PATH="/app/.venv/bin:$PATH" DAGSTER_HOME=/app/.dagster
 RUN mkdir -p /app/.dagster && printf 'telemetry:\n  enabled: false\n' > /app/.dagster/dagster.yaml

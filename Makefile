@@ -7,7 +7,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.8
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: demo test test-fast bench install clean-db
+.PHONY: demo lint test test-fast bench install clean-db
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "mbuzz needs Python 3.11 or newer")'
@@ -19,15 +19,25 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 	@test -x $(UV) || $(VENV)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@touch $@
 
-install: $(VENV)/.synced
+# the dbt manifest the Dagster definitions load (importing them parses nothing; no database needed)
+MANIFEST := target/manifest.json
+$(MANIFEST): $(VENV)/.synced dbt_project.yml $(shell find dbt_project -name '*.sql' -o -name '*.yml' -o -name '*.csv')
+	$(VENV)/bin/mbuzz warehouse parse
+
+install: $(VENV)/.synced $(MANIFEST)
 
 demo: install
 	$(VENV)/bin/mbuzz demo
 
-test: install
+# ruff (a small conventional rule set, pyproject.toml) and the layer contracts (import-linter)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test-fast: install
+test-fast: lint
 	$(VENV)/bin/pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: install

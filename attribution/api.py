@@ -1,7 +1,7 @@
 """The one entry point: attribute(touches, model, options) → credits frame.
 
 The Dagster pipeline, the API and `mbuzz attribute` call this. Input and output
-are the frames of ATTRIBUTION.md "Offline use":
+are the frames of docs/attribution.md ("Input frame", "Output frame"):
 
     in   journey_id, touch_ts, channel, converted, conversion_ts, revenue
          [, milestones] [, any other column, carried through]

@@ -6,7 +6,7 @@ milestone touch) becomes one touch index per journey, any other selector a
 boolean mask over the touch arrays, and per-journey sums are bincounts; the
 only Python loop is over the model's few rules. The output frame's columns
 other than the credits are built once per Journeys (`Journeys.output_base`)
-and shared by every model run on them. Semantics (ATTRIBUTION.md, "One engine"):
+and shared by every model run on them. Semantics (docs/attribution.md, "One engine"):
 
 1. each rule's selector picks touches; `other_touches` picks what no other rule did;
 2. rules that picked nothing drop out and their shares go to the remaining rules
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from attribution.journeys import UNASSIGNED, Journeys
+from attribution.journeys import Journeys
 
 OUTPUT_COLUMNS = ("journey_id", "touch_index", "channel", "credit", "revenue_credit")
 

@@ -28,6 +28,9 @@ TRANSFORMS = ("unique", "exposure", "first", "remove_if_last_and_not_all", "remo
 UNASSIGNED = "unassigned"
 NS_PER_DAY = 86_400 * 10**9
 NAT = np.iinfo(np.int64).min
+# the default lookback window in days; the warehouse's is dbt_project.yml's mbuzz__lookback_days,
+# which tests/foundation/test_facts.py keeps equal to this
+DEFAULT_LOOKBACK_DAYS = 30
 
 
 class InputError(ValueError):
@@ -36,7 +39,7 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class JourneyOptions:
-    """How journeys are cut from the touch table (defaults as in ATTRIBUTION.md).
+    """How journeys are cut from the touch table (docs/attribution.md, "Journey options").
 
     lookback_days      touches older than conversion − lookback are dropped (None: keep all);
                        a model's own `lookback N days` overrides it
@@ -47,7 +50,7 @@ class JourneyOptions:
                        same conversion_type); needs a `visitor_column` in the input
     """
 
-    lookback_days: float | None = 30
+    lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
     max_touches: int | None = None
     transform: str = "unique"
     conversion_cycles: bool = True
@@ -65,6 +68,7 @@ class JourneyOptions:
         """These options with the model's own lookback, if it has one."""
         days = compiled.get("lookback_days")
         return self if days is None else replace(self, lookback_days=days)
+
 
 
 _TRANSFORM_RE = re.compile(r'^\s*(\w+)\s*(?:\(\s*"?([^"()]*?)"?\s*\))?\s*$')
@@ -85,6 +89,15 @@ def parse_transform(text: str) -> tuple[str, str | None]:
 
 def _to_ns(col: pd.Series) -> np.ndarray:
     """Timestamps (strings or datetimes, naive = UTC) → int64 ns; NaT → NAT."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype | np.dtype) and col.dtype.kind == "M":
+        values = col.array
+        if values.unit == "ns":
+            return values.asi8  # epoch ns (UTC when zoned), NaT = NAT: no copy
+        # s/ms/us → ns; a time outside what ns can hold (before 1677, after 2262) is NaT, as for text
+        per = {"s": 10**9, "ms": 10**6, "us": 10**3}[values.unit]
+        raw = values.asi8
+        fits = (raw != NAT) & (np.abs(raw) <= np.iinfo(np.int64).max // per)
+        return np.where(fits, raw * np.where(fits, per, 0), NAT)
     if not (pd.api.types.is_datetime64_any_dtype(col.dtype)):
         col = pd.to_datetime(col, utc=True, errors="coerce", format="mixed") \
             if col.dtype == object or pd.api.types.is_string_dtype(col.dtype) \
@@ -106,10 +119,12 @@ def _to_bool(col: pd.Series) -> np.ndarray:
 def _factorize_runs(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """pd.factorize(col), hashing each run of equal adjacent values once: touch
     tables usually list a journey's rows together, so 3M rows of 1M journeys
-    hash 1M values. Exact whatever the order: equal runs share a code, and
-    codes follow first appearance as in pd.factorize."""
+    hash 1M values, and none when the runs' values are strictly increasing (as
+    integers, or as text), since they are then all distinct. Exact whatever the
+    order: equal runs share a code, and codes follow first appearance as in
+    pd.factorize."""
     n = len(col)
-    same = None
+    same = values = None
     if n > 1 and isinstance(col.dtype, pd.StringDtype | pd.ArrowDtype):
         try:
             import pyarrow as pa
@@ -119,15 +134,46 @@ def _factorize_runs(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
             same = pc.fill_null(pc.equal(values.slice(1), values.slice(0, n - 1)), False)
             same = same.to_numpy(zero_copy_only=False)
         except Exception:  # noqa: BLE001 - any surprise: plain factorize below
-            same = None
+            same = values = None
     elif n > 1 and (pd.api.types.is_integer_dtype(col.dtype) and not pd.api.types.is_extension_array_dtype(col.dtype)):
         v = col.to_numpy()
         same = v[1:] == v[:-1]
     if same is None:
         return pd.factorize(col, sort=False)
     starts = np.flatnonzero(np.r_[True, ~same])
-    codes, uniques = pd.factorize(col.take(starts), sort=False)
+    run_values = col.take(starts)
+    if _strictly_increasing(run_values, None if values is None else values.take(starts)):
+        codes, uniques = np.arange(len(starts)), pd.Index(run_values, copy=False)
+    else:
+        codes, uniques = pd.factorize(run_values, sort=False)
     return np.repeat(codes, np.diff(np.r_[starts, n])), uniques
+
+
+def _strictly_increasing(values: pd.Series, arrow_values=None) -> bool:
+    """Whether the values are strictly increasing, hence distinct: numbers as they are,
+    text as integers when every value is one (`9` < `10`), else as text. No nulls."""
+    if len(values) < 2:
+        return True
+    if arrow_values is None:
+        v = values.to_numpy()
+        return bool(np.all(v[1:] > v[:-1]))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if arrow_values.null_count:
+        return False
+    if pa.types.is_string(arrow_values.type) or pa.types.is_large_string(arrow_values.type):
+        try:
+            v = pc.cast(arrow_values, pa.int64()).to_numpy()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            v = None
+        if v is not None:
+            return bool(np.all(v[1:] > v[:-1]))
+    try:
+        return bool(pc.all(pc.less(arrow_values.slice(0, len(arrow_values) - 1),
+                                   arrow_values.slice(1))).as_py())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
 
 
 def _channel_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +190,19 @@ def _channel_codes(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return remap[raw_code], np.asarray(channels, dtype=object)
 
 
+def _milestone_codes(col: pd.Series, touches_of) -> tuple[np.ndarray, tuple[frozenset, ...]]:
+    """Each touch's code into the distinct milestone sets (";"-separated names)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):  # the codes are the factorisation
+        values = [*col.cat.categories, None]
+        code = touches_of(col.cat.codes.to_numpy()).astype(np.int64)
+        code[code < 0] = len(values) - 1
+    else:
+        code, values = pd.factorize(col, use_na_sentinel=False)  # few distinct values
+        code = touches_of(code).astype(np.int64, copy=False)
+    return code, tuple(frozenset(p.strip() for p in str(v).split(";") if p.strip())
+                       if isinstance(v, str) else frozenset() for v in values)
+
+
 def _starts(jid: np.ndarray, n_journeys: int) -> np.ndarray:
     """Offsets (J+1) of each journey's touches in arrays sorted by jid."""
     out = np.zeros(n_journeys + 1, dtype=np.int64)
@@ -156,7 +215,6 @@ class Journeys:
     """All journeys, touches sorted by (journey, time). Journey arrays have J rows;
     touch arrays have one row per touch kept by the journey options."""
 
-    journey_ids: np.ndarray  # (J,) original journey_id values
     converted: np.ndarray  # (J,) bool
     revenue: np.ndarray  # (J,) float, 0 where missing
     end_ns: np.ndarray  # (J,) conversion time, or last touch for non-converting paths
@@ -174,12 +232,17 @@ class Journeys:
     # (J,) index of each journey in the journeys `prepare` built (None: these are they);
     # set on compacted views such as `converting`
     origin: np.ndarray | None = field(default=None, repr=False)
-    # the journey ids with their input dtype (what the output's journey_id column gets)
-    id_index: pd.Index | None = field(default=None, repr=False)
+    # (J,) the journey ids with their input dtype (what the output's journey_id column gets)
+    id_index: pd.Index = field(default=None, repr=False)
 
     @property
     def n_journeys(self) -> int:
-        return len(self.journey_ids)
+        return len(self.converted)
+
+    @cached_property
+    def journey_ids(self) -> np.ndarray:
+        """(J,) the original journey_id values, as Python objects."""
+        return np.asarray(self.id_index, dtype=object)
 
     @cached_property
     def starts(self) -> np.ndarray:
@@ -243,9 +306,9 @@ class Journeys:
         remap[keep_journeys] = np.arange(len(keep_journeys), dtype=np.int64)
         t = remap[self.jid] >= 0
         origin = keep_journeys if self.origin is None else self.origin[keep_journeys]
-        ids = self.id_index.take(keep_journeys) if self.id_index is not None else None
+        ids = self.id_index.take(keep_journeys)
         return Journeys(
-            journey_ids=self.journey_ids[keep_journeys], converted=self.converted[keep_journeys],
+            converted=self.converted[keep_journeys],
             revenue=self.revenue[keep_journeys], end_ns=self.end_ns[keep_journeys],
             last_row=self.last_row[keep_journeys], jid=remap[self.jid[t]], channel=self.channel[t],
             channels=self.channels, age_days=self.age_days[t], touch_index=self.touch_index[t],
@@ -270,7 +333,7 @@ class Journeys:
         keeps the frames handed out independent of each other."""
         empty = self.empty_conversions
         jid = np.concatenate([self.jid, empty]) if len(empty) else self.jid
-        ids = self.id_index if self.id_index is not None else pd.Index(self.journey_ids)
+        ids = self.id_index
         names = pd.array(np.append(self.channels.astype(object), UNASSIGNED), dtype="str")
         ch = np.concatenate([self.channel, np.full(len(empty), len(self.channels), self.channel.dtype)]) \
             if len(empty) else self.channel
@@ -323,34 +386,47 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
     ch_code, channels = _channel_codes(src["channel"])
     is_touch = (ch_code >= 0) & (ts != NAT)
 
-    # sort by journey, then time; ties keep input order (session id if given)
-    grouped = n_rows == 0 or (np.diff(jcode) >= 0).all()
-    in_time = grouped and bool(np.all((np.diff(jcode) > 0) | (np.diff(ts) >= 0)))
-    if not in_time:
-        order = np.lexsort((ts, jcode))
-    else:
-        order = np.arange(n_rows)
-    s_j, s_ts = jcode[order], ts[order]
-    ties = (np.diff(s_j) == 0) & (np.diff(s_ts) == 0) & is_touch[order][1:]
-    if "session_id" in src.columns and ties.any():
-        sess = pd.factorize(src["session_id"], sort=True)[0]
-        order = np.lexsort((sess, ts, jcode))
-        s_j, s_ts = jcode[order], ts[order]
+    # sort by journey, then time; ties keep input order (session id if given). `order` is
+    # None when the rows already are in that order (the usual case): no gathers then
+    dj, dts = np.diff(jcode), np.diff(ts)
+    in_time = n_rows == 0 or bool(np.all(dj >= 0) and np.all((dj > 0) | (dts >= 0)))
+    order = None if in_time else np.lexsort((ts, jcode))
+    if "session_id" in src.columns and n_rows > 1:
+        if order is not None:
+            dj, dts = np.diff(jcode[order]), np.diff(ts[order])
+        if ((dj == 0) & (dts == 0) & (is_touch[1:] if order is None else is_touch[order][1:])).any():
+            sess = pd.factorize(src["session_id"], sort=True)[0]
+            order = np.lexsort((sess, ts, jcode))
+    del dj, dts
+
+    def in_order(a: np.ndarray) -> np.ndarray:
+        return a if order is None else a[order]
 
     # journey-level values from every row of the journey
-    row_starts = _starts(s_j, n_j)[:-1]
-    converted = np.maximum.reduceat(converted_row[order], row_starts) if n_rows else np.zeros(0, bool)
-    conv_end = np.maximum.reduceat(conv_ts[order], row_starts) if n_rows else np.zeros(0, np.int64)
-    rev = revenue_row[order]
-    rev = np.where(np.isnan(rev), -np.inf, rev)
-    revenue = np.maximum.reduceat(rev, row_starts) if n_rows else np.zeros(0)
-    revenue = np.where(np.isfinite(revenue), revenue, 0.0)
-    last_row = order[np.r_[row_starts[1:], n_rows] - 1] if n_rows else np.zeros(0, np.int64)
+    all_starts = _starts(jcode, n_j)  # the journeys' row counts do not depend on order
+    row_starts = all_starts[:-1]
+    if n_rows:
+        converted = np.bincount(jcode, weights=converted_row, minlength=n_j) > 0
+        conv_end = np.maximum.reduceat(in_order(conv_ts), row_starts)
+        revenue = np.fmax.reduceat(in_order(revenue_row), row_starts)  # NaN only if all are
+        revenue = np.where(np.isfinite(revenue), revenue, 0.0)
+        row_ends = np.r_[row_starts[1:], n_rows] - 1
+        last_row = row_ends if order is None else order[row_ends]
+    else:
+        converted, conv_end, revenue = np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0)
+        last_row = np.zeros(0, np.int64)
 
-    t = order[is_touch[order]]  # touch rows, sorted
-    jid = jcode[t].astype(np.int64)
-    t_ts = ts[t]
-    starts = _starts(jid, n_j)
+    # touch rows, sorted; `every` when they are all the rows, in order (no gathers either)
+    every = order is None and bool(is_touch.all())
+    t = np.arange(n_rows) if every else np.flatnonzero(is_touch) if order is None \
+        else order[is_touch[order]]
+
+    def touches_of(a: np.ndarray) -> np.ndarray:
+        return a if every else a[t]
+
+    jid = touches_of(jcode).astype(np.int64, copy=False)
+    t_ts = touches_of(ts)
+    starts = all_starts if every else _starts(jid, n_j)
     touch_index = np.arange(len(t), dtype=np.int64) - starts[jid]
     last_touch = np.full(n_j, NAT, dtype=np.int64)
     nonempty = np.diff(starts) > 0
@@ -358,22 +434,19 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
     end_ns = np.where(converted & (conv_end != NAT), conv_end, last_touch)
 
     if "milestones" in src.columns:
-        m_code, m_vals = pd.factorize(src["milestones"], use_na_sentinel=False)  # few distinct values
-        m_code = m_code[t]
-        milestone_values = tuple(
-            frozenset(p.strip() for p in str(v).split(";") if p.strip()) if isinstance(v, str)
-            else frozenset() for v in m_vals)
+        m_code, milestone_values = _milestone_codes(src["milestones"], touches_of)
     else:
         m_code, milestone_values = np.zeros(len(t), dtype=np.int64), (frozenset(),)
 
     extra = tuple(c for c in src.columns if c not in REQUIRED + OPTIONAL)
     id_index = journey_ids if isinstance(journey_ids, pd.Index) else pd.Index(journey_ids)
-    jr = Journeys(journey_ids=np.asarray(journey_ids, dtype=object), converted=converted.astype(bool),
+    jr = Journeys(converted=converted.astype(bool, copy=False),
                   revenue=revenue, end_ns=end_ns, last_row=last_row, jid=jid,
-                  channel=ch_code[t], channels=channels,
-                  age_days=(end_ns[jid] - t_ts) / NS_PER_DAY, touch_index=touch_index,
-                  row=t, milestone_code=m_code.astype(np.int64), milestone_values=milestone_values,
-                  source=src, extra_columns=extra, id_index=id_index)
+                  channel=touches_of(ch_code), channels=channels,
+                  age_days=(end_ns[jid] - t_ts) / NS_PER_DAY,
+                  touch_index=touch_index, row=t, milestone_code=m_code,
+                  milestone_values=milestone_values, source=src, extra_columns=extra,
+                  id_index=id_index)
     return _apply_options(jr, t_ts, options)
 
 
@@ -437,3 +510,8 @@ def _transform_keep(jr: Journeys, kind: str, target: str | None) -> np.ndarray:
     seen = np.cumsum(non_target)  # non-target touches up to and including this one
     after = other[jid] - (seen - (seen[jr.starts[jid]] - non_target[jr.starts[jid]]))
     return ~(is_target & (after == 0) & has_other)
+
+
+# journeys the warehouse already cut (marts.fct_conversion_journeys, or mbuzz/sessions.py's port of
+# it): conversion cycles were applied there; the engine keeps the default lookback (a model's own wins)
+WAREHOUSE_JOURNEYS = JourneyOptions(conversion_cycles=False)

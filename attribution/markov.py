@@ -208,3 +208,23 @@ def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS) -> 
         ["channel", "removal_effect", "total_conversions"]].to_dict("list")
     out.attrs["model"] = f"markov:{order}"
     return out
+
+
+def markov_channel_summary(jr: Journeys, credits: pd.DataFrame, samples: int = 30) -> pd.DataFrame:
+    """Removal effects and textbook totals of the Markov model (from `markov_credits`' output), with
+    bootstrap 95% intervals on the totals (journeys resampled as weights on the prepared journeys:
+    a refit each, no re-preparing): the rows of attribution.channel_summaries."""
+    from attribution.bootstrap import bootstrap_weighted_totals
+
+    summary = pd.DataFrame(credits.attrs["channel_summary"])
+
+    def textbook_totals(weights: np.ndarray | None) -> pd.Series:
+        return markov_summary(fit_markov(jr, journey_weights=weights)).set_index("channel")["total_conversions"]
+
+    try:
+        ci = bootstrap_weighted_totals(textbook_totals, len(jr.lengths), n=samples, ci=0.95, seed=0)
+        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
+                                on="channel", how="left")
+    except InsufficientDataError:
+        pass  # a resample too small to fit: keep the point estimates without an interval
+    return summary.assign(model="markov")

@@ -1,6 +1,6 @@
 """A compiled rule model → one PostgreSQL query over marts.fct_conversion_journeys.
 
-The scale-out path of ATTRIBUTION.md: the same model, run inside the warehouse,
+The scale-out path of docs/attribution.md ("inside the warehouse"): the same model, run there,
 with the Python engine's semantics (attribution.engine) and results:
 
     sql, params = compile_sql(load_model("u_shaped"))
@@ -40,13 +40,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attribution.journeys import UNASSIGNED
+from attribution.journeys import DEFAULT_LOOKBACK_DAYS, UNASSIGNED
+from dsl.validator import SELECTORS
 
 TABLE = "marts.fct_conversion_journeys"
-DEFAULT_LOOKBACK_DAYS = 30.0
 OUTPUT_COLUMNS = ("journey_id", "touch_index", "channel", "credit", "revenue_credit")
-_POINT = ("first_touch", "last_touch", "milestone_touch")
-_SELECTORS = _POINT + ("middle_touches", "all_touches", "touches", "other_touches")
+_POINT = ("first_touch", "last_touch", "milestone_touch")  # selectors that pick one touch per journey
 _DISTRIBUTIONS = ("equally", "proportionally", "time_decay")
 
 
@@ -91,7 +90,7 @@ def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
     uses_channel_weights = uses_decay = False
     for i, rule in enumerate(rules):
         selector = rule["selector"]
-        if selector not in _SELECTORS:
+        if selector not in SELECTORS:
             raise SqlCompileError(f"unknown selector {selector!r} in compiled model")
         flt = "true"
         if rule.get("channels") is not None:

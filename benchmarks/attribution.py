@@ -18,6 +18,19 @@ touch_index, channel, carried columns), built once per prepared journeys: that
 step is timed on its own row ("output columns"), so each model's row is what
 one more model costs. `--repeat N` times every one of our models N times and
 reports the median (this machine is shared; single runs are noisy).
+
+End to end (`--end-to-end 1M`, `--skip-engine` for only this part): the same
+seeded journeys as a touchpoints CSV (written by pandas, as users export them:
+timestamps with nanoseconds and `+00:00`) and as Parquet, cached in --workdir;
+then, alternating, `mbuzz attribute --model u_shaped` (the CLI, in a new
+process) and benchmarks/pandas_u_shaped.py (a plain 12-line pandas script
+doing the same model) on the same file, CSV in → CSV out and Parquet in →
+Parquet out, each `--e2e-repeat` times after one untimed warm-up run each
+(bytecode compiled into --workdir, so imports are those of an installed
+package). Prints wall seconds (median), CPU seconds (user + system of the
+child, median), mbuzz / pandas as the ratio of the medians and as the median
+of the per-pair ratios (adjacent runs see the same load), and checks that both
+wrote the same rows and credits.
 """
 from __future__ import annotations
 
@@ -26,7 +39,10 @@ import contextlib
 import io
 import os
 import platform
+import resource
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -203,6 +219,89 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
                     checks.append((n, f"{ours_name} vs MAM {fn}", max_rel_diff(ours[ours_name], theirs), 1e-9))
 
 
+ROOT = Path(__file__).resolve().parents[1]
+PANDAS_SCRIPT = ROOT / "benchmarks" / "pandas_u_shaped.py"
+
+
+def touch_files(n: int, seed: int, workdir: Path) -> dict[str, Path]:
+    """The seeded journeys as CSV (pandas' writer) and Parquet, made once per (n, seed)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = {"csv": workdir / f"touchpoints_{n}_{seed}.csv",
+             "parquet": workdir / f"touchpoints_{n}_{seed}.parquet"}
+    if not all(f.exists() for f in files.values()):
+        print(f"writing {n:,} synthetic journeys to {workdir} (once) ...", flush=True)
+        touches = synthetic_touches(n, seed=seed)
+        touches.to_csv(files["csv"].with_suffix(".tmp"), index=False)
+        files["csv"].with_suffix(".tmp").rename(files["csv"])
+        pq.write_table(pa.Table.from_pandas(touches, preserve_index=False), files["parquet"])
+    return files
+
+
+def run_timed(cmd: list[str], env: dict) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of a child process; fails if it fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def same_credits(a: Path, b: Path) -> str:
+    """'yes' when both credits files have the same rows and credits (to 1e-12)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    def load(path):
+        table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+        return {c: table.column(c).to_numpy() for c in table.column_names}
+    x, y = load(a), load(b)
+    if len(x["credit"]) != len(y["credit"]):
+        return f"NO: {len(x['credit'])} vs {len(y['credit'])} rows"
+    for col in ("journey_id", "touch_index", "channel", "session_id"):
+        if not np.array_equal(x[col].astype(str), y[col].astype(str)):
+            return f"NO: {col} differs"
+    diff = max(float(np.abs(x[c] - y[c]).max(initial=0.0)) for c in ("credit", "revenue_credit"))
+    return "yes" if diff <= 1e-12 else f"NO: credits differ by {diff:g}"
+
+
+def end_to_end(n: int, seed: int, repeat: int, workdir: Path) -> None:
+    files = touch_files(n, seed, workdir)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    mbuzz = str(Path(sys.executable).with_name("mbuzz"))
+    print(f"\n## End to end: `mbuzz attribute --model u_shaped` vs benchmarks/pandas_u_shaped.py, "
+          f"{n:,} journeys ({files['csv'].stat().st_size / 2**20:.0f} MB CSV, "
+          f"{files['parquet'].stat().st_size / 2**20:.0f} MB Parquet), {repeat} runs each, "
+          f"load average {os.getloadavg()[0]:.1f}\n", flush=True)
+    print("| format | pandas script s | mbuzz attribute s | ratio of medians | median of pair ratios "
+          "| pandas CPU s | mbuzz CPU s | same credits | runs (pandas / mbuzz s) |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---|---|")
+    for fmt, src in files.items():
+        outs = {who: workdir / f"credits_{who}.{fmt}" for who in ("pandas", "mbuzz")}
+        cmds = {"pandas": [sys.executable, str(PANDAS_SCRIPT), str(src), str(outs["pandas"])],
+                "mbuzz": [mbuzz, "attribute", "--model", "u_shaped", "--touchpoints", str(src),
+                          "--out", str(outs["mbuzz"])]}
+        for cmd in cmds.values():  # warm-up: bytecode, page cache
+            run_timed(cmd, env)
+        times = {"pandas": [], "mbuzz": []}
+        for r in range(repeat):
+            for who in (("pandas", "mbuzz") if r % 2 == 0 else ("mbuzz", "pandas")):
+                times[who].append(run_timed(cmds[who], env))
+        wall = {w: [t[0] for t in ts] for w, ts in times.items()}
+        cpu = {w: float(np.median([t[1] for t in ts])) for w, ts in times.items()}
+        med = {w: float(np.median(v)) for w, v in wall.items()}
+        pairs = float(np.median(np.divide(wall["mbuzz"], wall["pandas"])))
+        runs = ", ".join(f"{p:.2f}/{m:.2f}" for p, m in zip(wall["pandas"], wall["mbuzz"]))
+        print(f"| {fmt} | {med['pandas']:.2f} | {med['mbuzz']:.2f} | {med['mbuzz'] / med['pandas']:.2f} | "
+              f"{pairs:.2f} | {cpu['pandas']:.2f} | {cpu['mbuzz']:.2f} | "
+              f"{same_credits(outs['pandas'], outs['mbuzz'])} | {runs} |", flush=True)
+
+
 RATIOS = [  # (ours, theirs, library)
     ("first_touch", "heuristic_models (first+last+linear)", "ChannelAttribution"),
     ("markov removal effects (exact)", "markov_model order 1 (simulated)", "ChannelAttribution"),
@@ -241,6 +340,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated: ca,mam")
     parser.add_argument("--repeat", type=int, default=1, help="time each of our models N times, report the median")
+    parser.add_argument("--end-to-end", default="", metavar="SIZE",
+                        help="also time mbuzz attribute vs the pandas script end to end on SIZE journeys (1M)")
+    parser.add_argument("--e2e-repeat", type=int, default=5, help="end-to-end runs of each, alternating")
+    parser.add_argument("--skip-engine", action="store_true", help="only the end-to-end part")
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mbuzz-bench",
+                        help="where the end-to-end files are kept between runs")
     args = parser.parse_args()
     cpus = os.cpu_count()
     print(f"# mbuzz attribution benchmark — {platform.processor() or platform.machine()}, "
@@ -248,9 +353,13 @@ def main() -> None:
           f"pandas {pd.__version__}; load average at start {os.getloadavg()[0]:.1f}")
     rows, checks = [], []
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    for size in args.sizes.split(","):
-        run_size(parse_size(size), args.seed, rows, checks, skip, args.repeat)
-    report(rows, checks)
+    if not args.skip_engine:
+        for size in args.sizes.split(","):
+            run_size(parse_size(size), args.seed, rows, checks, skip, args.repeat)
+        report(rows, checks)
+    if args.end_to_end:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        end_to_end(parse_size(args.end_to_end), args.seed, args.e2e_repeat, args.workdir)
 
 
 if __name__ == "__main__":

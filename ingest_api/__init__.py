@@ -4,7 +4,8 @@
 
 Configuration: `config.DEFAULTS`, then MBUZZ_* environment variables (JSON
 values), then `test_config`. The database is `mbuzz.db.database_url()`
-(DATABASE_URL or the embedded server) unless `DATABASE_URL` is in the config.
+(DATABASE_URL or the embedded server, whose address is re-read from
+`.mbuzz/server.json` when a connection fails) unless `DATABASE_URL` is in the config.
 
 Adding a resource: document its operations in docs/api/openapi.yml first,
 then write a module with `bp = Blueprint(name, __name__, url_prefix="/api/v1")`
@@ -25,13 +26,31 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from ingest_api import (
+    attribution_models,
+    conversions,
+    cors,
+    dashboard,
+    db,
+    docs,
+    errors,
+    events,
+    guides,
+    health,
+    limits,
+    openapi,
+    redaction,
+    reports,
+    segment,
+    spend,
+    tracker,
+    validate,
+)
 from ingest_api import config as default_config
-from ingest_api import cors, dashboard, db, docs, errors, events, health, limits, openapi, redaction, segment, validate
-from ingest_api import attribution_models, conversions, reports, spend
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # ingest_api/static/ is served by `tracker` only
     app.config.from_mapping(default_config.DEFAULTS)
     app.config.from_prefixed_env("MBUZZ")
     if test_config:
@@ -41,12 +60,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     redaction.install(app.logger)
     errors.init_app(app)
-    url = app.config.get("DATABASE_URL")
+    url, resolve = app.config.get("DATABASE_URL"), None
     if not url:
         from mbuzz.db import database_url
+        from mbuzz.settings import get_settings
 
-        url = database_url()
-    db.init_app(app, url)
+        url = database_url(start=False)  # an app never starts a database: the CLI did
+        if get_settings().embedded:  # follow the embedded server if it moves to another port
+            resolve = lambda: database_url(start=False)  # noqa: E731
+    db.init_app(app, url, resolve)
     openapi.init_app(app)
     limits.init_app(app)
 
@@ -60,5 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     spend.init_app(app)
     dashboard.init_app(app)
+    tracker.init_app(app)
+    guides.init_app(app)
     cors.init_app(app)
     return app

@@ -6,7 +6,7 @@ e.g. `MBUZZ_RATE_LIMIT_TIERS='{"standard": "100/second"}'` (values are JSON).
 from __future__ import annotations
 
 DEFAULTS: dict = {
-    # Request limits (PRODUCT.md §4). The body limit is also Flask's MAX_CONTENT_LENGTH.
+    # Request limits (docs/api/events.md, "Limits"). The body limit is also Flask's MAX_CONTENT_LENGTH.
     "MAX_BODY_BYTES": 512 * 1024,
     "MAX_EVENTS_PER_BATCH": 500,
     "MAX_EVENT_BYTES": 32 * 1024,
@@ -29,8 +29,15 @@ DEFAULTS: dict = {
     "DB_TENANT_ROLE": "mbuzz_api",
     # Per-process connection pool.
     "DB_POOL_SIZE": 4,
-    # Seconds clients are told to wait when the database is unreachable.
+    # Longest a request's statement may run, and wait for a lock, before the request answers
+    # 503 (the transaction rolled back, nothing stored): a hung or locked database then costs
+    # each request at most this long instead of holding every worker (docs/operations.md).
+    "DB_STATEMENT_TIMEOUT_MS": 10_000,
+    "DB_LOCK_TIMEOUT_MS": 5_000,
+    # Seconds clients are told to wait when the database is unreachable or too slow.
     "RETRY_AFTER_UNAVAILABLE": 5,
     # Where the OpenAPI document lives (the single source of truth).
     "OPENAPI_PATH": None,
+    # How long browsers and CDNs may cache GET /mbuzz.js before revalidating (seconds).
+    "TRACKER_MAX_AGE": 300,
 }

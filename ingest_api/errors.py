@@ -86,7 +86,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 def unavailable_response() -> Response:
     retry_after = str(current_app.config["RETRY_AFTER_UNAVAILABLE"])
-    return error_response(503, "service_unavailable", "the database is unreachable; nothing was stored, retry later",
+    return error_response(503, "service_unavailable", "the database is unreachable or too slow; nothing was stored, retry later",
                           None, {"Retry-After": retry_after})
 
 

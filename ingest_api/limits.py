@@ -18,7 +18,9 @@ worker's CPU. The keys and the fixed-window semantics are the `limits`
 library's own (`LIMITS:<prefix>/…`), in memory through its MemoryStorage.
 
     check_account_limit()            # in @authenticated, after the key is known
-    hit(limit, key, scope)           # any other limit (the dashboard's sign-in attempts); True = allowed
+    hit(limit, key, scope)           # any other limit (the dashboard's sign-in attempts per address)
+    wait(limit, key, scope)          # seconds until `key` may try again (0: now); counts nothing
+    hit(…) on failure, forget(…)     # a budget of failures only (the dashboard's sign-ins per e-mail)
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from functools import lru_cache
 from flask import Flask, Response, current_app, g
 from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage, Storage, storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from ingest_api.config import DEFAULTS
 from ingest_api.errors import ApiError
@@ -93,6 +96,21 @@ class Limiter:
         return [WindowState(item, self.storage.incr(k, item.get_expiry()), self.storage.get_expiry(k))
                 for item, k in zip(items, keys)]
 
+    def wait(self, limit: str, key: str, scope: str) -> float:
+        """Seconds until every window of `limit` for `key` has room again (0: it has room now); counts nothing."""
+        strategy = FixedWindowRateLimiter(self.storage)  # the same keys and windows as count()
+        now = time.time()
+        waits = [stats.reset_time - now
+                 for stats in (strategy.get_window_stats(item, self.key_prefix, scope, key) for item in _parse(limit))
+                 if stats.remaining <= 0]
+        return max([0.0, *waits])
+
+    def forget(self, limit: str, key: str, scope: str) -> None:
+        """Reset `key`'s windows of `limit` (a successful sign-in clears the failures before it)."""
+        strategy = FixedWindowRateLimiter(self.storage)
+        for item in _parse(limit):
+            strategy.clear(item, self.key_prefix, scope, key)
+
 
 @lru_cache(maxsize=256)
 def _parse(limit: str) -> tuple[RateLimitItem, ...]:
@@ -121,6 +139,22 @@ def hit(limit: str, key: str, scope: str) -> list[WindowState] | None:
     except Exception as exc:  # noqa: BLE001 -- availability first: never refuse because Redis is away
         current_app.logger.warning("rate-limit storage unavailable, request let through: %s", type(exc).__name__)
         return None
+
+
+def wait(limit: str, key: str, scope: str) -> float:
+    """Seconds before `key` may go on under `limit` (0: now, or when the storage failed: logged, let through)."""
+    try:
+        return limiter().wait(limit, key, scope)
+    except Exception as exc:  # noqa: BLE001 -- availability first, as hit()
+        current_app.logger.warning("rate-limit storage unavailable, request let through: %s", type(exc).__name__)
+        return 0.0
+
+
+def forget(limit: str, key: str, scope: str) -> None:
+    try:
+        limiter().forget(limit, key, scope)
+    except Exception as exc:  # noqa: BLE001
+        current_app.logger.warning("rate-limit storage unavailable, counter not reset: %s", type(exc).__name__)
 
 
 def _headline(states: list[WindowState]) -> WindowState:

@@ -10,7 +10,6 @@ parsed once per request (`parse_json_body()`).
 """
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
@@ -31,8 +30,8 @@ from openapi_core.validation.request.validators import V31RequestParametersValid
 
 from ingest_api import storable
 from ingest_api.errors import ApiError
+from mbuzz.paths import OPENAPI_PATH
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "api" / "openapi.yml"
 _NOT_PARSED = object()
 PER_ITEM_SCHEMAS = ("/SegmentMessage",)
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -261,7 +260,7 @@ def describe(error) -> str:
 
 
 def init_app(app: Flask) -> None:
-    path = Path(app.config.get("OPENAPI_PATH") or DEFAULT_PATH)
+    path = Path(app.config.get("OPENAPI_PATH") or OPENAPI_PATH)
     spec = ApiSpec(path)
     spec.openapi  # load and check at start-up, not on the first request
     app.extensions["mbuzz.openapi"] = spec

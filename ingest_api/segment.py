@@ -32,7 +32,7 @@ analytics.js loads from its CDN, pointing it back at this host, so
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request

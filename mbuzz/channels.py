@@ -1,7 +1,7 @@
 """Channel classification in Python: the same seeds, the same steps as the dbt models.
 
 The rules are data (dbt_project/seeds/channel_rules.csv, source_categories.csv, click_ids.csv;
-CHANNELS.md explains them). The warehouse applies them in SQL (staging/stg_raw__events.sql,
+docs/channels.md explains them). The warehouse applies them in SQL (staging/stg_raw__events.sql,
 intermediate/int_sessions_classified.sql); this module applies them to one landing (URL and
 referrer) so users can debug their tagging (`mbuzz channels explain`) and the API can answer at
 once. A test runs both on the parity table and asserts they agree.
@@ -18,11 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-SEEDS_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "seeds"
+from mbuzz.paths import SEEDS_DIR
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
-# the event property / URL parameter names read (dbt macro click_id_names())
-CLICK_ID_NAMES = ("gclid", "gbraid", "wbraid", "dclid", "msclkid", "fbclid", "ttclid", "li_fat_id")
 
 _REGISTERED = re.compile(r"([^.]+\.(?:co|com|org|net|gov|ac|edu|ne|or)\.[a-z]{2}|[^.]+\.[^.]+)$")
 
@@ -94,7 +92,7 @@ class Explanation:
     medium: str
     campaign: str | None
     source_category: str | None
-    self_referral: bool
+    self_referral: bool | None  # None: cannot be told (a referrer, no landing host)
     inputs: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -159,6 +157,11 @@ def _read(name: str, seeds_dir: Path) -> list[dict]:
         return [{k: (v if v != "" else None) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
+# the event property / URL parameter names read, in the seed's order: click_ids.csv is their one
+# home (the dbt macro click_id_names() repeats them; tests/foundation/test_facts.py keeps it equal)
+CLICK_ID_NAMES = tuple(row["click_id"].lower() for row in _read("click_ids.csv", SEEDS_DIR))
+
+
 @lru_cache(maxsize=4)
 def load_rules(seeds_dir: Path = SEEDS_DIR) -> RuleSet:
     """The rule set from the seed CSVs (the one source of truth)."""
@@ -184,6 +187,56 @@ def load_rules(seeds_dir: Path = SEEDS_DIR) -> RuleSet:
     return RuleSet(tuple(rules), categories, click_ids)
 
 
+@dataclass(frozen=True)
+class LandingSource:
+    """What int_sessions_classified derives from a session's landing, before the rules run.
+
+    is_self_referral: True for a landing from the account's own site without UTMs or click id;
+    None when that cannot be told (a referrer but no landing host: SQL's NULL). In both cases the
+    session keeps the source of its group's first session (`own` is None); False: `own` holds the
+    session's own (source, medium, campaign).
+    """
+
+    is_self_referral: bool | None
+    own: tuple[str, str, str | None] | None
+
+
+def landing_source(*, utm_source: str | None, utm_medium: str | None, utm_campaign: str | None,
+                   click_ids: Mapping[str, str | None], landing_host: str | None, referrer_host: str | None,
+                   own_domains: Iterable[str], rules: RuleSet) -> LandingSource:
+    """Source / medium / campaign of one landing, with the SQL's three-valued logic (None = NULL).
+
+    The one Python copy of the rule (int_sessions_classified.sql `inputs` → `own_sources`): the
+    warehouse port (mbuzz.sessions.classify) and `mbuzz channels explain` both call it. Values are
+    already cleaned (blank → None); own domains are lower-case, without `www.`."""
+    click_source = click_medium = None
+    for click_id, source, medium in rules.click_ids:
+        if click_ids.get(click_id) is not None:
+            click_source, click_medium = source, medium
+            break
+    if referrer_host is None:
+        is_own = False
+    elif any(referrer_host == d or referrer_host.endswith("." + d) for d in own_domains):
+        is_own = True
+    elif landing_host is None:
+        is_own = None  # referrer_host = NULL is NULL, not false
+    else:
+        is_own = referrer_host == landing_host
+    tagged = utm_source is not None or utm_medium is not None or utm_campaign is not None or click_source is not None
+    is_self = False if tagged else is_own
+    if is_self is not False:
+        return LandingSource(is_self, None)
+    external = referrer_host is not None and is_own is False
+    source = utm_source or click_source or (referrer_host if external else None) or "(direct)"
+    if utm_medium or click_medium:
+        medium = utm_medium or click_medium
+    elif external:
+        medium = "organic" if rules.category(referrer_host) == "search" else "referral"
+    else:
+        medium = "(none)"
+    return LandingSource(False, (source, medium, utm_campaign))
+
+
 def explain(
     url: str | None,
     referrer: str | None = None,
@@ -199,7 +252,8 @@ def explain(
     `utm` / `click_ids` override what the URL's query string says (as event properties do).
     `own_domains`: the account's own domains (a referral from them, or from the landing host,
     without UTMs or click id is a self-referral). `previous`: the visitor's previous session's
-    {source, medium, campaign}, which a self-referral keeps (default: direct).
+    {source, medium, campaign}, which a self-referral keeps (default: direct). A referrer with
+    no landing URL to compare it with also keeps the previous source, as the warehouse does.
     """
     rules = rules or load_rules()
     utm = dict(utm or {})
@@ -210,39 +264,24 @@ def explain(
     referrer_host = url_host(_blank(referrer))
     own = [re.sub(r"^www\.", "", d.strip().lower()) for d in own_domains if d and d.strip()]
 
-    click_source = click_medium = None
-    for click_id, source, medium in rules.click_ids:
-        if present.get(click_id):
-            click_source, click_medium = source, medium
-            break
-
-    is_own_referrer = referrer_host is not None and (
-        referrer_host == landing_host or any(referrer_host == d or referrer_host.endswith("." + d) for d in own)
-    )
-    self_referral = (
-        values["utm_source"] is None and values["utm_medium"] is None and values["utm_campaign"] is None
-        and click_source is None and is_own_referrer
-    )
-    if self_referral:
+    landing = landing_source(utm_source=values["utm_source"], utm_medium=values["utm_medium"],
+                             utm_campaign=values["utm_campaign"], click_ids=present, landing_host=landing_host,
+                             referrer_host=referrer_host, own_domains=own, rules=rules)
+    if landing.own is None:
         previous = previous or {}
         source = previous.get("source") or "(direct)"
         medium = previous.get("medium") or "(none)"
         campaign = previous.get("campaign")
     else:
-        external = referrer_host is not None and not is_own_referrer
-        source = values["utm_source"] or click_source or (referrer_host if external else None) or "(direct)"
-        if values["utm_medium"] or click_medium:
-            medium = values["utm_medium"] or click_medium
-        elif external:
-            medium = "organic" if rules.category(referrer_host) == "search" else "referral"
-        else:
-            medium = "(none)"
-        campaign = values["utm_campaign"]
+        source, medium, campaign = landing.own
 
     rule = rules.classify(source, medium, campaign)
     label = rule.label if rule else "no rule matched"
-    if self_referral:
+    if landing.is_self_referral:
         label += f" (self-referral from {referrer_host}: keeps the previous session's source)"
+    elif landing.is_self_referral is None:
+        label += (f" (referrer {referrer_host} and no landing host to compare it with: keeps the previous "
+                  "session's source)")
     return Explanation(
         channel=rule.channel if rule else "unassigned",
         rule=label,
@@ -251,7 +290,7 @@ def explain(
         medium=medium,
         campaign=campaign,
         source_category=rules.category(source),
-        self_referral=self_referral,
+        self_referral=landing.is_self_referral,
         inputs={"landing_host": landing_host, "referrer_host": referrer_host, **values,
                 **{k: v for k, v in present.items() if v}},
     )

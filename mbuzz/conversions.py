@@ -29,12 +29,13 @@ import pandas as pd
 import psycopg
 from psycopg.types.json import Jsonb
 
-from attribution import JourneyOptions, attribute, list_presets
+from attribution import attribute, list_presets
+from attribution.journeys import WAREHOUSE_JOURNEYS
 from mbuzz import sessions
 from mbuzz.ids import new_id
 
-# the pipeline's options (orchestration/credits.py): dbt already cut the journeys
-ENGINE_OPTIONS = JourneyOptions(conversion_cycles=False)
+# the pipeline's options (mbuzz/attribution_runs.py): dbt already cut the journeys
+ENGINE_OPTIONS = WAREHOUSE_JOURNEYS
 MAX_PROPERTIES_BYTES = 32 * 1024
 CONVERSION_COLUMNS = ("conversion_id, environment, conversion_type, visitor_id, user_id, event_id, revenue, "
                       "currency, converted_at, received_at, properties")

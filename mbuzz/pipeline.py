@@ -17,7 +17,7 @@ from mbuzz.settings import get_settings
 
 
 def dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME") or get_settings().home / "dagster").resolve()
+    home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(home)
     config = home / "dagster.yaml"
@@ -51,7 +51,11 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
     `hourly`: what the hourly schedule runs (the `hourly` job: rule-based models, no dbt tests)."""
     import dagster as dg
 
+    from mbuzz.warehouse import parse_project
+
     dagster_home()
+    on_event("parsing the dbt project")
+    parse_project()  # the manifest the definitions load follows the models on disk
     from orchestration.definitions import defs
     from orchestration.partitions import daily
 

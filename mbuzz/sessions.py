@@ -47,9 +47,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mbuzz.channels import CLICK_ID_NAMES, RuleSet, load_rules, url_host, url_param
+from attribution.journeys import DEFAULT_LOOKBACK_DAYS
+from mbuzz.channels import CLICK_ID_NAMES, RuleSet, landing_source, load_rules, url_host, url_param
+from mbuzz.paths import DBT_PROJECT_FILE
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project.yml"
 UTM = (("source", "source"), ("medium", "medium"), ("campaign", "name"), ("term", "term"), ("content", "content"))
 MARKETING = ("utm_source", "utm_medium", "utm_campaign", *CLICK_ID_NAMES)
 JOURNEY_COLUMNS = ("journey_id", "conversion_id", "converted", "conversion_ts", "conversion_type", "revenue",
@@ -60,10 +61,11 @@ TextOrder = Callable[[str], Any]
 
 @dataclass(frozen=True)
 class WarehouseSettings:
-    """The dbt vars the sessions and journeys depend on (defaults: dbt_project.yml)."""
+    """The dbt vars the sessions and journeys depend on (their one home: dbt_project.yml's vars;
+    the defaults here only stand in for a var that is missing there)."""
 
     session_timeout_minutes: int = 30
-    lookback_days: int = 30
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
     max_touches: int | None = None
     conversion_cycles: bool = False
     milestone_types: tuple[str, ...] = ("mql", "sql")
@@ -72,20 +74,21 @@ class WarehouseSettings:
 
 
 @lru_cache(maxsize=1)
-def warehouse_settings(path: Path = DBT_PROJECT) -> WarehouseSettings:
+def warehouse_settings(path: Path = DBT_PROJECT_FILE) -> WarehouseSettings:
     """The settings from dbt_project.yml's vars (the warehouse's single source)."""
     vars_ = (yaml.safe_load(path.read_text()) or {}).get("vars") or {}
+    d = WarehouseSettings()
     max_touches = vars_.get("mbuzz__max_touches")
     if isinstance(max_touches, str) and max_touches.strip().lower() in ("none", "null", ""):
         max_touches = None
     return WarehouseSettings(
-        session_timeout_minutes=int(vars_.get("mbuzz__session_timeout_minutes", 30)),
-        lookback_days=int(vars_.get("mbuzz__lookback_days", 30)),
+        session_timeout_minutes=int(vars_.get("mbuzz__session_timeout_minutes", d.session_timeout_minutes)),
+        lookback_days=int(vars_.get("mbuzz__lookback_days", d.lookback_days)),
         max_touches=int(max_touches) if max_touches is not None else None,
-        conversion_cycles=bool(vars_.get("mbuzz__conversion_cycles", False)),
-        milestone_types=tuple(vars_.get("mbuzz__milestone_event_types") or ("mql", "sql")),
-        own_domains=tuple(vars_.get("mbuzz__own_domains") or ()),
-        include_test=bool(vars_.get("mbuzz__include_test", False)),
+        conversion_cycles=bool(vars_.get("mbuzz__conversion_cycles", d.conversion_cycles)),
+        milestone_types=tuple(vars_.get("mbuzz__milestone_event_types") or d.milestone_types),
+        own_domains=tuple(vars_.get("mbuzz__own_domains") or d.own_domains),
+        include_test=bool(vars_.get("mbuzz__include_test", d.include_test)),
     )
 
 
@@ -266,27 +269,6 @@ class Touch:
         return getattr(self.session, name)
 
 
-def _self_referral_inputs(landing: dict, own: Sequence[str], rules: RuleSet) -> tuple:
-    """(is_own_referrer, click_source, click_medium) with SQL's three-valued logic (None = NULL)."""
-    click_source = click_medium = None
-    for click_id, source, medium in rules.click_ids:
-        if landing.get(click_id) is not None:
-            click_source, click_medium = source, medium
-            break
-    ref, host = landing["referrer_host"], landing["page_host"]
-    if ref is None:
-        is_own = False
-    else:
-        own_match = any(ref == d or ref.endswith("." + d) for d in own)
-        if own_match:
-            is_own = True
-        elif host is None:
-            is_own = None  # referrer_host = NULL is NULL, not false
-        else:
-            is_own = ref == host
-    return is_own, click_source, click_medium
-
-
 def classify(sessions: Sequence[Session], own: Sequence[str] = (), rules: RuleSet | None = None,
              text_order: TextOrder | None = None) -> list[Touch]:
     """Source, medium, campaign and channel of every session, per int_sessions_classified."""
@@ -300,21 +282,13 @@ def classify(sessions: Sequence[Session], own: Sequence[str] = (), rules: RuleSe
         group_values = None  # the (source, medium, campaign) of the current source group's first session
         for session in sorted(visitor_sessions, key=lambda s: (s.started_at, key(s.session_id))):
             landing = session.landing
-            is_own, click_source, click_medium = _self_referral_inputs(landing, own, rules)
-            tagged = any(landing[f] is not None for f in ("utm_source", "utm_medium", "utm_campaign")) \
-                or click_source is not None
-            is_self = False if tagged else is_own
-            if is_self is False:
-                ref = landing["referrer_host"]
-                external = ref is not None and is_own is False
-                source = landing["utm_source"] or click_source or (ref if external else None) or "(direct)"
-                if landing["utm_medium"] or click_medium:
-                    medium = landing["utm_medium"] or click_medium
-                elif external:
-                    medium = "organic" if rules.category(ref.lower()) == "search" else "referral"
-                else:
-                    medium = "(none)"
-                group_values = (source, medium, landing["utm_campaign"])
+            found = landing_source(utm_source=landing["utm_source"], utm_medium=landing["utm_medium"],
+                                   utm_campaign=landing["utm_campaign"], click_ids=landing,
+                                   landing_host=landing["page_host"], referrer_host=landing["referrer_host"],
+                                   own_domains=own, rules=rules)
+            is_self = found.is_self_referral
+            if found.own is not None:
+                group_values = found.own
             source, medium, campaign = group_values or ("(direct)", "(none)", None)
             rule = rules.classify(source, medium, campaign)
             touches.append(Touch(session, source, medium, campaign,

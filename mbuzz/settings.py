@@ -1,8 +1,17 @@
 """Settings: the one place that reads mbuzz's environment variables.
 
-DATABASE_URL   use this PostgreSQL server (otherwise the embedded one under MBUZZ_HOME)
-MBUZZ_HOME     where the embedded server keeps its data (default: ./.mbuzz)
-REDIS_URL      rate-limit storage (otherwise in-process memory: one process only)
+DATABASE_URL            use this PostgreSQL server (otherwise the embedded one under MBUZZ_HOME)
+MBUZZ_HOME              where the embedded server keeps its data (default: ./.mbuzz)
+REDIS_URL               rate-limit storage (otherwise in-process memory: one process only)
+MBUZZ_SECRET_KEY        signs dashboard sessions and setup links (otherwise $MBUZZ_HOME/secret_key)
+MBUZZ_DBT_TARGET        dbt target, `postgres` or `timescaledb` (otherwise detected)
+MBUZZ_DBT_THREADS       dbt threads (default 4; 1 for single-connection servers such as PGlite)
+MBUZZ_DBT_TARGET_PATH   dbt's target folder: manifest and partial-parse state (default: target/)
+DAGSTER_HOME            the Dagster instance (default: $MBUZZ_HOME/dagster)
+PGUSER                  the database user when DATABASE_URL names none (libpq's default: postgres)
+
+The ingestion API's own limits are Flask config (`ingest_api/config.py`, `MBUZZ_*` JSON values
+loaded by Flask's prefixed-env loader).
 """
 from __future__ import annotations
 
@@ -17,6 +26,12 @@ class Settings:
     database_url: str | None
     home: Path
     redis_url: str | None
+    secret_key: str | None = None
+    dbt_target: str | None = None
+    dbt_threads: int | None = None
+    dbt_target_path: str | None = None
+    dagster_home: Path | None = None
+    db_user: str = "postgres"
 
     @property
     def embedded(self) -> bool:
@@ -24,10 +39,20 @@ class Settings:
 
 
 def get_settings() -> Settings:
+    """The settings as the environment has them now (read on every call: tests and the CLI set them)."""
+    env = os.environ
+    home = Path(env.get("MBUZZ_HOME") or ".mbuzz").resolve()
+    threads = env.get("MBUZZ_DBT_THREADS")
     return Settings(
-        database_url=os.environ.get("DATABASE_URL") or None,
-        home=Path(os.environ.get("MBUZZ_HOME") or ".mbuzz").resolve(),
-        redis_url=os.environ.get("REDIS_URL") or None,
+        database_url=env.get("DATABASE_URL") or None,
+        home=home,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=env.get("MBUZZ_SECRET_KEY") or None,
+        dbt_target=env.get("MBUZZ_DBT_TARGET") or None,
+        dbt_threads=int(threads) if threads else None,
+        dbt_target_path=env.get("MBUZZ_DBT_TARGET_PATH") or None,
+        dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster").resolve(),
+        db_user=env.get("PGUSER") or "postgres",
     )
 
 

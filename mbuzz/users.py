@@ -132,12 +132,13 @@ def verify(conn, email: str, password: str) -> User | None:
 
 def secret_key(home: Path | None = None) -> str:
     """The dashboard secret: MBUZZ_SECRET_KEY, else `$MBUZZ_HOME/secret_key` (created once)."""
-    if os.environ.get("MBUZZ_SECRET_KEY"):
-        return os.environ["MBUZZ_SECRET_KEY"]
-    if home is None:
-        from mbuzz.settings import get_settings
+    from mbuzz.settings import get_settings
 
-        home = get_settings().home
+    settings = get_settings()
+    if settings.secret_key:
+        return settings.secret_key
+    if home is None:
+        home = settings.home
     path = Path(home) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ derives them from `mbuzz.db.database_url()` (DATABASE_URL, or the embedded serve
 talks to the same PostgreSQL as the CLI, the API and Dagster. The target is detected, not
 configured: `timescaledb` when the extension is installed in the database, else `postgres`.
 
-    from mbuzz.warehouse import run_dbt, dbt_env, PROJECT_DIR, PROFILES_DIR
+    from mbuzz.warehouse import run_dbt, dbt_env
     run_dbt(["build"])                       # in-process (dbtRunner), raises on failure
     run_dbt(["build", "--full-refresh"], target="postgres", vars={"mbuzz__lookback_days": 14})
 
@@ -24,15 +24,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mbuzz.errors import MbuzzError
+from mbuzz.paths import PROFILES_DIR, PROJECT_DIR
+from mbuzz.settings import get_settings
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-PROFILES_DIR = PROJECT_DIR / "dbt_project"
-SEEDS_DIR = PROJECT_DIR / "dbt_project" / "seeds"
 TARGETS = ("postgres", "timescaledb")
-
-# Models that read the credits the Python attribution assets write (tag `credits`): they run
-# after attribution, the rest before. Dagster: one @dbt_assets per side of the attribution.
-CREDITS_SELECTOR = "tag:credits"
 
 
 class DbtError(MbuzzError):
@@ -54,7 +49,7 @@ def connection_env(url: str) -> dict[str, str]:
     return {
         "MBUZZ_DB_HOST": host,
         "MBUZZ_DB_PORT": str(parts.port or (query.get("port") or ["5432"])[0]),
-        "MBUZZ_DB_USER": unquote(parts.username or "") or os.environ.get("PGUSER", "postgres"),
+        "MBUZZ_DB_USER": unquote(parts.username or "") or get_settings().db_user,
         "MBUZZ_DB_PASSWORD": unquote(parts.password or ""),
         "MBUZZ_DB_NAME": unquote(parts.path.lstrip("/")) or "postgres",
         "MBUZZ_DB_SSLMODE": (query.get("sslmode") or ["prefer"])[0],
@@ -78,12 +73,13 @@ def dbt_env(url: str | None = None, target: str | None = None, threads: int | No
     from mbuzz.db import database_url
 
     url = url or database_url()
-    target = target or os.environ.get("MBUZZ_DBT_TARGET") or detect_target(url)
+    settings = get_settings()
+    target = target or settings.dbt_target or detect_target(url)
     if target not in TARGETS:
         raise MbuzzError(f"unknown dbt target {target!r}: use one of {', '.join(TARGETS)}")
     env = connection_env(url)
     env["MBUZZ_DBT_TARGET"] = target
-    env["MBUZZ_DBT_THREADS"] = str(threads or os.environ.get("MBUZZ_DBT_THREADS") or 4)
+    env["MBUZZ_DBT_THREADS"] = str(threads or settings.dbt_threads or 4)
     env["DBT_PROFILES_DIR"] = str(PROFILES_DIR)
     env["DBT_PROJECT_DIR"] = str(PROJECT_DIR)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
@@ -92,7 +88,7 @@ def dbt_env(url: str | None = None, target: str | None = None, threads: int | No
 
 def _args(args: Sequence[str], target: str, vars: Mapping | None, target_path: str | None = None) -> list[str]:
     full = list(args)
-    target_path = target_path or os.environ.get("MBUZZ_DBT_TARGET_PATH")
+    target_path = target_path or get_settings().dbt_target_path
     if target_path and "--target-path" not in full:
         full += ["--target-path", str(target_path)]
     if "--project-dir" not in full:
@@ -162,6 +158,31 @@ def run_dbt(
         command = " ".join(args)  # a long selection (Dagster's) is not what the reader needs
         raise DbtError(f"dbt {command if len(command) <= 120 else command[:119] + '…'} failed:\n{detail}")
     return DbtResult(bool(result.success), env["MBUZZ_DBT_TARGET"], results)
+
+
+# where the manifest Dagster loads its dbt assets from (MBUZZ_DBT_TARGET_PATH, else target/)
+def target_dir() -> Path:
+    return Path(PROJECT_DIR, get_settings().dbt_target_path or "target")
+
+
+def parse_project(target_path: str | Path | None = None) -> Path:
+    """Write the dbt manifest (`dbt parse`, in-process, partial parsing) and return its path.
+
+    What Dagster's dbt assets are defined from. Parsing needs no database: the profile gets
+    DATABASE_URL's (or the embedded server's remembered) address without connecting, and the
+    target is MBUZZ_DBT_TARGET or `postgres` (the asset graph is the same on both targets; each
+    run parses again against the real one). Run by `make install` and `mbuzz warehouse parse`,
+    and before `mbuzz pipeline run` / `mbuzz ui` load the Dagster definitions."""
+    from mbuzz.db import database_url
+
+    settings = get_settings()
+    try:
+        url = database_url(start=False)
+    except MbuzzError:  # an embedded server never started: any address will do for parsing
+        url = "postgresql://postgres@127.0.0.1:5432/postgres"
+    target_path = Path(target_path) if target_path is not None else target_dir()
+    run_dbt(["parse", "--quiet"], target=settings.dbt_target or "postgres", url=url, target_path=str(target_path))
+    return target_path / "manifest.json"
 
 
 def _tail(text: str, lines: int = 40) -> str:

@@ -4,15 +4,43 @@ Blocking checks guard numbers users would read: a run whose credits break an
 invariant fails before the marts and aggregates are rebuilt from them.
 """
 
+from functools import lru_cache
+
 import dagster as dg
+import yaml
 from dagster_dbt import get_asset_key_for_model
 
+from mbuzz.paths import MODELS_DIR
 from orchestration.assets.dbt import warehouse_models
 from orchestration.partitions import run_window, window
 from orchestration.resources import Warehouse
 
 TOLERANCE = 1e-6
-FRESHNESS_HOURS = 24
+RAW_SOURCES = MODELS_DIR / "staging" / "_raw__sources.yml"
+_HOURS = {"minute": 1 / 60, "hour": 1, "day": 24}
+
+# The event types raw.events holds besides custom `track` names: what POST /api/v1/events and the
+# Segment paths store (ingest_api/segment.py maps page → page_view, screen → screen_view, …) and
+# the milestone types of dbt_project.yml (mbuzz__milestone_event_types).
+STANDARD_EVENT_TYPES = ("page_view", "screen_view", "identify", "alias", "group")
+
+
+def known_event_types() -> list[str]:
+    """Standard event types; custom `track` names are fine as long as they stay a minority (see quality.py)."""
+    from mbuzz.sessions import warehouse_settings
+
+    return [*STANDARD_EVENT_TYPES, *(t for t in warehouse_settings().milestone_types if t not in STANDARD_EVENT_TYPES)]
+
+
+@lru_cache(maxsize=1)
+def raw_events_freshness() -> tuple[float, float]:
+    """(warn, error) age in hours of raw.events' newest row: dbt's source freshness, whose one home
+    is dbt_project/models/staging/_raw__sources.yml (`dbt source freshness` reads the same)."""
+    sources = yaml.safe_load(RAW_SOURCES.read_text(encoding="utf-8"))["sources"]
+    table = next(t for s in sources if s["name"] == "raw" for t in s["tables"] if t["name"] == "events")
+    freshness = table["config"]["freshness"]
+    return tuple(freshness[key]["count"] * _HOURS[freshness[key]["period"]]
+                 for key in ("warn_after", "error_after"))
 
 CREDIT_INVARIANTS = """
 with per_conversion as (
@@ -116,25 +144,30 @@ def raw_events_expectations(warehouse: Warehouse) -> dg.AssetCheckResult:
     """, {"limit": RAW_SAMPLE})
     if frame.empty:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN, metadata={"rows_checked": 0})
-    result = raw_events_suite(frame, event_types=KNOWN_EVENT_TYPES)
+    result = raw_events_suite(frame, event_types=known_event_types())
     return dg.AssetCheckResult(passed=result.success, metadata=result.metadata())
 
 
-# Standard event types; custom `track` names are fine as long as they stay a minority (see quality.py).
-KNOWN_EVENT_TYPES = ["page_view", "track", "identify", "mql", "sql", "screen", "group", "alias"]
+def freshness_result(last, age_hours: float | None) -> dg.AssetCheckResult:
+    """dbt's source freshness rule: older than warn_after warns, older than error_after is an error."""
+    warn_after, error_after = raw_events_freshness()
+    stale = last is None or age_hours > warn_after
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.ERROR if last is None or age_hours > error_after else dg.AssetCheckSeverity.WARN,
+        metadata={"last_received_at": str(last), "age_hours": float(age_hours or 0),
+                  "warn_after_hours": warn_after, "error_after_hours": error_after},
+    )
 
 
 @dg.asset_check(asset="raw_events",
-                description=f"Raw events arrived in the last {FRESHNESS_HOURS} hours.")
+                description="Raw events arrived recently: a warning after {:g} hours, an error after {:g} "
+                "(dbt's source freshness of raw.events).".format(*raw_events_freshness()))
 def raw_events_fresh(warehouse: Warehouse) -> dg.AssetCheckResult:
     with warehouse.connect() as conn:
         last, age_hours = conn.execute(
             "select max(received_at), extract(epoch from now() - max(received_at)) / 3600 from raw.events").fetchone()
-    return dg.AssetCheckResult(
-        passed=last is not None and age_hours <= FRESHNESS_HOURS,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"last_received_at": str(last), "age_hours": float(age_hours or 0)},
-    )
+    return freshness_result(last, None if age_hours is None else float(age_hours))
 
 
 JOURNEY_SAMPLE = 100_000  # journeys per run; a whole backfill's are sampled

@@ -27,7 +27,6 @@ class SuiteResult:
 
 def _validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteResult:
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
@@ -52,7 +51,10 @@ def raw_events_suite(frame: pd.DataFrame, event_types: list[str]) -> SuiteResult
     """Required fields, accepted event types, timestamps not in the future, sane sizes."""
     import great_expectations as gx
 
+    from mbuzz.contract import event_type_rule
+
     e = gx.expectations
+    pattern, max_length = event_type_rule()  # the API's rule (docs/api/openapi.yml), not a copy of it
     now = pd.Timestamp.now(tz="UTC") + pd.Timedelta(FUTURE_TOLERANCE)
     frame = frame.assign(
         occurred_at=pd.to_datetime(frame["occurred_at"], utc=True),
@@ -63,7 +65,8 @@ def raw_events_suite(frame: pd.DataFrame, event_types: list[str]) -> SuiteResult
         e.ExpectColumnValuesToBeInSet(column="environment", value_set=["test", "live"]),
         # custom event names are allowed, but most traffic must be the standard types
         e.ExpectColumnValuesToBeInSet(column="event_type", value_set=event_types, mostly=0.9),
-        e.ExpectColumnValuesToMatchRegex(column="event_type", regex=r"^[a-z][a-z0-9_]{0,63}$"),
+        e.ExpectColumnValuesToMatchRegex(column="event_type", regex=pattern),
+        e.ExpectColumnValueLengthsToBeBetween(column="event_type", min_value=1, max_value=max_length),
         e.ExpectColumnMaxToBeBetween(column="seconds_in_future", max_value=0),
         e.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=2, max_value=MAX_EVENT_BYTES),
     ])

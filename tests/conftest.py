@@ -89,3 +89,13 @@ def account(conn):
     from mbuzz.accounts import create_account
 
     return create_account(conn, f"Test {secrets.token_hex(3)}")
+
+
+@pytest.fixture(scope="session")
+def dbt_target(database_url, tmp_path_factory) -> Path:
+    """A dbt target folder holding a freshly parsed manifest (`mbuzz.warehouse.parse_project`)."""
+    from mbuzz.warehouse import parse_project
+
+    target = tmp_path_factory.mktemp("dbt-parsed")
+    parse_project(target)
+    return target

@@ -30,16 +30,20 @@ class LiveServer:
     process: subprocess.Popen
 
 
-def start_server(database_url: str, log: Path, env: dict[str, str], workers: int = 2,
+def start_server(database_url: str | None, log: Path, env: dict[str, str], workers: int = 2,
                  threads: int | None = None) -> LiveServer:
     """`mbuzz serve` with `env` added to this process's environment, up and answering /health,
-    or the test fails with the server's log."""
+    or the test fails with the server's log. `database_url=None`: no DATABASE_URL, so the server
+    uses the embedded database of `env`'s MBUZZ_HOME."""
     port = free_port()
     command = [MBUZZ, "serve", "--port", str(port), "--workers", str(workers), "--no-migrate"]
     if threads is not None:
         command += ["--threads", str(threads)]
+    environment = {**os.environ, "DATABASE_URL": database_url or "", **env}
+    if database_url is None:
+        environment.pop("DATABASE_URL")
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url, **env},
+        process = subprocess.Popen(command, env=environment,
                                    stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -133,40 +133,41 @@ def _node_and_npm() -> tuple[str, str]:
     return node, npm
 
 
-def _needs_npm_ci() -> bool:
-    lock = SERVER_DIR / "package-lock.json"
-    installed = SERVER_DIR / "node_modules" / ".package-lock.json"  # npm's own record of the install
+def _needs_npm_ci(folder: Path = SERVER_DIR) -> bool:
+    lock = folder / "package-lock.json"
+    installed = folder / "node_modules" / ".package-lock.json"  # npm's own record of the install
     if not installed.exists():
         return True
-    newest_input = max(lock.stat().st_mtime, (SERVER_DIR / "package.json").stat().st_mtime)
+    newest_input = max(lock.stat().st_mtime, (folder / "package.json").stat().st_mtime)
     return installed.stat().st_mtime < newest_input
 
 
-def _ensure_node_modules(npm: str) -> None:
-    """`npm ci` when needed, under a lock: xdist workers and other sessions share the folder."""
+def _ensure_node_modules(npm: str, folder: Path = SERVER_DIR) -> None:
+    """`npm ci` in `folder` when needed, under a lock: xdist workers and other sessions share the
+    folder (also used by the browser tier for tests/browser/)."""
     import fcntl
 
-    key = hashlib.sha256(str(SERVER_DIR).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"mbuzz-timescaledb-npm-{key}.lock"
+    key = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"mbuzz-npm-{key}.lock"
     with open(lock_path, "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
-            if not _needs_npm_ci():
+            if not _needs_npm_ci(folder):
                 return
             try:
                 done = subprocess.run(
                     [npm, "ci", "--no-audit", "--no-fund"],
-                    cwd=SERVER_DIR,
+                    cwd=folder,
                     capture_output=True,
                     text=True,
                     timeout=NPM_CI_TIMEOUT,
                 )
             except subprocess.TimeoutExpired:
-                pytest.fail(f"`npm ci` in {SERVER_DIR} took more than {NPM_CI_TIMEOUT} s", pytrace=False)
+                pytest.fail(f"`npm ci` in {folder} took more than {NPM_CI_TIMEOUT} s", pytrace=False)
             if done.returncode != 0:
                 tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-30:])
-                pytest.fail(f"`npm ci` in {SERVER_DIR} failed (exit {done.returncode}):\n{tail}", pytrace=False)
-            (SERVER_DIR / "node_modules" / ".package-lock.json").touch()
+                pytest.fail(f"`npm ci` in {folder} failed (exit {done.returncode}):\n{tail}", pytrace=False)
+            (folder / "node_modules" / ".package-lock.json").touch()
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 

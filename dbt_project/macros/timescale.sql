@@ -1,4 +1,4 @@
-{#- The one switch between the two database paths (PRODUCT.md §3).
+{#- The one switch between the two database paths (docs/architecture.md, "Two database paths").
 
     The target is `timescaledb` when the extension is installed (mbuzz.warehouse detects it),
     `postgres` otherwise. Models never branch on anything else. -#}

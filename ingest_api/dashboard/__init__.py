@@ -3,13 +3,16 @@
     dashboard.init_app(app)
 
 Pages: sign-in/out and one-time setup links (auth.py), overview (overview.py:
-recent events, UTM top 10, usage), API keys (keys.py), attribution reports
+recent events, UTM top 10, usage), API keys (keys.py), the snippets to install
+(install.py), attribution reports
 (reports.py), models and the DSL editor (models.py). Shared pieces are in
 base.py (the blueprint, sign-in, database scoping), every user-facing string
 in copy.py, forms in forms.py.
 
-Security: a signed session cookie (HttpOnly, SameSite=Lax) holding only the
-user and account ids; Flask-WTF CSRF tokens on every form, checked for every
+Security: a signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS
+or when configured) holding only the user and account ids and the time of
+sign-in; sign-in throttled per client address and per e-mail address;
+re-authentication before creating or revoking keys (auth.py); Flask-WTF CSRF tokens on every form, checked for every
 unsafe request to the blueprint (the JSON API keeps bearer-key auth and no
 CSRF); every query scoped to the signed-in account, with row-level security
 as a second wall; another account's ids answer 404. Errors of dashboard pages
@@ -20,13 +23,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import psycopg
-from flask import Flask, current_app, redirect, request, url_for
+from flask import Flask, current_app, has_request_context, redirect, request, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ingest_api import errors as api_errors
-from ingest_api.dashboard import auth, copy, keys, models, overview, reports  # noqa: F401  (routes)
+from ingest_api.dashboard import auth, copy, install, keys, models, overview, reports  # noqa: F401  (routes)
 from ingest_api.dashboard.base import bp, load_user, render
 from mbuzz.errors import DatabaseUnavailable
 
@@ -82,8 +85,9 @@ def _http_error(exc: HTTPException):
     if isinstance(exc, CSRFError):
         return _error_page(400, copy.CSRF_ERROR)
     if exc.code == 429:
-        body, status = _error_page(429)
-        return body, status, {"Retry-After": "60"}
+        throttled = isinstance(exc, auth.Throttled)
+        body, status = _error_page(429, exc.description if throttled else None)
+        return body, status, {"Retry-After": str(exc.retry_after if throttled else 60)}
     return _error_page(exc.code or 500)
 
 
@@ -115,14 +119,40 @@ bp.register_error_handler(psycopg.InterfaceError, _unavailable)
 bp.register_error_handler(Exception, _unexpected)
 
 
+READ_ONLY_PREFIX = "/docs"  # the docs site (guides.py) shows a signed-in reader their own host and keys
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 class DashboardSessions(SecureCookieSessionInterface):
-    """Session cookies only under /dashboard: API calls authenticate with keys, never read or set a
-    cookie, and do not pay for verifying one on every batch of events."""
+    """Session cookies only under /dashboard (and read, never written, under /docs): API calls
+    authenticate with keys, never read or set a cookie, and do not pay for verifying one on every
+    batch of events.
+
+    The cookie is always HttpOnly and SameSite (Lax, or Strict when configured), and Secure when
+    SESSION_COOKIE_SECURE is set (MBUZZ_SESSION_COOKIE_SECURE=true) or this request came over HTTPS
+    (`request.is_secure`: the WSGI scheme; mbuzz applies no proxy fix, so behind a TLS-terminating
+    proxy set the option)."""
 
     def open_session(self, app: Flask, request):
-        if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+        if _under(request.path, bp.url_prefix) or _under(request.path, READ_ONLY_PREFIX):
             return super().open_session(app, request)
         return None  # Flask's null session: reading works, writing raises
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not _under(request.path, READ_ONLY_PREFIX):  # the docs site reads who is signed in, never writes
+            super().save_session(app, session, response)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
+
+    def get_cookie_httponly(self, app: Flask) -> bool:
+        return True
+
+    def get_cookie_samesite(self, app: Flask) -> str:
+        return "Strict" if str(app.config.get("SESSION_COOKIE_SAMESITE") or "").lower() == "strict" else "Lax"
 
 
 def _secret_key(app: Flask) -> str:
@@ -135,13 +165,15 @@ def _secret_key(app: Flask) -> str:
 
 def init_app(app: Flask) -> None:
     app.config["SECRET_KEY"] = _secret_key(app)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     if app.config["PERMANENT_SESSION_LIFETIME"] == Flask.default_config["PERMANENT_SESSION_LIFETIME"]:
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=12)  # Flask's 31 days is long for an admin UI
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)
     # Sign-in attempts per client address (flask-limiter notation; the API's limiter and storage).
     app.config.setdefault("DASHBOARD_LOGIN_LIMIT", "10/minute;100/hour")
+    # Failed passwords per e-mail address, whatever the client address (auth.py).
+    app.config.setdefault("DASHBOARD_LOGIN_EMAIL_LIMIT", "5/minute;20/hour")
+    # Creating or revoking a key needs a sign-in (or the password again) this recent.
+    app.config.setdefault("DASHBOARD_REAUTH_SECONDS", 600)
     # The JSON API authenticates with bearer keys, not cookies: CSRF is checked only in this blueprint.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     app.session_interface = DashboardSessions()

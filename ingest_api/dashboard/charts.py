@@ -1,6 +1,6 @@
-"""Charts of the dashboard: inline SVG, no JavaScript, built on the demo report's small chart module.
+"""Charts of the dashboard: inline SVG, no JavaScript, built on mbuzz's small chart module.
 
-`bars` and `grouped_bars` come from `mbuzz.demo.charts` (the one copy); the
+`bars` and `grouped_bars` come from `mbuzz.charts` (the one copy, shared with the demo report); the
 daily column chart for usage is added here. Every chart has a title for screen
 readers and sits next to a table with the same numbers.
 """
@@ -11,7 +11,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from mbuzz.demo import charts as base
+from mbuzz import charts as base
 
 PALETTE = base.PALETTE
 

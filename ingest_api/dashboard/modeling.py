@@ -8,7 +8,7 @@ warnings) with line, column and the source line with a caret.
 
 Previews run the one engine (`attribution.attribute`) on a fixed sample journey
 and, when the warehouse has them, on the account's converting journeys of the
-last 30 days (read with the pipeline's own journey query, `orchestration.credits`).
+last 30 days (read with the pipeline's own journey query, `mbuzz.attribution_runs`).
 The pipeline credits custom models under their id (`amod_…`), so reports name
 them by id and the dashboard maps ids back to names.
 """
@@ -119,7 +119,7 @@ def preview_recent(conn, account_id: str, compiled: dict, now: datetime | None =
         return None
     from attribution import attribute, channel_summary
     from attribution.journeys import JourneyOptions
-    from orchestration.credits import load_journeys
+    from mbuzz.attribution_runs import load_journeys
 
     end = now or datetime.now(timezone.utc)
     start = end - timedelta(days=PREVIEW_DAYS)

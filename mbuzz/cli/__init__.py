@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "channels": "mbuzz.cli.channels:channels",
     "warehouse": "mbuzz.cli.warehouse:warehouse",
     "spend": "mbuzz.cli.spend:spend",
+    "runs": "mbuzz.cli.runs:runs",
 }
 
 HELP = {
@@ -34,7 +35,7 @@ HELP = {
     "keys": "Create, list and revoke API keys.",
     "users": "Create and list dashboard users (account admins).",
     "dsl": "Check attribution DSL files.",
-    "attribute": "Run an attribution model on a touchpoints CSV (offline).",
+    "attribute": "Run an attribution model on a touchpoints CSV or Parquet file (offline).",
     "demo": "Run the end-to-end demo.",
     "serve": "Serve the ingestion API (gunicorn; --dev for Flask's server).",
     "pipeline": "Run the Dagster pipeline in-process.",
@@ -42,6 +43,7 @@ HELP = {
     "channels": "Explain which channel a landing gets and which rule fired.",
     "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
     "spend": "Upload ad spend (CSV) for ROAS and cost per conversion.",
+    "runs": "Show the attribution run history (status, window, counts).",
 }
 
 

@@ -1,6 +1,8 @@
-"""`mbuzz attribute`: run an attribution model on a touchpoints CSV (offline).
+"""`mbuzz attribute`: run an attribution model on a touchpoints file (offline).
 
-Same engine and same frames as the pipeline: attribution.attribute().
+Same engine and same frames as the pipeline: attribution.attribute(). Files are
+CSV, or Parquet when the name ends in `.parquet` (input and output chosen
+independently); both are read and written with Arrow (attribution.io).
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ LARGE_INPUT_BYTES = 20 * 2**20  # show a progress bar above this size
               help="A preset (first_touch, u_shaped, ...), a .dsl file (FILE.dsl#Name to pick one "
                    "model), markov, markov:2..4, shapley or algorithmic.")
 @click.option("--touchpoints", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CSV: journey_id, touch_ts, channel, converted, conversion_ts, revenue[, milestones].")
+              help="CSV or .parquet: journey_id, touch_ts, channel, converted, conversion_ts, revenue"
+                   "[, milestones][, any column to carry through].")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Credits CSV: journey_id, touch_index, channel, credit, revenue_credit, ...")
+              help="Credits, CSV or .parquet: journey_id, touch_index, channel, credit, revenue_credit, "
+                   "the carried columns. Written whole or not at all.")
 @click.option("--summary", is_flag=True, help="Print the channel summary table.")
 @click.option("--ci", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Confidence level of bootstrap intervals for channel totals, e.g. 0.95.")
@@ -35,18 +39,19 @@ LARGE_INPUT_BYTES = 20 * 2**20  # show a progress bar above this size
 def attribute(model_name: str, touchpoints: Path, out: Path, summary: bool, ci: float | None,
               n_bootstrap: int, lookback: float | None, max_touches: int | None, transform: str,
               no_cycles: bool, seed: int) -> None:
-    """Run an attribution model on a touchpoints CSV and write per-touch credits."""
+    """Run an attribution model on a touchpoints file (CSV or Parquet) and write per-touch credits."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from attribution import JourneyOptions, channel_summary, load_model, prepare, run_model
     from attribution.bootstrap import bootstrap_channel_totals
     from attribution.io import read_touchpoints, write_credits
+    from attribution.journeys import DEFAULT_LOOKBACK_DAYS
     from dsl import DslError
 
     console = Console(stderr=True)
     try:
-        options = JourneyOptions(lookback_days=30 if lookback is None else lookback,
+        options = JourneyOptions(lookback_days=DEFAULT_LOOKBACK_DAYS if lookback is None else lookback,
                                  max_touches=max_touches, transform=transform,
                                  conversion_cycles=not no_cycles)
         spec = load_model(model_name)
@@ -81,6 +86,8 @@ def attribute(model_name: str, touchpoints: Path, out: Path, summary: bool, ci: 
                                                      ci=ci or 0.95, seed=seed)
         except ValueError as exc:  # input, model and insufficient-data errors
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # e.g. the output folder does not exist or is not writable
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
 
     n_conv = credits["journey_id"].nunique()
     click.echo(f"{len(credits)} credit rows for {n_conv} conversions written to {out}", err=True)

@@ -43,13 +43,18 @@ def run(partition: str | None, all_days: bool, rules_only: bool, hourly: bool) -
 def ui(port: int) -> None:
     """Open the Dagster UI on the same instance `mbuzz pipeline run` records into."""
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
+    from mbuzz.paths import PROJECT_DIR
     from mbuzz.pipeline import dagster_home
 
     home = dagster_home()
     click.echo(f"Dagster UI on http://127.0.0.1:{port} (instance {home}); Ctrl-C stops it")
-    dagster = Path(sys.executable).parent / "dagster"
-    raise SystemExit(subprocess.call([str(dagster), "dev", "-p", str(port), "-h", "127.0.0.1"], env=os.environ.copy()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    # this process becomes `dagster dev` (exec): a signal sent to `mbuzz ui` reaches dagster itself,
+    # which stops its webserver and code servers; nothing is left behind
+    os.execv(dagster, [dagster, "dev", "-p", str(port), "-h", "127.0.0.1",
+                       "-w", str(PROJECT_DIR / "workspace.yaml")])

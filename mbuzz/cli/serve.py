@@ -1,14 +1,14 @@
 """`mbuzz serve`: the ingestion API under gunicorn (production) or Flask's server (`--dev`).
 
 The database is resolved (and the embedded server started, and the schema
-migrated) once, in this process, before any worker starts; the workers get
-its URL through DATABASE_URL and each builds its own app and connection pool.
+migrated) once, in this process, before any worker starts; each worker builds
+its own app and connection pool on the same URL (DATABASE_URL, or the embedded
+server's address in `.mbuzz/server.json`, re-read when a connection fails, so
+the workers follow an embedded server that `mbuzz db up` moved to another port).
 The access log leaves out the Basic-auth user name (a Segment write key is an
 API key) and every log line goes through the key-redacting filter.
 """
 from __future__ import annotations
-
-import os
 
 import click
 
@@ -23,7 +23,6 @@ def _prepare_database(migrate: bool) -> str:
     connect(url).close()
     if migrate:
         upgrade(url)
-    os.environ["DATABASE_URL"] = url
     return url
 
 

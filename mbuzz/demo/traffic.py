@@ -153,48 +153,21 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
                 streamed: bool = False) -> tuple[int, int]:
     """Land a traffic history straight into the raw tables (tests and benchmarks; the demo uses HTTP).
 
-    Same idempotency wall as the API (ingest_api/landing.py): raw.events' unique index on plain
-    PostgreSQL, raw.event_keys on hypertables. Rows are received now (a bulk
+    Events land through the API's own statements (mbuzz.db.landing.land_events), so the same
+    idempotency wall applies. Rows are received now (a bulk
     load), or with `streamed` when they occurred (a history collected live, as the API lands it).
     Returns (events, conversions) inserted."""
     from mbuzz.db import events_are_unique
+    from mbuzz.db.landing import land_events
     from mbuzz.ids import new_id
 
     events = traffic.events
-    cols = {
-        "event_id": [e["event_id"] for e in events],
-        "event_type": [e["event_type"] for e in events],
-        "visitor_id": [e["visitor_id"] for e in events],
-        "user_id": [e.get("user_id") for e in events],
-        "occurred_at": [e["timestamp"] for e in events],
-        "properties": [json.dumps(e.get("properties") or {}) for e in events],
-    }
-    inserted = conn.execute(
-        """
-        with input as (
-            select * from unnest(%(event_id)s::text[], %(event_type)s::text[], %(visitor_id)s::text[],
-                                 %(user_id)s::text[], %(occurred_at)s::timestamptz[], %(properties)s::jsonb[])
-                as t(event_id, event_type, visitor_id, user_id, occurred_at, properties)
-        ),
-        new_keys as (
-            insert into raw.event_keys (account_id, event_id)
-            select %(account_id)s, event_id from input
-            where not %(unique)s
-            on conflict do nothing
-            returning event_id
-        )
-        insert into raw.events (account_id, event_id, environment, event_type, visitor_id, user_id, occurred_at,
-                                properties, received_at)
-        select %(account_id)s, i.event_id, %(environment)s, i.event_type, i.visitor_id, i.user_id, i.occurred_at,
-               i.properties,
-               case when %(streamed)s then i.occurred_at else now() end
-        from input i
-        where %(unique)s or i.event_id in (select event_id from new_keys)
-        on conflict do nothing
-        """,
-        {**cols, "account_id": account_id, "environment": environment, "streamed": streamed,
-         "unique": events_are_unique(conn)},
-    ).rowcount
+    rows = [{"event_id": e["event_id"], "event_type": e["event_type"], "visitor_id": e["visitor_id"],
+             "user_id": e.get("user_id"), "occurred_at": e["timestamp"], "properties": e.get("properties") or {},
+             **({"received_at": e["timestamp"]} if streamed else {})} for e in events]
+    received_at = conn.execute("select now()").fetchone()[0]
+    inserted = land_events(conn, json.dumps(rows), unique=events_are_unique(conn), account_id=account_id,
+                           environment=environment, received_at=received_at) if rows else 0
     by_id = {e["event_id"]: e for e in events}
     convs = [(c, by_id[c["event_id"]]) for c in traffic.conversions]
     conversions = conn.execute(

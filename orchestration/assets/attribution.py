@@ -1,5 +1,7 @@
 """The attribution asset: journeys (dbt) → every model → attribution.attribution_credits.
 
+A thin call of the attribution-run service, `mbuzz.attribution_runs.run_attribution`.
+
 Partitioned by conversion day; a backfill of many days runs as one run over the
 range (one pass of the engine, vectorised over all journeys at once).
 """
@@ -7,8 +9,8 @@ range (one pass of the engine, vectorised over all journeys at once).
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from mbuzz.attribution_runs import run_attribution
 from orchestration.assets.dbt import warehouse_models
-from orchestration.credits import run_attribution
 from orchestration.partitions import daily, window
 from orchestration.resources import Warehouse
 

@@ -19,12 +19,11 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from api_helpers import TIERS, ContractClient
 from attribution import attribute, list_presets
+from ingest_helpers import make_tenant
 from mbuzz import conversions as service
 from mbuzz.settings import with_database
-
-from api_helpers import TIERS, ContractClient
-from ingest_helpers import make_tenant
 
 pytestmark = pytest.mark.slow
 

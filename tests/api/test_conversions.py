@@ -99,6 +99,15 @@ def test_conversion_without_any_touch_is_unassigned(client, tenant):
         assert touches[0]["revenue_credit"] == 12.5 and touches[0]["session_id"] is None
 
 
+def test_a_conversion_dated_before_1677_is_stored_unassigned_not_a_500(client, tenant):
+    """Found by the fuzzer: a valid RFC 3339 time outside what nanoseconds hold broke the engine."""
+    response = client.post("/api/v1/conversions", json={
+        "visitor_id": new_visitor(), "timestamp": "1269-03-23T20:36:34.5432+18:17", "conversion_type": "purchase"},
+        headers=tenant.bearer())
+    assert response.status_code == 201, response.json
+    assert {t[0]["channel"] for t in response.json["attribution_credits"].values()} == {"unassigned"}
+
+
 @pytest.mark.parametrize("by", ["event", "visitor"])
 def test_repeat_is_200_with_the_same_conversion_and_nothing_stored(client, conn, tenant, by):
     visitor = new_visitor()

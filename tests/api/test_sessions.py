@@ -76,3 +76,21 @@ def test_settings_come_from_dbt_project_vars():
     settings = warehouse_settings()
     assert settings.session_timeout_minutes == 30 and settings.lookback_days == 30
     assert settings.milestone_types == ("mql", "sql")
+
+
+def test_a_referrer_without_a_landing_url_keeps_the_previous_source_in_both_python_copies():
+    """The case where `mbuzz channels explain` and the warehouse port once differed: a referrer and
+    no landing host. SQL's `referrer_host = landing_host` is NULL there, so int_sessions_classified
+    keeps the group's previous source; explain used to call it an external referral."""
+    from mbuzz.channels import explain
+
+    j = journey([ev("e1", 0, "https://s.com/?utm_source=newsletter&utm_medium=email"),
+                 ev("e2", 120, None, "https://news.example.org/")])
+    assert j["utm_source"].tolist() == ["newsletter", "newsletter"]
+    assert j["channel"].tolist() == ["email", "email"]
+
+    result = explain(None, "https://news.example.org/", previous={"source": "newsletter", "medium": "email"})
+    assert (result.source, result.medium, result.channel) == ("newsletter", "email", "email")
+    assert result.self_referral is None and "no landing host" in result.rule
+    # with a landing URL the same referrer is an external referral, in both
+    assert explain("https://s.com/", "https://news.example.org/").medium == "referral"

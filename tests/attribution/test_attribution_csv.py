@@ -29,12 +29,12 @@ def write(tmp_path, style: str, converted=("1", "0")) -> str:
 
 
 def pandas_read(path) -> pd.DataFrame:
-    saved = aio.pacsv
-    aio.pacsv = None
-    try:
-        return aio.read_touchpoints(path)
-    finally:
-        aio.pacsv = saved
+    """The reference: pandas' own parser, text as text, timestamps ISO 8601 (naive = UTC)."""
+    text = {c: "string" for c in pd.read_csv(path, nrows=0).columns if c not in ("revenue", "converted")}
+    df = pd.read_csv(path, dtype=text, keep_default_na=False, na_values={"revenue": [""]})
+    for col in ("touch_ts", "conversion_ts"):
+        df[col] = pd.to_datetime(df[col].replace("", pd.NA), utc=True, format="ISO8601")
+    return df
 
 
 @pytest.mark.parametrize("style", sorted(STYLES))

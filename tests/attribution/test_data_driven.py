@@ -5,8 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attribution import InsufficientDataError, UnknownModel, attribute, channel_summary, prepare
-from attribution import markov, shapley
+from attribution import InsufficientDataError, UnknownModel, attribute, channel_summary, markov, prepare, shapley
 from attribution.algorithmic import algorithmic_credits
 from attribution.bootstrap import bootstrap_channel_totals
 from attribution.markov import fit_markov, markov_credits

@@ -1,4 +1,4 @@
-"""The reference vectors of ATTRIBUTION.md, to 1e-6, for every preset."""
+"""The reference vectors of docs/attribution.md ("Reference vectors"), to 1e-6, for every preset."""
 from __future__ import annotations
 
 import pytest

@@ -7,58 +7,34 @@ report and switches models, writes a DSL model with an error, sees the message
 with its line, fixes it and sees the preview. Screenshots of the main pages go to
 test-artifacts/screenshots/.
 
-The tier installs `chromium` and `chromium-driver` with apt-get when they are
-missing and it runs as root; elsewhere it is skipped with the reason. Playwright's
-own browser download (`playwright install`) is never used.
+Chromium comes from tests/chromium.py (Debian's package, installed by the tier when
+missing and running as root; skipped with the reason elsewhere).
 """
 from __future__ import annotations
 
-import os
 import re
 import secrets
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from dashboard_helpers import SECRET, credit_conversions, make_admin
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS, install_chromium
 from tests.live_server import start_server, stop_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BROKEN = 'model "browser_model"\n  credit first_touch with 0.5\n  credit frist_touch with 0.5\nend\n'
 FIXED = 'model "browser_model"\n  credit first_touch with 0.5\n  credit last_touch with 0.5\nend\n'
 TIMEOUT_MS = 20_000  # how long to wait for an element (never asserted on)
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium + chromium-driver when missing; the reason it cannot be done, else None."""
-    if Path(CHROMIUM).exists() and shutil.which("chromedriver"):
-        return None
-    if os.geteuid() != 0:
-        return "chromium is not installed and the tests do not run as root (apt-get install -y chromium chromium-driver)"
-    if not shutil.which("apt-get"):
-        return "chromium is not installed and there is no apt-get here"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    command = ["apt-get", "install", "-y", "-q", "chromium", "chromium-driver"]
-    if subprocess.run(command, env=env, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True)
-        done = subprocess.run(command, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            return f"apt-get could not install chromium: {done.stderr.strip()[-300:]}"
-    return None if Path(CHROMIUM).exists() else "apt-get ran but /usr/bin/chromium is still missing"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    reason = _install_chromium()
+    reason = install_chromium()
     if reason:
         pytest.skip(reason)
     return CHROMIUM
@@ -220,3 +196,69 @@ def test_dsl_error_then_fix_then_preview_and_save(page, server):
     page.goto(f"{server}/dashboard/models")
     assert "browser_model" in page.locator("#custom-models").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "models.png"), full_page=True)
+
+
+def test_install_page_snippets_carry_the_host_and_publishable_key(page, server):
+    page.goto(f"{server}/dashboard/install")
+    page.locator("#no-publishable").wait_for()  # none yet: the page says how to make one
+    page.get_by_role("link", name="Create a publishable key").click()
+    page.wait_for_url(re.compile(r"/dashboard/keys\?kind=publishable"))
+    assert page.get_by_label("Publishable (website)").is_checked()
+    page.get_by_label("Name").fill("website")
+    page.get_by_label("Live", exact=True).check()
+    page.get_by_label("Allowed origins").fill("https://shop.example\nhttps://*.shop.example")
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator("#new-key").input_value()
+    assert re.fullmatch(r"pk_live_[0-9A-Za-z]{32}", key)
+    page.get_by_role("link", name="Install it on your site").click()
+    page.get_by_role("heading", name="Install").wait_for()
+    snippet = page.locator("#snippet-mbuzz-js")
+    assert snippet.input_value() == f'<script src="{server}/mbuzz.js" data-key="{key}" async></script>'
+    analytics_js = page.locator("#snippet-analytics-js").input_value()
+    assert f"writeKey: '{key}'," in analytics_js and f"cdnURL: '{server}'," in analytics_js
+    assert f'Client(api_key="sk_live_…", host="{server}")' in page.locator("#snippet-python").input_value()
+    page.get_by_role("button", name="Copy the mbuzz.js snippet").click()
+    section = page.locator("section", has=page.locator("#snippet-mbuzz-js"))
+    section.locator(".copy-status").filter(has_text=re.compile("Copied|copy it by hand")).wait_for()
+    if "Copied" in section.locator(".copy-status").inner_text():
+        assert page.evaluate("navigator.clipboard.readText()") == snippet.input_value()
+    page.screenshot(path=str(SCREENSHOTS / "install.png"), full_page=True)
+
+
+def test_docs_navigation_and_the_readers_own_values(page, server, database_url, browser_admin):
+    import psycopg
+
+    from mbuzz.accounts import list_keys
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        keys = [k for k in list_keys(conn, browser_admin.account_id) if k.active]
+    secret = max((k for k in keys if not k.publishable), key=lambda k: (k.environment == "test", k.created_at))
+    publishable = next(k for k in keys if k.publishable)
+    page.goto(f"{server}/dashboard/")
+    page.get_by_role("link", name="Docs").click()
+    page.get_by_role("heading", name="mbuzz API guides").wait_for()
+    page.locator(".sidebar").get_by_role("link", name=re.compile("^Getting started")).click()
+    page.wait_for_url(re.compile(r"/docs/getting_started$"))
+    article = page.locator("article.doc")
+    assert f"mbuzz keys revoke {secret.id}" in article.inner_text()
+    assert f'data-key="{publishable.public_key}"' in article.inner_text()
+    assert f"{server}/api/v1/validate" in article.inner_text() and "127.0.0.1:8000" not in article.inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "docs-getting-started.png"), full_page=True)
+    article.get_by_role("link", name="events.md").click()  # a relative link written for GitHub
+    page.wait_for_url(re.compile(r"/docs/events$"))
+    page.get_by_role("heading", name="Events", exact=True).wait_for()
+    assert page.locator('.sidebar a[aria-current="page"]').inner_text() == "Events"
+    page.go_back()
+    page.wait_for_url(re.compile(r"/docs/getting_started$"))
+
+
+def test_signed_out_readers_see_placeholders(page, server):
+    page.goto(f"{server}/dashboard/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/dashboard/login"))
+    page.goto(f"{server}/docs/getting_started")
+    text = page.locator("article.doc").inner_text()
+    assert "http://127.0.0.1:8000/api/v1/validate" in text and "mbuzz keys revoke key_…" in text
+    assert 'data-key="pk_live_…"' in text
+    page.get_by_role("link", name="Sign in to see your own host and keys in the examples.").wait_for()
+    page.screenshot(path=str(SCREENSHOTS / "docs-signed-out.png"), full_page=True)

@@ -67,3 +67,73 @@ def test_another_accounts_key_is_not_found(signed_in, conn, other_admin):
         assert response.status_code == 404 and response.mimetype == "text/html"
     assert list_keys(conn, other_admin.account_id)[0].active
     assert b"theirs" not in signed_in.get("/dashboard/keys").data
+
+
+# -- publishable keys ------------------------------------------------------------------------------------------------
+
+PUBLISHABLE = re.compile(rb'value="(pk_(test|live)_[0-9A-Za-z]{32})"')
+
+
+def test_create_a_publishable_key_with_its_origins(signed_in, conn, admin):
+    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", {
+        "name": "shop", "environment": "live", "kind": "publishable",
+        "origins": "https://Shop.Example/\nhttps://*.shop.example, https://shop.example"})
+    assert response.status_code == 201, response.data[-2000:]
+    plaintext = PUBLISHABLE.search(response.data).group(1).decode()
+    assert plaintext.startswith("pk_live_") and b"public by design" in response.data
+    assert b"Install it on your site" in response.data
+    (key,) = list_keys(conn, admin.account_id)
+    assert key.publishable and key.allowed_origins == ("https://shop.example", "https://*.shop.example")
+    again = signed_in.get("/dashboard/keys").data
+    assert plaintext.encode() in again  # a publishable key may be shown again, with a copy button
+    assert f'data-copy="#key-value-{key.id}"'.encode() in again
+    assert b"badge publishable" in again and b"<code>https://*.shop.example</code>" in again
+
+
+def test_a_secret_key_is_listed_with_its_kind_and_no_origins(signed_in, conn, admin):
+    secret = create_key(conn, admin.account_id, "test", "backend")
+    page = signed_in.get("/dashboard/keys").data
+    assert secret.plaintext.encode() not in page and b"badge secret" in page
+    row = page.split(f'id="key-{secret.key.id}"'.encode(), 1)[1].split(b"</tr>", 1)[0]
+    assert secret.key.masked.encode() in row and b"\xe2\x80\x94" in row  # "—": no origins
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"kind": "publishable", "origins": ""}, b"needs at least one allowed origin"),
+    ({"kind": "publishable", "origins": "https://shop.example/cart"}, b"is not an origin"),
+    ({"kind": "publishable", "origins": "https://shop.example\nftp://files.example"}, b"&#39;ftp://files.example&#39; is not an origin"),
+    ({"kind": "publishable", "origins": "https://*.com"}, b"a wildcard must cover the subdomains"),
+    ({"kind": "publishable", "origins": "https://shop.example:99999"}, b"the port must be 1-65535"),
+    ({"kind": "publishable", "origins": " ".join(f"https://s{i}.example" for i in range(51))}, b"At most 50 origins"),
+    ({"kind": "secret", "origins": "https://shop.example"}, b"a secret key must never be used in a browser"),
+    ({"kind": "public", "origins": "https://shop.example"}, b"Not a valid choice"),
+    ({"kind": "publishable", "origins": "x" * 8001}, b"over 8000 characters"),
+])
+def test_bad_origins_are_refused_and_nothing_is_created(signed_in, conn, admin, data, message):
+    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", {"name": "shop", "environment": "live", **data})
+    assert response.status_code == 400
+    assert message in response.data, response.data[-3000:]
+    assert b"pk_live_" not in response.data
+    assert list_keys(conn, admin.account_id) == []
+
+
+def test_the_install_page_link_preselects_publishable(signed_in):
+    page = signed_in.get("/dashboard/keys?kind=publishable").data.decode()
+    assert re.search(r'<input checked id="kind-1" name="kind" type="radio" value="publishable">', page)
+    assert 'value="secret"' in signed_in.get("/dashboard/keys?kind=bogus").data.decode()
+
+
+def test_revoking_a_publishable_key(signed_in, conn, admin):
+    key = create_key(conn, admin.account_id, "live", "shop", publishable=True, origins=["https://shop.example"]).key
+    done = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{key.id}/revoke", {"confirmed": "yes"})
+    assert done.status_code == 303 and not list_keys(conn, admin.account_id)[0].active
+
+
+def test_another_accounts_publishable_key_is_not_found_nor_listed(signed_in, conn, other_admin):
+    theirs = create_key(conn, other_admin.account_id, "live", "theirs", publishable=True,
+                        origins=["https://theirs.example"])
+    response = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.key.id}/revoke", {"confirmed": "yes"})
+    assert response.status_code == 404
+    page = signed_in.get("/dashboard/keys").data
+    assert theirs.plaintext.encode() not in page and b"theirs.example" not in page
+    assert list_keys(conn, other_admin.account_id)[0].active

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from mbuzz.warehouse import PROJECT_DIR, run_dbt
+from mbuzz.paths import PROJECT_DIR
+from mbuzz.warehouse import run_dbt
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PARITY = PROJECT_DIR / "dbt_project" / "tests" / "fixtures"

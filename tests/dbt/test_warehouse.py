@@ -6,7 +6,7 @@ and the TimescaleDB path giving the same marts and aggregates as plain PostgreSQ
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import psycopg
@@ -16,9 +16,19 @@ from psycopg import sql
 from mbuzz.channels import explain
 from mbuzz.settings import with_database
 from mbuzz.spend import record_spend
-
-from tests.dbt.dataset import (OWN_DOMAIN, build_dataset, day, dbt, fetch, identity_changes, insert_credits,
-                               late_events, load, parity_cases, physical_rows)
+from tests.dbt.dataset import (
+    OWN_DOMAIN,
+    build_dataset,
+    day,
+    dbt,
+    fetch,
+    identity_changes,
+    insert_credits,
+    late_events,
+    load,
+    parity_cases,
+    physical_rows,
+)
 
 pytestmark = pytest.mark.slow
 

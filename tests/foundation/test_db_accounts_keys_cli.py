@@ -7,8 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 MBUZZ = str(Path(sys.executable).parent / "mbuzz")
 
 

@@ -48,7 +48,7 @@ def test_database_dying_mid_request_writes_nothing(app, client, conn, tenant, mo
     real_land = landing.land
 
     def land_then_die(db_conn, *args, **kwargs):
-        result = real_land(db_conn, *args, **kwargs)
+        real_land(db_conn, *args, **kwargs)
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(landing, "land", land_then_die)

@@ -1,6 +1,7 @@
 """The documentation holds: examples run against a live server, guides cover the contract, and a fuzz run never 500s."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -8,8 +9,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import base64
 
 import pytest
 import schemathesis

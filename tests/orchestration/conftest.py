@@ -16,6 +16,9 @@ def pipeline_env(new_database, tmp_path_factory):
         os.environ["DATABASE_URL"] = url
         os.environ["MBUZZ_DBT_TARGET_PATH"] = str(tmp_path_factory.mktemp("dbt-target"))
         os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster-home"))
+        from mbuzz.warehouse import parse_project
+
+        parse_project()  # the manifest the Dagster definitions load (importing them builds none)
         yield url
         for name, value in previous.items():
             if value is None:

@@ -8,7 +8,7 @@ import pandas as pd
 import psycopg
 import pytest
 
-from orchestration.credits import _copy_frame, write_credits
+from mbuzz.attribution_runs import _copy_frame, write_credits
 
 START = datetime(2026, 3, 1, tzinfo=timezone.utc)
 READ = """

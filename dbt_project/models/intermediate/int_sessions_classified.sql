@@ -1,5 +1,5 @@
 {#- One row per session with its marketing source, medium, campaign and channel
-    (CHANNELS.md). Nothing about channels is written here: the rules are the seeds
+    (docs/channels.md). Nothing about channels is written here: the rules are the seeds
     channel_rules (ordered, first match wins, case-insensitive regular expressions),
     source_categories and click_ids. mbuzz/channels.py applies the same seeds in Python
     (`mbuzz channels explain`); a test proves both agree.

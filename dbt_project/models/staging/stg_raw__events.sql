@@ -9,8 +9,9 @@ with
 
 deduplicated as (
 
-    -- raw.event_keys already makes (account_id, event_id) unique; this keeps staging right if
-    -- rows are ever replayed into raw. An anti-join (not a window) so filters on event time and
+    -- landing already stores each (account_id, event_id) once (raw.events' unique index on plain
+    -- PostgreSQL, migration 0005; raw.event_keys where raw.events is a hypertable); this keeps
+    -- staging right if rows are ever replayed into raw by another door. An anti-join (not a window) so filters on event time and
     -- visitor push down into raw.events.
     select events.*
     from {{ source('raw', 'events') }} as events

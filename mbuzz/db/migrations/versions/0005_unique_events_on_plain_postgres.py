@@ -12,8 +12,8 @@ on plain PostgreSQL it is emptied here and no longer written.
 Revision ID: 0005
 Revises: 0004
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0005"
 down_revision = "0004"

@@ -8,8 +8,8 @@ kept in `public_key` for the dashboard to show again. Secret keys keep `public_k
 Revision ID: 0006
 Revises: 0005
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"

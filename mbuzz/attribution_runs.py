@@ -3,37 +3,36 @@
 Reads `marts.fct_conversion_journeys` (built by dbt), runs every preset, every
 account's active custom DSL models and (optionally) the data-driven models with
 the one engine in `attribution/`, and replaces the credits of the conversions in
-the run's window in `attribution.attribution_credits` in one transaction. Each
-run records a hash of its whole configuration (models, journey options, channel
-rules) in `attribution.attribution_runs`, so results can be compared over time.
+the run's window in `attribution.attribution_credits` in ONE transaction for the
+whole run (every account), so a run killed half-way leaves nothing of itself
+visible. Each run records a hash of its whole configuration (models, journey
+options, channel rules), its window, status and counts in
+`attribution.attribution_runs` (the run history; docs/operations.md#attribution-runs).
 
-No Dagster here: the assets in orchestration/assets/attribution.py call
-`run_attribution`, and so can a test or a script.
+A service: no Dagster here. The asset in orchestration/assets/attribution.py is a thin call
+of `run_attribution`, and so can a test or a script be; the dashboard reads journeys with
+`load_journeys`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
-from attribution.journeys import JourneyOptions
-from attribution.models import list_presets, load_model
-from mbuzz.ids import BASE62
+from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
+from attribution.markov import markov_channel_summary
+from attribution.models import DATA_DRIVEN, list_presets, load_model
+from mbuzz.ids import new_ids
+from mbuzz.paths import SEEDS_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "dbt_project" / "seeds"
-DATA_DRIVEN_MODELS = ("markov", "shapley", "algorithmic")
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
 BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
 CREDIT_COLUMNS = (
@@ -67,18 +66,9 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)  # model -> reason
 
 
-def new_ids(prefix: str, n: int) -> np.ndarray:
-    """n random prefixed ids (`cred_…`), vectorised: a million in well under a second."""
-    rng = np.random.default_rng(secrets.randbits(128))
-    alphabet = np.frombuffer(BASE62.encode(), dtype="S1")
-    chars = alphabet[rng.integers(0, len(BASE62), size=(n, 24))]
-    body = chars.view("S24").ravel().astype(str)
-    return np.char.add(f"{prefix}_", body)
-
-
 def channel_rules_digest() -> str:
     digest = hashlib.sha256()
-    for path in sorted(SEEDS.glob("*.csv")):
+    for path in sorted(SEEDS_DIR.glob("*.csv")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -87,7 +77,7 @@ def channel_rules_digest() -> str:
 def config_of(models: dict[str, dict], options: JourneyOptions, data_driven: bool) -> dict:
     return {
         "models": {name: models[name] for name in sorted(models)},
-        "data_driven": list(DATA_DRIVEN_MODELS) if data_driven else [],
+        "data_driven": list(DATA_DRIVEN) if data_driven else [],
         "journey_options": {
             "lookback_days": options.lookback_days, "max_touches": options.max_touches,
             "transform": options.transform, "conversion_cycles": options.conversion_cycles,
@@ -143,7 +133,7 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             frames.append(credits.assign(model=name))
     if data_driven:
         journeys = prepare(touches, options)  # once for the three data-driven models
-        for name in DATA_DRIVEN_MODELS:
+        for name in DATA_DRIVEN:
             if on_model:
                 on_model(name)
             try:
@@ -154,30 +144,10 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             ids = set(ruled["journey_id"])
             frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
             if name == "markov":
-                summaries.append(_markov_summary(journeys, credits))
+                summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     return credits, summary, skipped
-
-
-def _markov_summary(journeys, credits: pd.DataFrame) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model, with bootstrap intervals on the
-    totals (journeys resampled as weights on the prepared journeys: a refit each, no re-preparing)."""
-    from attribution.bootstrap import bootstrap_weighted_totals
-    from attribution.markov import fit_markov, markov_summary
-
-    summary = pd.DataFrame(credits.attrs["channel_summary"])
-
-    def textbook_totals(weights: np.ndarray | None) -> pd.Series:
-        return markov_summary(fit_markov(journeys, journey_weights=weights)).set_index("channel")["total_conversions"]
-
-    try:
-        ci = bootstrap_weighted_totals(textbook_totals, len(journeys.lengths), n=BOOTSTRAP_SAMPLES, ci=0.95, seed=0)
-        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
-                                on="channel", how="left")
-    except InsufficientDataError:
-        pass  # a resample too small to fit: keep the point estimates without an interval
-    return summary.assign(model="markov")
 
 
 def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,
@@ -266,41 +236,101 @@ def _nullable(column: pd.Series) -> list:
     return values.where(pd.notna(values), None).tolist()
 
 
+LEASE_LOCK = 7_331_001  # pg advisory lock class: (LEASE_LOCK, hashtext(run_id)) is held while the run's process lives
+WRITE_LOCK = 7_331_002  # transaction lock: one run writes credits at a time
+
+
+def abandon_dead_runs(conn) -> list[str]:
+    """Mark 'abandoned' the runs still 'running' whose process is gone (their lease lock is free).
+
+    `conn` is autocommit; returns the run ids marked."""
+    abandoned = []
+    for (run_id,) in conn.execute("select run_id from attribution.attribution_runs where status = 'running'").fetchall():
+        if conn.execute("select pg_try_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, run_id)).fetchone()[0]:
+            try:
+                conn.execute("update attribution.attribution_runs set status = 'abandoned', finished_at = now(), "
+                             "error = 'the process running it died' where run_id = %s and status = 'running'",
+                             (run_id,))
+                abandoned.append(run_id)
+            finally:
+                conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (LEASE_LOCK, run_id))
+    return abandoned
+
+
 def run_attribution(connect, start: datetime, end: datetime, *, data_driven: bool = True,
                     options: JourneyOptions | None = None, partition_key: str | None = None,
                     log: Callable[[str], None] = lambda _: None) -> RunResult:
-    """Attribute every account's conversions of [start, end); one transaction per account.
+    """Attribute every account's conversions of [start, end); all of the run's credits in ONE
+    transaction, so the marts see the previous run's credits or this run's, never half of one.
+
+    The run is recorded in attribution.attribution_runs: 'running' from the start, 'succeeded'
+    in the transaction that commits its credits, 'failed' on an error. A connection held for the
+    whole run keeps a lease lock; a run left 'running' whose lease is free (its process was
+    killed) is marked 'abandoned' by the next run.
 
     `connect()` returns a new psycopg connection (a callable, so tests and Dagster
     resources decide where it points)."""
-    options = options or JourneyOptions(conversion_cycles=False)  # journeys are already cut by dbt
+    options = options or WAREHOUSE_JOURNEYS
     presets = {name: load_model(name) for name in list_presets()}
-    with connect() as conn:
-        accounts = accounts_with_journeys(conn)
-        all_custom = {a: custom_models(conn, a) for a in accounts}
-    config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven)
-    result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
-    with connect() as conn:
-        conn.execute(
-            "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key) values (%s, %s, %s, %s)",
-            (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key),
+    with connect() as lease:
+        lease.autocommit = True
+        for run_id in abandon_dead_runs(lease):
+            log(f"run {run_id} was left running by a process that died: marked abandoned")
+        accounts = accounts_with_journeys(lease)
+        all_custom = {a: custom_models(lease, a) for a in accounts}
+        config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options,
+                           data_driven)
+        result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
+        lease.execute("select pg_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, result.run_id))
+        lease.execute(
+            "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key, window_start, "
+            "window_end, status) values (%s, %s, %s, %s, %s, %s, 'running')",
+            (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key, start, end),
         )
-    for account_id in accounts:
-        models = {**presets, **all_custom[account_id]}
-        with connect() as conn:
-            touches = load_journeys(conn, account_id, start, end, with_paths=data_driven)
-        credits, summary, skipped = run_models(touches, models, options, start, end, data_driven,
-                                               on_model=lambda m: log(f"{account_id}: {m}"))
-        result.skipped.update(skipped)
-        names = list(models) + ([m for m in DATA_DRIVEN_MODELS if m not in skipped] if data_driven else [])
-        with connect() as conn:
-            with conn.transaction():
-                result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
-                                                        start, end, names)
-        in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= start)
-                            & (touches["conversion_ts"] < end)]
-        result.conversions += in_window["journey_id"].nunique()
-        result.models = sorted(set(result.models) | set(names))
-    with connect() as conn:
-        conn.execute("update attribution.attribution_runs set finished_at = now() where run_id = %s", (result.run_id,))
+        try:
+            _attribute_all(connect, result, accounts, presets, all_custom, options, data_driven, log)
+        except BaseException as exc:
+            try:
+                lease.execute("update attribution.attribution_runs set status = 'failed', finished_at = now(), "
+                              "error = %s where run_id = %s", (f"{type(exc).__name__}: {exc}"[:2000], result.run_id))
+            except psycopg.Error:
+                pass  # the lease died too: the next run marks this one abandoned
+            raise
     return result
+
+
+def _attribute_all(connect, result: RunResult, accounts: list[str], presets: dict, all_custom: dict,
+                   options: JourneyOptions, data_driven: bool, log: Callable[[str], None]) -> None:
+    """Every account's credits written in one transaction, committed with the run's 'succeeded'."""
+    with connect() as conn, conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        for account_id in accounts:
+            models = {**presets, **all_custom[account_id]}
+            touches = load_journeys(conn, account_id, result.start, result.end, with_paths=data_driven)
+            credits, summary, skipped = run_models(touches, models, options, result.start, result.end, data_driven,
+                                                   on_model=lambda m, a=account_id: log(f"{a}: {m}"))
+            result.skipped.update(skipped)
+            names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
+            result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
+                                                    result.start, result.end, names)
+            in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= result.start)
+                                & (touches["conversion_ts"] < result.end)]
+            result.conversions += in_window["journey_id"].nunique()
+            result.models = sorted(set(result.models) | set(names))
+        conn.execute(
+            "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), conversions = %s, "
+            "credits_written = %s where run_id = %s",
+            (result.conversions, result.credits_written, result.run_id),
+        )
+
+
+RUNS_QUERY = """
+select run_id, status, window_start, window_end, started_at, finished_at, conversions, credits_written, error
+from attribution.attribution_runs order by started_at desc limit %s
+"""
+
+
+def list_runs(conn, limit: int = 20) -> list[dict]:
+    """The run history, newest first (what `mbuzz runs list` prints)."""
+    cur = conn.execute(RUNS_QUERY, (limit,))
+    return [dict(zip([d.name for d in cur.description], row)) for row in cur.fetchall()]

@@ -1,4 +1,7 @@
-"""Small SVG charts for reports: no JavaScript, no build step, readable in any browser."""
+"""Small SVG charts for reports: no JavaScript, no build step, readable in any browser.
+
+The one copy: the demo's HTML report (mbuzz/demo/run.py) and the dashboard
+(ingest_api/dashboard/charts.py) both draw with these."""
 from __future__ import annotations
 
 from html import escape
