@@ -7,6 +7,14 @@ server's address in `.mbuzz/server.json`, re-read when a connection fails, so
 the workers follow an embedded server that `mbuzz db up` moved to another port).
 The access log leaves out the Basic-auth user name (a Segment write key is an
 API key) and every log line goes through the key-redacting filter.
+
+SIGTERM (a deploy, `docker stop`) stops gunicorn gracefully: the workers finish the
+requests in flight and the process exits with status 0. gunicorn's threaded worker
+only stops polling its listening socket then, and closes it when it exits, so a
+connection made meanwhile would wait in the kernel's backlog and be reset at the
+end; mbuzz's worker takes what is queued already and closes the socket at once, so
+a new connection is refused (the master closed its copy first) and a client or load
+balancer moves on to another server straight away.
 """
 from __future__ import annotations
 
@@ -26,8 +34,30 @@ def _prepare_database(migrate: bool) -> str:
     return url
 
 
+def _stopping_worker_closes_listeners(base: type) -> type:
+    """`base` (gunicorn's ThreadWorker) that, when a stop makes it stop accepting, accepts
+    the connections already queued and closes its listening sockets (see the module's doc)."""
+
+    class Worker(base):
+        def set_accept_enabled(self, enabled: bool) -> None:
+            super().set_accept_enabled(enabled)
+            if enabled or self.alive:
+                return  # only the stop, not a worker at its connection limit
+            for listener in self.sockets:
+                for _ in range(self.worker_connections):
+                    queued = self.nr_conns
+                    self.accept(listener)  # non-blocking: nothing queued leaves nr_conns as it was
+                    if self.nr_conns == queued:
+                        break
+                listener.close()
+
+    Worker.__name__ = Worker.__qualname__ = f"Stopping{base.__name__}"
+    return Worker
+
+
 def run_gunicorn(host: str, port: int, workers: int, threads: int, access_log: bool) -> None:
     from gunicorn.app.base import BaseApplication
+    from gunicorn.workers.gthread import ThreadWorker
 
     from ingest_api import redaction
 
@@ -36,7 +66,7 @@ def run_gunicorn(host: str, port: int, workers: int, threads: int, access_log: b
             options = {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "gthread" if threads > 1 else "sync",
+                "worker_class": _stopping_worker_closes_listeners(ThreadWorker) if threads > 1 else "sync",
                 "threads": threads,
                 "accesslog": "-" if access_log else None,
                 "access_log_format": ACCESS_LOG_FORMAT,

@@ -1,7 +1,7 @@
 """Servers shared by the fault cases that break something of their own and leave the rest
 standing: a `redis-server` of the suite's own and one `mbuzz serve` on the session's database,
 with that Redis, a `tiny` tier and a short statement timeout. Cases that stop the database
-(test_database_restart.py) or the API (test_shutdown.py) start their own."""
+(test_database_restart.py) or the API (test_sigterm.py) start their own."""
 from __future__ import annotations
 
 import json
