@@ -513,5 +513,6 @@ def _transform_keep(jr: Journeys, kind: str, target: str | None) -> np.ndarray:
 
 
 # journeys the warehouse already cut (marts.fct_conversion_journeys, or mbuzz/sessions.py's port of
-# it): conversion cycles were applied there; the engine keeps the default lookback (a model's own wins)
-WAREHOUSE_JOURNEYS = JourneyOptions(conversion_cycles=False)
+# it): conversion cycles and the lookback (dbt var mbuzz__lookback_days) were applied there, so the
+# engine cuts nothing more; a model's own `lookback N days` still applies
+WAREHOUSE_JOURNEYS = JourneyOptions(conversion_cycles=False, lookback_days=None)

@@ -3,6 +3,8 @@
 'abandoned' by the next run; a run that raises is 'failed' and writes nothing."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import psycopg
 import pytest
 
@@ -64,3 +66,19 @@ def test_mbuzz_runs_list_shows_the_history(new_database):
                              capture_output=True, text=True, timeout=60, check=True).stdout
         (row,) = json.loads(out)
         assert row["run_id"] == result.run_id and row["status"] == "succeeded" and row["conversions"] == 5
+
+
+def test_the_run_keeps_what_the_warehouse_lookback_kept(new_database):
+    """The journeys mart applies dbt's mbuzz__lookback_days (say 60): the run must not cut again at the
+    engine's default 30 days, or a touch 45 days back would lose its credit."""
+    with new_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        (account,) = seed_journeys(conn, conversions=1)
+        at = START + timedelta(hours=6)
+        for index, (age, channel) in enumerate([(timedelta(days=45), "referral"), (timedelta(hours=1), "direct")]):
+            conn.execute("insert into marts.fct_conversion_journeys values (%s, 'live', 'conv_old', 'conv_old', true, "
+                         "%s, 'purchase', null, %s, %s, %s, %s, null, null, null, '')",
+                         (account, at, index, at - age, f"sess_old_{index}", channel))
+        run_attribution(lambda: psycopg.connect(url), START, END, data_driven=False)
+        first = conn.execute("select channel, credit from attribution.attribution_credits "
+                             "where conversion_id = 'conv_old' and model = 'first_touch'").fetchall()
+        assert {channel: float(credit) for channel, credit in first} == {"referral": 1.0, "direct": 0.0}
