@@ -234,6 +234,16 @@ class Recorder:
                 and (path is None or urlsplit(r["url"]).path == path)]
 
 
+def watched_page(browser):
+    """A new context (the tests' timeout) whose requests and console a Recorder keeps, and its page."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    recorder = Recorder(context)
+    page = context.new_page()
+    recorder.watch(page)
+    return context, recorder, page
+
+
 def rows(url: str, query: str, params=()) -> list[dict]:
     with psycopg.connect(url, autocommit=True) as conn:
         cursor = conn.execute(query, params)
@@ -310,11 +320,7 @@ class Run:
 @pytest.fixture(scope="module")
 def ajs_run(site, browser, analytics_next) -> Run:
     user_id = f"ajs_user_{secrets.token_hex(3)}"
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    recorder = Recorder(context)
-    page = context.new_page()
-    recorder.watch(page)
+    context, recorder, page = watched_page(browser)
     page.goto(f"{site.shop.origin}/ajs/landing?utm_source=newsletter&utm_medium=email&utm_campaign=winter_sale")
     first = page.evaluate(AJS_FIRST_VISIT)
     assert not first["failures"], (first, recorder.console)
@@ -395,11 +401,7 @@ MBUZZ_CONVERT = """async (userId) => {
 @pytest.fixture(scope="module")
 def mbuzz_run(site, browser) -> Run:
     user_id = f"js_user_{secrets.token_hex(3)}"
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    recorder = Recorder(context)
-    page = context.new_page()
-    recorder.watch(page)
+    context, recorder, page = watched_page(browser)
     landing = f"{site.shop.origin}/app/?utm_source=newsletter&utm_medium=email&utm_campaign=spring&fbclid=FB-1"
     page.goto(landing)
     first = page.evaluate(MBUZZ_VISIT)
@@ -525,11 +527,7 @@ def test_mbuzz_js_honours_global_privacy_control_when_asked(site, browser):
 
 
 def test_a_disallowed_origin_is_refused_and_nothing_is_stored(site, browser):
-    context = browser.new_context()
-    context.set_default_timeout(TIMEOUT_MS)
-    recorder = Recorder(context)
-    page = context.new_page()
-    recorder.watch(page)
+    context, recorder, page = watched_page(browser)
     with page.expect_response(lambda r: r.url == f"{site.api}/v1/b") as refused:
         page.goto(f"{site.other_shop.origin}/app/?utm_source=elsewhere&utm_medium=email")
     visitor = page.evaluate(MBUZZ_VISIT)["visitorId"]
