@@ -29,6 +29,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -276,7 +277,9 @@ def record_conversion(site: Site, user_id: str) -> str:
     response = requests.post(f"{site.api}/api/v1/conversions", timeout=20,
                              headers={"Authorization": f"Bearer {site.sk}"},
                              json={"visitor_id": f"backend_{user_id}", "user_id": user_id,
-                                   "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                   # milliseconds: a whole-second "now" can fall before the visit's
+                                   # first page view when the three page loads take under a second
+                                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                                    "conversion_type": "purchase", "revenue": 120, "currency": "EUR"})
     assert response.status_code == 201, response.text
     return response.json()["conversion_id"]
