@@ -31,11 +31,11 @@
     within the late-event window (a missing watermark, from an outer join, lets everything in). -#}
 {% macro changed_since_last_run(watermarks, event_time, received_time) -%}
     {{ received_since_last_run(watermarks, received_time) }}
-    and {{ event_time }} >= coalesce({{ watermarks }}.scan_from, '-infinity'::timestamptz)
+    and {{ event_time }} >= coalesce({{ watermarks }}.scan_from, {{ timestamp_min() }})
 {%- endmacro %}
 
 
 {#- The received half alone, for inputs not bounded by event time (raw.conversions is small). -#}
 {% macro received_since_last_run(watermarks, received_time) -%}
-    {{ received_time }} > coalesce({{ watermarks }}.received_after, '-infinity'::timestamptz)
+    {{ received_time }} > coalesce({{ watermarks }}.received_after, {{ timestamp_min() }})
 {%- endmacro %}
