@@ -74,20 +74,16 @@
     select
         pairs.account_id,
         pairs.environment,
-        -- through the journeys' (account_id, environment, max_received_at) index
-        (
-            select max(journeys.max_received_at)
-            from {{ this }} as journeys
-            where journeys.account_id = pairs.account_id
-              and journeys.environment = pairs.environment
-        ) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after,
-        -- through the journeys' (account_id, environment, touch_ts) index
-        (
-            select max(journeys.touch_ts)
-            from {{ this }} as journeys
-            where journeys.account_id = pairs.account_id
-              and journeys.environment = pairs.environment
-        ) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from
+        -- each through the journeys' (account_id, environment, touch_ts / max_received_at) index
+        {%- set newest -%}
+            (
+                select max(journeys.{column})
+                from {{ this }} as journeys
+                where journeys.account_id = pairs.account_id
+                  and journeys.environment = pairs.environment
+            )
+        {%- endset %}
+        {{ last_run_bounds(newest | replace('{column}', 'touch_ts'), newest | replace('{column}', 'max_received_at')) }}
     from pairs
 {% endmacro %}
 
@@ -115,8 +111,7 @@
             from {{ ref('int_sessions_classified') }} as sessions
             where sessions.account_id = watermarks.account_id
               and sessions.environment = watermarks.environment
-              and sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
-              and sessions.ended_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
+              and {{ changed_since_last_run('watermarks', 'sessions.ended_at', 'sessions.max_received_at') }}
             offset 0
         ) as new_sessions
 
@@ -134,7 +129,7 @@
         left join watermarks
             on raw_conversions.account_id = watermarks.account_id
             and raw_conversions.environment = watermarks.environment
-        where raw_conversions.received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
+        where {{ received_since_last_run('watermarks', 'raw_conversions.received_at') }}
           and raw_conversions.environment in {{ environments_sql() }}
           and not exists (
               select 1

@@ -1,27 +1,35 @@
-{#- The one switch between the two database paths (docs/architecture.md, "Two database paths").
-
-    The target is `timescaledb` when the extension is installed (mbuzz.warehouse detects it),
-    `postgres` otherwise. Models never branch on anything else. -#}
-
-{% macro is_timescale() -%}
-    {{ return(target.type == 'timescaledb') }}
-{%- endmacro %}
+{#- The switches between the database paths (docs/architecture.md, "Two database paths"), as
+    `adapter.dispatch` macros: dbt picks `timescaledb__…` on the timescaledb target (whose adapter
+    extends postgres; mbuzz.warehouse picks it when the extension is installed), else
+    `postgres__…`. Models never branch on the target themselves. -#}
 
 
 {#- Daily aggregates: a continuous aggregate (with a refresh policy) under TimescaleDB, a
     materialized view (refreshed on every dbt run) on plain PostgreSQL. -#}
 {% macro aggregate_materialization() -%}
-    {{ return('continuous_aggregate' if is_timescale() else 'materialized_view') }}
+    {{ return(adapter.dispatch('aggregate_materialization', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__aggregate_materialization() -%}
+    {{ return('materialized_view') }}
+{%- endmacro %}
+
+{% macro timescaledb__aggregate_materialization() -%}
+    {{ return('continuous_aggregate') }}
 {%- endmacro %}
 
 
-{#- Start of the UTC day of a timestamptz, as timestamptz, on both paths. -#}
+{#- Start of the UTC day of a timestamptz, as timestamptz, on every path. -#}
 {% macro day_bucket(column) -%}
-    {%- if is_timescale() -%}
-        time_bucket(interval '1 day', {{ column }})
-    {%- else -%}
-        date_trunc('day', {{ column }}, 'UTC')
-    {%- endif -%}
+    {{ return(adapter.dispatch('day_bucket', 'mbuzz')(column)) }}
+{%- endmacro %}
+
+{% macro postgres__day_bucket(column) -%}
+    date_trunc('day', {{ column }}, 'UTC')
+{%- endmacro %}
+
+{% macro timescaledb__day_bucket(column) -%}
+    time_bucket(interval '1 day', {{ column }})
 {%- endmacro %}
 
 
@@ -30,7 +38,14 @@
     was (re)created (first run, --full-refresh). A no-op on plain PostgreSQL. Deliberately not
     dbt-timescaledb's `hypertable` materialization, which rebuilds the table on every run. -#}
 {% macro hypertable_post_hook(time_column, compress_after=none, segmentby=none, orderby=none, chunk_interval='7 days') -%}
-    {%- if is_timescale() -%}
+    {{ return(adapter.dispatch('hypertable_post_hook', 'mbuzz')(time_column, compress_after, segmentby, orderby, chunk_interval)) }}
+{%- endmacro %}
+
+{% macro postgres__hypertable_post_hook(time_column, compress_after, segmentby, orderby, chunk_interval) -%}
+    select 1
+{%- endmacro %}
+
+{% macro timescaledb__hypertable_post_hook(time_column, compress_after, segmentby, orderby, chunk_interval) -%}
     do $hypertable$
     begin
         if not exists (
@@ -50,7 +65,4 @@
         end if;
     end
     $hypertable$
-    {%- else -%}
-    select 1
-    {%- endif -%}
 {%- endmacro %}

@@ -30,7 +30,7 @@ def test_the_parser_sees_the_macros():
     macros = defined()
     assert macros["hypertable_post_hook"] == ["time_column", "compress_after", "segmentby", "orderby",
                                               "chunk_interval"]
-    assert macros["is_timescale"] == []
+    assert macros["timescaledb__day_bucket"] == ["column"]
     assert "test_unique_combination" in macros
 
 

@@ -48,13 +48,7 @@ events as not materialized (
 -- per account and environment: how far back to look for late events, and which events are new
 watermarks as (
 
-    select
-        account_id,
-        environment,
-        max(ended_at) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from,
-        max(max_received_at) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
-    from {{ this }}
-    group by account_id, environment
+    {{ last_run_watermarks(this) }}
 
 ),
 
@@ -87,8 +81,7 @@ changed_visitors as (
         and raw_events.environment = watermarks.environment
     -- a constant lower bound lets PostgreSQL / TimescaleDB skip old data (chunks) altogether
     where raw_events.occurred_at >= (select min(scan_from) from watermarks)
-      and raw_events.occurred_at >= watermarks.scan_from
-      and raw_events.received_at > watermarks.received_after
+      and {{ changed_since_last_run('watermarks', 'raw_events.occurred_at', 'raw_events.received_at') }}
 
     union all
 

@@ -52,13 +52,7 @@ all_sessions as (
 
 watermarks as (
 
-    select
-        account_id,
-        environment,
-        max(ended_at) - interval '{{ var("mbuzz__late_event_window_days") | int }} days' as scan_from,
-        max(max_received_at) - interval '{{ var("mbuzz__received_margin_minutes") | int }} minutes' as received_after
-    from {{ this }}
-    group by account_id, environment
+    {{ last_run_watermarks(this) }}
 
 ),
 
@@ -71,8 +65,7 @@ changed_visitors as (
     left join watermarks
         on all_sessions.account_id = watermarks.account_id
         and all_sessions.environment = watermarks.environment
-    where all_sessions.max_received_at > coalesce(watermarks.received_after, '-infinity'::timestamptz)
-      and all_sessions.ended_at >= coalesce(watermarks.scan_from, '-infinity'::timestamptz)
+    where {{ changed_since_last_run('watermarks', 'all_sessions.ended_at', 'all_sessions.max_received_at') }}
 
 ),
 

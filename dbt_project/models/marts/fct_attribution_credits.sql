@@ -25,7 +25,7 @@ final as (
         conversion_id,
         conversion_type,
         converted_at,
-        (converted_at at time zone 'UTC')::date as converted_date,
+        {{ utc_date('converted_at') }} as converted_date,
         touch_index,
         session_id,
         channel,

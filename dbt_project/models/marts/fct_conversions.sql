@@ -45,7 +45,7 @@ final as (
         conversions.revenue,
         conversions.currency,
         conversions.converted_at,
-        (conversions.converted_at at time zone 'UTC')::date as converted_date,
+        {{ utc_date('conversions.converted_at') }} as converted_date,
         coalesce(journey_sizes.touch_count, 0) as touch_count,
         journey_sizes.first_touch_at,
         journey_sizes.first_touch_channel,

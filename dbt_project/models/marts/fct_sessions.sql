@@ -23,7 +23,7 @@ final as (
         identity_key,
         started_at,
         ended_at,
-        (started_at at time zone 'UTC')::date as started_date,
+        {{ utc_date('started_at') }} as started_date,
         event_count,
         is_client_session,
         landing_url,

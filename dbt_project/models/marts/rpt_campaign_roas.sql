@@ -27,7 +27,7 @@ credited as (
         account_id,
         environment,
         model,
-        (day at time zone 'UTC')::date as day,
+        {{ utc_date('day') }} as day,
         channel,
         -- '' for none on both sides: a full join needs plain equality to hash on
         coalesce(lower(utm_source), '') as utm_source,

@@ -29,7 +29,7 @@ credited as (
         account_id,
         environment,
         model,
-        (day at time zone 'UTC')::date as day,
+        {{ utc_date('day') }} as day,
         channel,
         conversions,
         revenue

@@ -56,12 +56,12 @@ typed as (
         from (
             select
                 coalesce(
-                    nullif(btrim(deduplicated.properties ->> 'url'), ''),
-                    nullif(btrim(deduplicated.context -> 'page' ->> 'url'), '')
+                    nullif(btrim({{ json_text('deduplicated.properties', ['url']) }}), ''),
+                    nullif(btrim({{ json_text('deduplicated.context', ['page', 'url']) }}), '')
                 ) as page_url,
                 coalesce(
-                    nullif(btrim(deduplicated.properties ->> 'referrer'), ''),
-                    nullif(btrim(deduplicated.context -> 'page' ->> 'referrer'), '')
+                    nullif(btrim({{ json_text('deduplicated.properties', ['referrer']) }}), ''),
+                    nullif(btrim({{ json_text('deduplicated.context', ['page', 'referrer']) }}), '')
                 ) as referrer
         ) as urls
         offset 0
@@ -86,14 +86,14 @@ final as (
         referrer,
         {%- for field, segment in utm_fields %}
         case when has_marketing then coalesce(
-            nullif(btrim(properties ->> 'utm_{{ field }}'), ''),
-            nullif(btrim(context -> 'campaign' ->> '{{ segment }}'), ''),
+            nullif(btrim({{ json_text('properties', ['utm_' ~ field]) }}), ''),
+            nullif(btrim({{ json_text('context', ['campaign', segment]) }}), ''),
             {{ url_param('page_url', 'utm_' ~ field) }}
         ) end as utm_{{ field }},
         {%- endfor %}
         {%- for click_id in click_id_names() %}
         case when has_marketing then coalesce(
-            nullif(btrim(properties ->> '{{ click_id }}'), ''),
+            nullif(btrim({{ json_text('properties', [click_id]) }}), ''),
             {{ url_param('page_url', click_id) }}
         ) end as {{ click_id }}{{ "," if not loop.last }}
         {%- endfor %}

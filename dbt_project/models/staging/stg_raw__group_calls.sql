@@ -20,7 +20,7 @@ final as (
         event_id,
         visitor_id,
         nullif(btrim(user_id), '') as user_id,
-        nullif(btrim(properties ->> 'group_id'), '') as group_id,
+        nullif(btrim({{ json_text('properties', ['group_id']) }}), '') as group_id,
         case when jsonb_typeof(properties -> 'traits') = 'object' then properties -> 'traits' else '{}'::jsonb end
             as traits,
         occurred_at
