@@ -23,12 +23,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def fit_algorithmic(jr: Journeys, features: str = "presence", min_paths: int = MIN_PATHS,
-                    regularisation: float = 1.0):
-    """Fitted (coefficients (C,), intercept, design matrix (J, C) csr)."""
+                    regularisation: float = 1.0, journey_weights: np.ndarray | None = None):
+    """Fitted (coefficients (C,), intercept, design matrix (J, C) csr).
+    `journey_weights`: count each journey that many times (a bootstrap resample)."""
     if features not in ("presence", "counts"):
         raise ValueError(f"features must be presence or counts, got {features!r}")
     has_touch = jr.lengths > 0
-    require_paths("the algorithmic model", int(has_touch.sum()), min_paths)
+    if journey_weights is not None:
+        has_touch = has_touch & (np.asarray(journey_weights) > 0)
+    require_paths("the algorithmic model", int(has_touch.sum()) if journey_weights is None
+                  else int(round(np.asarray(journey_weights, dtype=float)[has_touch].sum())), min_paths)
     y = jr.converted[has_touch]
     if y.all() or not y.any():
         raise InsufficientDataError("the algorithmic model needs both converting and "
@@ -39,13 +43,14 @@ def fit_algorithmic(jr: Journeys, features: str = "presence", min_paths: int = M
     if features == "presence":
         x.data[:] = 1.0
     model = LogisticRegression(C=regularisation, max_iter=1000)
-    model.fit(x[has_touch], y)
+    model.fit(x[has_touch], y, sample_weight=None if journey_weights is None
+              else np.asarray(journey_weights, dtype=float)[has_touch])
     return model.coef_.ravel(), float(model.intercept_[0]), x
 
 
 def algorithmic_credits(jr: Journeys, features: str = "presence", min_paths: int = MIN_PATHS,
-                        regularisation: float = 1.0) -> pd.DataFrame:
-    coef, intercept, x = fit_algorithmic(jr, features, min_paths, regularisation)
+                        regularisation: float = 1.0, journey_weights: np.ndarray | None = None) -> pd.DataFrame:
+    coef, intercept, x = fit_algorithmic(jr, features, min_paths, regularisation, journey_weights)
     z = x @ coef + intercept  # (J,)
     conv = jr.converting
     own = np.asarray(x[conv.root_jid, conv.channel]).ravel()  # the touch's channel feature value

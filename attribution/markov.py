@@ -195,11 +195,14 @@ def markov_summary(result: MarkovResult, total_revenue: float = 0.0) -> pd.DataF
                          "total_revenue": total_revenue * share})
 
 
-def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS) -> pd.DataFrame:
+def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
+                   journey_weights: np.ndarray | None = None) -> pd.DataFrame:
     """Per-touch credits: each distinct channel of a converting path gets
     RE_c / Σ RE over the path's channels (equal split if all 0), split equally
-    over its touches. The channel summary rides in `.attrs["channel_summary"]`."""
-    result = fit_markov(jr, order, min_paths)
+    over its touches. The channel summary rides in `.attrs["channel_summary"]`.
+    `journey_weights`: fit as if each journey appeared that many times (a bootstrap
+    resample, see attribution.intervals); every converting journey still gets credits."""
+    result = fit_markov(jr, order, min_paths, journey_weights=journey_weights)
     conv = jr.converting
     out = credits_frame(conv, channel_score_credits(conv, result.removal_effects[conv.channel]))
     revenue = float(jr.revenue[jr.converted].sum())

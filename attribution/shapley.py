@@ -79,11 +79,13 @@ def _sampled(game: _Game, members: np.ndarray, n_perm: int, rng: np.random.Gener
 
 
 def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
-                   n_permutations: int = DEFAULT_PERMUTATIONS):
+                   n_permutations: int = DEFAULT_PERMUTATIONS, journey_weights: np.ndarray | None = None):
     """Per journey coalition index, and per distinct coalition the Shapley value of
-    each channel: returns (coalition_of_journey, table (D, C), stderr (D, C))."""
+    each channel: returns (coalition_of_journey, table (D, C), stderr (D, C)).
+    `journey_weights`: count each journey that many times (a bootstrap resample)."""
     has_touch = jr.lengths > 0
-    require_paths("the Shapley model", int(has_touch.sum()), min_paths)
+    counted = np.ones(jr.n_journeys) if journey_weights is None else np.asarray(journey_weights, dtype=float)
+    require_paths("the Shapley model", int(round(counted[has_touch].sum())), min_paths)
     if len(jr.channels) > MAX_CHANNELS:
         raise ValueError(f"the Shapley model handles at most {MAX_CHANNELS} channels, got "
                          f"{len(jr.channels)}: group rare channels into `other`")
@@ -92,9 +94,9 @@ def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
     journey_mask = np.zeros(jr.n_journeys, dtype=np.int64)
     journey_mask[nonempty] = np.bitwise_or.reduceat(bit, jr.starts[nonempty])
     masks, inverse = np.unique(journey_mask[nonempty], return_inverse=True)
-    paths = np.bincount(inverse)
-    convs = np.bincount(inverse, weights=jr.converted[nonempty])
-    game = _Game(masks, convs / paths)
+    paths = np.bincount(inverse, weights=counted[nonempty])
+    convs = np.bincount(inverse, weights=jr.converted[nonempty] * counted[nonempty])
+    game = _Game(masks, np.divide(convs, paths, out=np.zeros_like(convs), where=paths > 0))
 
     coalition = np.full(jr.n_journeys, -1, dtype=np.int64)
     coalition[nonempty] = inverse
@@ -117,8 +119,9 @@ def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
 
 
 def shapley_credits(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
-                    n_permutations: int = DEFAULT_PERMUTATIONS) -> pd.DataFrame:
-    coalition, table, stderr = shapley_values(jr, min_paths, seed, n_permutations)
+                    n_permutations: int = DEFAULT_PERMUTATIONS,
+                    journey_weights: np.ndarray | None = None) -> pd.DataFrame:
+    coalition, table, stderr = shapley_values(jr, min_paths, seed, n_permutations, journey_weights)
     conv = jr.converting
     score = table[coalition[conv.root_jid], conv.channel]
     out = credits_frame(conv, channel_score_credits(conv, score))

@@ -3,7 +3,8 @@
 The query is mbuzz/reports.py's `attribution_report` (the one copy the dashboard and the demo
 use too). Before the pipeline has built the aggregates the tables do not exist: 200 with no
 rows and a hint. The model must be a preset, a data-driven model or one of the account's
-custom models (by id or name); otherwise 422 listing the valid ones.
+custom models (by id or name); otherwise 422 listing the valid ones. `ci=true` adds each
+channel's 95% bootstrap interval (stored with the runs, attribution/intervals.py).
 """
 from __future__ import annotations
 
@@ -16,7 +17,14 @@ from ingest_api.auth import authenticated
 from ingest_api.errors import ApiError
 from ingest_api.warehouse_reads import warehouse_reads
 from mbuzz import models_service
-from mbuzz.reports import attribution_report, cost_per_conversion, roas, spend_by_channel
+from mbuzz.reports import (
+    NO_INTERVAL,
+    attribution_report,
+    channel_intervals,
+    cost_per_conversion,
+    roas,
+    spend_by_channel,
+)
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 NOT_BUILT = "no attribution results yet: run the pipeline (`mbuzz pipeline run`) to build them"
@@ -38,6 +46,11 @@ def report():
     if start > end:
         raise ApiError("from: must not be after to", status=422)
     group_by = request.args.get("group_by", "channel")
+    ci = request.args.get("ci", "false")
+    if ci not in ("true", "false"):
+        raise ApiError("ci: must be true or false", status=422)
+    if ci == "true" and group_by != "channel":
+        raise ApiError("ci: intervals are per channel; use group_by=channel with ci=true", status=422)
     environment = request.args.get("environment") or g.principal.environment
     wanted = request.args["model"]
     valid = models_service.report_models(g.db, account_id)
@@ -57,6 +70,12 @@ def report():
     totals = {"conversions": total, "revenue": sum(r.revenue for r in rows)}
     if group_by == "channel":
         _add_spend(out_rows, totals, spend_by_channel(g.db, account_id, start, end, environment))
+    if ci == "true":
+        intervals = {}
+        if hint is None:
+            with warehouse_reads(g.db) as conn:
+                intervals = channel_intervals(conn, account_id, model, start, end, environment)
+        _add_intervals(out_rows, intervals)
     if not out_rows and hint is None:
         hint = NO_ROWS
     return {
@@ -77,6 +96,20 @@ def _add_spend(rows: list[dict], totals: dict, spend: dict[str, float]) -> None:
         row["roas"] = roas(row["revenue"], cost)
         row["cost_per_conversion"] = cost_per_conversion(cost, row["conversions"])
     totals["spend"] = sum(spend.values())
+
+
+def _add_intervals(rows: list[dict], intervals: dict) -> None:
+    """conversions_lower/upper, revenue_lower/upper (95%) on each channel row; null, with
+    `ci_reason`, where there is no interval."""
+    for row in rows:
+        found = intervals.get(row["channel"])
+        if found is None:
+            reason = NO_INTERVAL if row["conversions"] else "no credited conversions: nothing to put an interval on"
+            row.update(conversions_lower=None, conversions_upper=None, revenue_lower=None, revenue_upper=None,
+                       ci_reason=reason)
+            continue
+        row.update(conversions_lower=found.conversions_lower, conversions_upper=found.conversions_upper,
+                   revenue_lower=found.revenue_lower, revenue_upper=found.revenue_upper, ci_reason=found.reason)
 
 
 def init_app(app) -> None:

@@ -27,6 +27,7 @@ from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
+from attribution.intervals import SAMPLES, CreditIntervals, credit_intervals, poisson_weights
 from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
 from attribution.markov import markov_channel_summary
 from attribution.models import DATA_DRIVEN, list_presets, load_model
@@ -35,6 +36,8 @@ from mbuzz.paths import SEEDS_DIR
 
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
 BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
+INTERVAL_SAMPLES = SAMPLES  # resamples for the 95% intervals on every model's credited numbers
+INTERVAL_GROUPS = ["environment", "channel", "day"]
 CREDIT_COLUMNS = (
     "account_id", "credit_id", "run_id", "environment", "model", "conversion_id", "conversion_type",
     "converted_at", "touch_index", "session_id", "channel", "credit", "revenue_credit",
@@ -115,15 +118,41 @@ def load_journeys(conn, account_id: str, start: datetime, end: datetime, with_pa
     return frame
 
 
+def interval_seed(account_id: str, start: datetime, end: datetime) -> int:
+    """The resample seed of an account's window: runs of different windows draw independent
+    weights (so their replicates add up over a date range); a re-run of a window draws the same."""
+    key = f"{account_id}|{start.isoformat()}|{end.isoformat()}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big")
+
+
+def _interval_frame(name: str, result: CreditIntervals) -> pd.DataFrame:
+    table = result.table()
+    table["model"] = name
+    table["conversion_samples"] = list(result.conversion_samples.T) if result.conversion_samples is not None \
+        else [None] * len(table)
+    table["revenue_samples"] = list(result.revenue_samples.T) if result.revenue_samples is not None \
+        else [None] * len(table)
+    return table
+
+
+def _with_day(credits: pd.DataFrame) -> pd.DataFrame:
+    return credits.assign(day=pd.to_datetime(credits["converted_at"], utc=True).dt.date)
+
+
 def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyOptions,
                start: datetime, end: datetime, data_driven: bool,
-               on_model: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+               on_model: Callable[[str], None] | None = None, intervals: bool = True,
+               seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Credits of the conversions converted in [start, end) under every model.
 
-    Returns (credits, channel summaries of data-driven models, {skipped model: reason})."""
-    frames, summaries, skipped = [], [], {}
+    Returns (credits, channel summaries of data-driven models, {skipped model: reason},
+    95% intervals per model, environment, channel and day (attribution/intervals.py): every
+    model is judged on the same resamples of the account's journeys, drawn from `seed`)."""
+    frames, summaries, skipped, bounds = [], [], {}, []
     in_window = touches["converted"].astype(bool) & (touches["conversion_ts"] >= start) & (touches["conversion_ts"] < end)
     ruled = touches[in_window]
+    journey_index = pd.Index(pd.unique(touches["journey_id"]))
+    weights = poisson_weights(len(journey_index), INTERVAL_SAMPLES, seed) if intervals and len(journey_index) else None
     if ruled.empty:
         for name in models:
             if on_model:
@@ -131,6 +160,9 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
     else:  # the window's journeys are prepared once and shared by every rule model
         for name, credits in attribute_many(ruled, models, options, on_model=on_model).items():
             frames.append(credits.assign(model=name))
+            if weights is not None:  # rule models: all resamples in one matmul
+                bounds.append(_interval_frame(name, credit_intervals(_with_day(credits), journey_index, weights,
+                                                                     INTERVAL_GROUPS)))
     if data_driven:
         journeys = prepare(touches, options)  # once for the three data-driven models
         for name in DATA_DRIVEN:
@@ -141,13 +173,23 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             except InsufficientDataError as exc:
                 skipped[name] = str(exc)
                 continue
-            ids = set(ruled["journey_id"])
-            frames.append(credits[credits["journey_id"].isin(ids)].assign(model=name))
+            keep = credits["journey_id"].isin(set(ruled["journey_id"])).to_numpy()
+            frames.append(credits[keep].assign(model=name))
             if name == "markov":
                 summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
+            if weights is not None and keep.any():  # data-driven: refit on every resample
+                codes = journey_index.get_indexer(journeys.id_index)
+                spec = load_model(name)
+
+                def refit(b: int, spec=spec, codes=codes, keep=keep) -> pd.DataFrame:
+                    return run_model(journeys, spec, journey_weights=weights[b, codes])[keep]
+
+                bounds.append(_interval_frame(name, credit_intervals(_with_day(credits[keep]), journey_index,
+                                                                     weights, INTERVAL_GROUPS, refit=refit)))
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
-    return credits, summary, skipped
+    interval_rows = pd.concat(bounds, ignore_index=True) if bounds else pd.DataFrame()
+    return credits, summary, skipped, interval_rows
 
 
 def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,
@@ -208,6 +250,28 @@ def _write_summary(conn, account_id: str, run_id: str, summary: pd.DataFrame) ->
             [_nullable(rows[c]) if c in rows else [None] * len(rows) for c in
              ("account_id", "run_id", "model", "channel", "removal_effect", "total_conversions", "ci_low", "ci_high")],
         )
+
+
+INTERVAL_COLUMNS = ("account_id", "run_id", "model", "environment", "channel", "day", "conversions", "revenue",
+                    "conversions_lower", "conversions_upper", "revenue_lower", "revenue_upper",
+                    "conversion_samples", "revenue_samples", "reason")
+
+
+def write_intervals(conn, account_id: str, run_id: str, bounds: pd.DataFrame) -> int:
+    """The run's intervals (one row per model, environment, channel and day), in the caller's
+    transaction. Older runs' rows stay (the run history); readers take each day's newest run."""
+    if bounds.empty:
+        return 0
+    rows = bounds.assign(account_id=account_id, run_id=run_id)
+    arrays = {"conversion_samples", "revenue_samples"}
+    values = [[None if v is None else [float(x) for x in v] for v in rows[c]] if c in arrays else _nullable(rows[c])
+              for c in INTERVAL_COLUMNS]
+    with conn.cursor() as cur:
+        cur.executemany(
+            f"insert into attribution.credit_intervals ({', '.join(INTERVAL_COLUMNS)}) "
+            f"values ({', '.join(['%s'] * len(INTERVAL_COLUMNS))})",
+            list(zip(*values)))
+    return len(rows)
 
 
 def _copy_frame(conn, table: str, frame: pd.DataFrame) -> bool:
@@ -307,12 +371,15 @@ def _attribute_all(connect, result: RunResult, accounts: list[str], presets: dic
         for account_id in accounts:
             models = {**presets, **all_custom[account_id]}
             touches = load_journeys(conn, account_id, result.start, result.end, with_paths=data_driven)
-            credits, summary, skipped = run_models(touches, models, options, result.start, result.end, data_driven,
-                                                   on_model=lambda m, a=account_id: log(f"{a}: {m}"))
+            credits, summary, skipped, bounds = run_models(
+                touches, models, options, result.start, result.end, data_driven,
+                on_model=lambda m, a=account_id: log(f"{a}: {m}"),
+                seed=interval_seed(account_id, result.start, result.end))
             result.skipped.update(skipped)
             names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
             result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
                                                     result.start, result.end, names)
+            write_intervals(conn, account_id, result.run_id, bounds)
             in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= result.start)
                                 & (touches["conversion_ts"] < result.end)]
             result.conversions += in_window["journey_id"].nunique()

@@ -39,20 +39,34 @@ def grouped_bars(categories: list[str], series: dict[str, list[float]], title: s
     return "".join(out)
 
 
-def bars(labels: list[str], values: list[float], title: str, width: int = 700, fmt: str = "{:,.1f}") -> str:
-    """Simple horizontal bars with value labels."""
-    peak = max(values, default=0) or 1
+def bars(labels: list[str], values: list[float], title: str, width: int = 700, fmt: str = "{:,.1f}",
+         errors: list[tuple[float, float] | None] | None = None) -> str:
+    """Simple horizontal bars with value labels; `errors` (lower, upper) per bar draws its
+    interval as an error bar (None: that bar has none)."""
+    errors = errors or [None] * len(values)
+    peak = max([*values, *(e[1] for e in errors if e)], default=0) or 1
     label_w, row_h = 220, 22
     height = row_h * len(labels) + 10
-    plot_w = width - label_w - 90
+    plot_w = width - label_w - (190 if any(errors) else 90)
     out = [f'<svg role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" width="100%" '
            f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="12">',
            f"<title>{escape(title)}</title>"]
     for i, (label, value) in enumerate(zip(labels, values)):
         y = 5 + i * row_h
         w = max(plot_w * value / peak, 0)
+        text = fmt.format(value)
+        whisker, right = "", w
+        if errors[i]:
+            lo, hi = (max(plot_w * e / peak, 0) for e in errors[i])
+            text += f" ({fmt.format(errors[i][0])}–{fmt.format(errors[i][1])})"
+            whisker = (f'<g class="error-bar" stroke="#222" stroke-width="1.2"><title>95% interval: '
+                       f'{escape(fmt.format(errors[i][0]))} to {escape(fmt.format(errors[i][1]))}</title>'
+                       f'<line x1="{label_w + lo:.1f}" y1="{y + 10.5}" x2="{label_w + hi:.1f}" y2="{y + 10.5}"/>'
+                       f'<line x1="{label_w + lo:.1f}" y1="{y + 6}" x2="{label_w + lo:.1f}" y2="{y + 15}"/>'
+                       f'<line x1="{label_w + hi:.1f}" y1="{y + 6}" x2="{label_w + hi:.1f}" y2="{y + 15}"/></g>')
+            right = max(w, hi)
         out.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">{escape(label)}</text>'
-                   f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="15" fill="{PALETTE[0]}"/>'
-                   f'<text x="{label_w + w + 6}" y="{y + 14}">{escape(fmt.format(value))}</text>')
+                   f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="15" fill="{PALETTE[0]}"/>{whisker}'
+                   f'<text x="{label_w + right + 6}" y="{y + 14}">{escape(text)}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -154,3 +154,63 @@ def removal_effects(conn, account_id: str) -> list[tuple[str, float, float]]:
         """,
         {"a": account_id},
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class ChannelInterval:
+    conversions_lower: float | None
+    conversions_upper: float | None
+    revenue_lower: float | None
+    revenue_upper: float | None
+    reason: str | None  # why there is no interval (None when there is one)
+
+
+NO_INTERVAL = "no interval was computed for these days: re-run the attribution (`mbuzz pipeline run`)"
+
+
+def channel_intervals(conn, account_id: str, model: str, start: date, end: date,
+                      environment: str = "live", level: float = 0.95) -> dict[str, ChannelInterval]:
+    """{channel: 95% interval} of a model's credited conversions and revenue over [start, end]
+    (days, inclusive). Each day's intervals come from the newest succeeded run that wrote that
+    day for the model; the days' resample totals are added replicate by replicate (Poisson
+    bootstrap: disjoint journeys resample independently, attribution/intervals.py) and the
+    percentiles taken of the sums. A channel gets no interval, with the reason, if any of its
+    days has none."""
+    import numpy as np
+
+    from attribution.intervals import combine, percentile_bounds
+
+    rows = conn.execute(
+        """
+        with latest as (
+            select distinct on (i.day) i.day, i.run_id
+            from attribution.credit_intervals i
+            join attribution.attribution_runs r on r.run_id = i.run_id and r.status = 'succeeded'
+            where i.account_id = %(a)s and i.model = %(m)s and i.environment = %(e)s
+              and i.day >= %(start)s and i.day <= %(end)s
+            order by i.day, r.started_at desc
+        )
+        select i.channel, i.day, i.conversions, i.revenue, i.conversion_samples, i.revenue_samples, i.reason
+        from attribution.credit_intervals i
+        join latest l on l.day = i.day and l.run_id = i.run_id
+        where i.account_id = %(a)s and i.model = %(m)s and i.environment = %(e)s
+        order by i.channel, i.day
+        """,
+        {"a": account_id, "m": model, "e": environment, "start": start, "end": end},
+    ).fetchall()
+    # a day without an interval (too few conversions in its run...) leaves the range without one
+    reason = next((r[6] for r in rows if r[6]), None)
+    by_channel: dict[str, list] = defaultdict(list)
+    for row in rows:  # a day on which a channel got no credit adds 0 to each of its replicates
+        by_channel[row[0]].append(row)
+    out = {}
+    for channel, parts in by_channel.items():
+        _, conv = combine([(p[2], p[4]) for p in parts])
+        _, rev = combine([(p[3], p[5]) for p in parts])
+        if reason or conv is None or rev is None:
+            out[channel] = ChannelInterval(None, None, None, None, reason or NO_INTERVAL)
+            continue
+        (c_lo, c_hi), (r_lo, r_hi) = percentile_bounds(conv, level), percentile_bounds(rev, level)
+        out[channel] = ChannelInterval(float(np.asarray(c_lo)), float(np.asarray(c_hi)),
+                                       float(np.asarray(r_lo)), float(np.asarray(r_hi)), None)
+    return out

@@ -16,8 +16,9 @@ from mbuzz import charts as base
 PALETTE = base.PALETTE
 
 
-def bars(labels: list[str], values: list[float], title: str, fmt: str = "{:,.2f}") -> Markup:
-    return Markup(base.bars(labels, values, title, fmt=fmt))
+def bars(labels: list[str], values: list[float], title: str, fmt: str = "{:,.2f}",
+         errors: list[tuple[float, float] | None] | None = None) -> Markup:
+    return Markup(base.bars(labels, values, title, fmt=fmt, errors=errors))
 
 
 def grouped_bars(categories: list[str], series: dict[str, list[float]], title: str) -> Markup:

@@ -196,6 +196,7 @@ REPORT_REMOVAL_EMPTY = "No Markov run yet: run the pipeline with data-driven mod
 REPORT_UNKNOWN_MODEL = "There are no results for model “{model}”; showing {fallback}."
 COL_CHANNEL = "Channel"
 COL_CONVERSIONS = "Credited conversions"
+COL_INTERVAL = "95% interval"
 COL_REVENUE = "Credited revenue"
 COL_TOUCHES = "Touches"
 COL_SHARE = "Share"
@@ -314,3 +315,8 @@ ERROR_MESSAGES = {
 }
 CSRF_ERROR = "Your form expired or did not come from this site. Reload the page and submit it again."
 ERROR_HOME = "Back to the overview"
+
+REPORT_INTERVAL_NOTE = ("Error bars and the 95% interval column: where the credited conversions would land if the "
+                        "same traffic were drawn again (bootstrap over journeys; data-driven models refit on each draw).")
+REPORT_INTERVAL_MISSING = "No 95% intervals for these days: {reason}"
+REPORT_NO_INTERVAL = "no interval was computed for these days"

@@ -41,23 +41,31 @@ def report():
     ctx = _context()
     model = ctx["model"]
     if model is None:
-        return render("report.html", **ctx, rows=[], comparison={}, removal=[], spend={}, spend_only=[])
+        return render("report.html", **ctx, rows=[], comparison={}, removal=[], spend={}, spend_only=[], intervals={},
+                      interval_reason=None)
     with unscoped() as conn:
         rows = reports.attribution_report(conn, g.account_id, model, ctx["start"], ctx["end"], "channel",
                                           ctx["environment"])
         comparison = reports.model_comparison(conn, g.account_id, ctx["start"], ctx["end"], ctx["environment"])
         removal = reports.removal_effects(conn, g.account_id) if model.startswith("markov") else []
         spend = reports.spend_by_channel(conn, g.account_id, ctx["start"], ctx["end"], ctx["environment"])
+        intervals = reports.channel_intervals(conn, g.account_id, model, ctx["start"], ctx["end"], ctx["environment"])
     total = sum(r.conversions for r in rows) or 1.0
     channels = [r.key["channel"] for r in rows]
+    bounds = [intervals.get(c) for c in channels]
+    errors = [(b.conversions_lower, b.conversions_upper) if b and b.reason is None else None for b in bounds]
+    interval_reason = next((b.reason for b in bounds if b and b.reason), None) if rows else None
+    if rows and not intervals:
+        interval_reason = reports.NO_INTERVAL
     compared = sorted({m for per in comparison.values() for m in per}, key=lambda m: (m not in DEFAULT_MODELS, m))
     compare_channels = sorted(comparison, key=lambda c: -max(comparison[c].values(), default=0))
     return render(
-        "report.html", **ctx, rows=rows, total=total, removal=removal, spend=spend, roas=reports.roas,
+        "report.html", **ctx, rows=rows, total=total, removal=removal, intervals=intervals,
+        interval_reason=interval_reason, spend=spend, roas=reports.roas,
         spend_only=sorted(set(spend) - {r.key["channel"] for r in rows}),
         comparison=comparison, compared=compared, compare_channels=compare_channels,
-        chart=charts.bars(channels, [r.conversions for r in rows],
-                          copy.REPORT_CHART.format(model=ctx["label"](model))) if rows else None,
+        chart=charts.bars(channels, [r.conversions for r in rows], copy.REPORT_CHART.format(model=ctx["label"](model)),
+                          errors=errors) if rows else None,
         compare_chart=charts.grouped_bars(
             compare_channels, {ctx["label"](m): [comparison[c].get(m, 0.0) for c in compare_channels] for m in compared},
             copy.REPORT_COMPARE_CHART) if compared and compare_channels else None,

@@ -311,3 +311,29 @@ class ChannelSummary(Base):
     total_conversions: Mapped[float | None] = mapped_column(Float)
     ci_low: Mapped[float | None] = mapped_column(Float)
     ci_high: Mapped[float | None] = mapped_column(Float)
+
+
+class CreditInterval(Base):
+    """95% bootstrap intervals on a run's credited conversions and revenue, per model, environment,
+    channel and UTC day, with the resample totals so any date range's interval is their sum
+    (attribution/intervals.py; served by GET /attribution?ci=true). `reason` says why a row has
+    no interval (too few conversions, a resample a data-driven model could not fit)."""
+
+    __tablename__ = "credit_intervals"
+    __table_args__ = (Index(None, "account_id", "model", "environment", "day"), {"schema": "attribution"})
+
+    account_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model: Mapped[str] = mapped_column(Text, primary_key=True)
+    environment: Mapped[str] = mapped_column(String(4), primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    conversions: Mapped[float] = mapped_column(Float, nullable=False)
+    revenue: Mapped[float] = mapped_column(Float, nullable=False)
+    conversions_lower: Mapped[float | None] = mapped_column(Float)
+    conversions_upper: Mapped[float | None] = mapped_column(Float)
+    revenue_lower: Mapped[float | None] = mapped_column(Float)
+    revenue_upper: Mapped[float | None] = mapped_column(Float)
+    conversion_samples: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
+    revenue_samples: Mapped[list[float] | None] = mapped_column(ARRAY(Float))
+    reason: Mapped[str | None] = mapped_column(Text)

@@ -155,16 +155,25 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from mbuzz.charts import bars, grouped_bars
-    from mbuzz.reports import attribution_report, removal_effects
+    from mbuzz.reports import attribution_report, channel_intervals, removal_effects
 
     _, comparison, models, channels = channel_data
+    interval_charts = []
+    for m in [m for m in ("linear", "markov", "shapley") if m in models]:
+        bounds = channel_intervals(conn, account.id, m, start, end)
+        reason = next((b.reason for b in bounds.values() if b.reason), None) or (None if bounds else "none stored")
+        by_model = sorted(channels, key=lambda c: -comparison[c].get(m, 0))
+        interval_charts.append((m, None if reason else bars(
+            by_model, [comparison[c].get(m, 0) for c in by_model], f"Credited conversions under {m}, 95% intervals",
+            errors=[(bounds[c].conversions_lower, bounds[c].conversions_upper) if c in bounds else None
+                    for c in by_model]), reason))
     campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
     removal = removal_effects(conn, account.id)
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
     html = env.get_template("report.html").render(
         account_name=account.name, start=start, end=end, run_id=pipeline_result.run_id,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        models=models, channels=channels, comparison=comparison,
+        models=models, channels=channels, comparison=comparison, interval_charts=interval_charts,
         comparison_chart=grouped_bars(channels, {m: [comparison[c].get(m, 0) for c in channels] for m in models},
                                       "Credited conversions per channel, each model"),
         campaign_model="linear", campaigns=campaigns,

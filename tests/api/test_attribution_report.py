@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+import pandas as pd
 import pytest
 
 URL = "/api/v1/attribution"
@@ -149,6 +150,9 @@ def test_unknown_model_is_422_listing_valid_ones(client, tenant, other_tenant):
     "model=linear&from=2026-03-31&to=2026-03-01",       # reversed
     f"model=linear&{WINDOW}&group_by=device",
     f"model=linear&{WINDOW}&environment=staging",
+    f"model=linear&{WINDOW}&ci=yes",
+    f"model=linear&{WINDOW}&ci=1",
+    f"model=linear&{WINDOW}&ci=true&group_by=campaign",  # intervals are per channel
 ])
 def test_bad_parameters_are_422(client, tenant, query):
     response = client.get(f"{URL}?{query}", headers=tenant.bearer())
@@ -190,3 +194,88 @@ def test_a_report_leaves_the_request_in_the_tenant_role(api_app, tenant):
             accounts = conn.execute("select count(distinct account_id) from raw.api_keys").fetchone()[0]
             assert accounts == 1
             conn.rollback()
+
+
+CI_WINDOW = "from=2024-03-01&to=2024-03-31"
+
+
+@pytest.fixture
+def interval_runs(conn, tenant, other_tenant, stand_in_tables):
+    """A real run of `linear` on synthetic journeys (mbuzz.attribution_runs.run_models) over March
+    2024 for the tenant: its credits summed into the stand-in aggregates and its intervals
+    stored with a succeeded run. The other tenant has aggregates but no intervals."""
+    import json
+
+    from attribution.journeys import WAREHOUSE_JOURNEYS
+    from attribution.models import load_model
+    from attribution.synthetic import synthetic_touches
+    from mbuzz.attribution_runs import run_models, write_intervals
+
+    touches = synthetic_touches(8000, seed=11).assign(environment="live", conversion_type="purchase",
+                                                     utm_source=None, utm_medium=None, utm_campaign=None)
+    touches["converted_at"] = touches["conversion_ts"]
+    start, end = pd.Timestamp("2024-03-01", tz="UTC"), pd.Timestamp("2024-04-01", tz="UTC")
+    credits, _, _, bounds = run_models(touches, {"linear": load_model("linear")}, WAREHOUSE_JOURNEYS,
+                                       start, end, data_driven=False, seed=5)
+    run_id = f"run_ci_{secrets.token_hex(4)}"
+    conn.execute("insert into attribution.attribution_runs (run_id, config_hash, config, status) "
+                 "values (%s, 'x', '{}', 'succeeded')", (run_id,))
+    write_intervals(conn, tenant.account_id, run_id, bounds)
+    daily = credits.assign(day=pd.to_datetime(credits["converted_at"], utc=True).dt.date).groupby(
+        ["day", "channel"]).agg(conversions=("credit", "sum"), revenue=("revenue_credit", "sum"),
+                                touches=("credit", "size")).reset_index()
+    for row in daily.itertuples():
+        conn.execute(f"insert into {stand_in_tables}.channel_attribution_daily values (%s, 'live', 'linear', %s, %s, "
+                     "%s, %s, %s)", (tenant.account_id, row.day, row.channel, row.conversions, row.revenue,
+                                     row.touches))
+    conn.execute(f"insert into {stand_in_tables}.channel_attribution_daily values (%s, 'live', 'linear', "
+                 "'2024-03-05', 'email', 3, 30, 3)", (other_tenant.account_id,))
+    return json.loads(bounds.drop(columns=["conversion_samples", "revenue_samples"]).assign(
+        day=bounds["day"].astype(str)).to_json(orient="records"))
+
+
+def test_ci_bounds_each_channel_row_and_contain_the_point(client, tenant, interval_runs):
+    body = client.get(f"{URL}?model=linear&{CI_WINDOW}&ci=true", headers=tenant.bearer()).json
+    assert len(body["rows"]) == 8
+    for row in body["rows"]:
+        assert row["ci_reason"] is None, row
+        assert row["conversions_lower"] <= row["conversions"] <= row["conversions_upper"], row
+        assert row["revenue_lower"] <= row["revenue"] <= row["revenue_upper"], row
+        assert row["conversions_upper"] - row["conversions_lower"] > 0
+    plain = client.get(f"{URL}?model=linear&{CI_WINDOW}", headers=tenant.bearer()).json
+    assert all("conversions_lower" not in r for r in plain["rows"])  # only on request
+
+
+def test_ci_of_a_longer_range_is_relatively_narrower(client, tenant, interval_runs):
+    def widths(window):
+        rows = client.get(f"{URL}?model=linear&{window}&ci=true", headers=tenant.bearer()).json["rows"]
+        return {r["channel"]: (r["conversions_upper"] - r["conversions_lower"]) / r["conversions"] for r in rows}
+    week, month = widths("from=2024-03-01&to=2024-03-07"), widths(CI_WINDOW)
+    # a month has ~4.4× the conversions of a week: relative width ~1/√4.4 ≈ 0.48
+    assert all(month[c] < 0.75 * week[c] for c in month)
+
+
+def test_ci_of_one_day_is_the_stored_interval(client, tenant, interval_runs):
+    stored = {r["channel"]: r for r in interval_runs if r["day"] == "2024-03-10"}
+    rows = client.get(f"{URL}?model=linear&from=2024-03-10&to=2024-03-10&ci=true", headers=tenant.bearer()).json["rows"]
+    assert rows
+    for row in rows:
+        assert row["conversions_lower"] == pytest.approx(stored[row["channel"]]["conversions_lower"])
+        assert row["revenue_upper"] == pytest.approx(stored[row["channel"]]["revenue_upper"])
+
+
+def test_ci_is_per_tenant_and_missing_with_a_reason(client, tenant, other_tenant, interval_runs):
+    other = client.get(f"{URL}?model=linear&{CI_WINDOW}&ci=true", headers=other_tenant.bearer()).json
+    assert [r["channel"] for r in other["rows"]] == ["email"]  # none of the tenant's channels or intervals
+    assert other["rows"][0]["conversions_lower"] is None and "re-run" in other["rows"][0]["ci_reason"]
+    # another account's custom model is unknown here (422), with or without ci
+    theirs = client.post("/api/v1/attribution_models", json={"source": 'model "T"\n  credit last_touch with 1.0\nend'},
+                         headers=other_tenant.bearer()).json
+    response = client.get(f"{URL}?model={theirs['id']}&{CI_WINDOW}&ci=true", headers=tenant.bearer())
+    assert response.status_code == 422 and theirs["id"] not in response.json["error"]["details"]["valid_models"]
+
+
+def test_ci_false_days_without_a_run_have_no_interval(client, tenant, interval_runs):
+    # February has no run: no rows at all; with ci the row list is the same as without
+    body = client.get(f"{URL}?model=linear&from=2024-02-01&to=2024-02-28&ci=true", headers=tenant.bearer()).json
+    assert body["rows"] == [] and "no credited conversions" in body["hint"]

@@ -73,3 +73,34 @@ def test_spend_and_roas_columns_once_spend_is_uploaded(signed_in, credited, conn
     assert "40.00" in html and "2.50×" in html  # paid_search: 100 credited revenue (linear) / 40
     assert "999" not in html  # another account's spend never shows
     assert "Spend with no credited conversion under linear: display." in html
+
+
+def test_intervals_show_as_error_bars_and_a_column(signed_in, credited, conn, other_admin):
+    """A run's stored intervals (the days of the sample credits) are error bars on the channel
+    chart and a column of the table; another account's intervals never show; without any the
+    page says there are none."""
+    from datetime import datetime, timedelta, timezone
+
+    import pandas as pd
+
+    from mbuzz.attribution_runs import write_intervals
+    from mbuzz.ids import new_id
+
+    html = signed_in.get("/dashboard/reports?model=linear").data.decode()
+    assert 'class="error-bar"' not in html and "No 95% intervals for these days" in html
+    day = (datetime.now(timezone.utc) - timedelta(days=2)).date()
+    run_id = new_id("run")
+    conn.execute("insert into attribution.attribution_runs (run_id, config_hash, config, status) "
+                 "values (%s, %s, '{}', 'succeeded')", (run_id, "0" * 64))
+    samples = [[0.8 + 0.4 * i / 99 for i in range(100)]] * 3  # each channel's replicates: 0.8 .. 1.2
+    bounds = pd.DataFrame({"model": "linear", "environment": "live", "channel": ["paid_search", "email", "paid_social"],
+                           "day": day, "conversions": 1.0, "revenue": 100.0, "conversions_lower": 0.81,
+                           "conversions_upper": 1.19, "revenue_lower": 81.0, "revenue_upper": 119.0,
+                           "conversion_samples": samples, "revenue_samples": [[100 * x for x in s] for s in samples],
+                           "reason": None})
+    write_intervals(conn, other_admin.account_id, run_id, bounds.assign(conversion_samples=[[9.0] * 100] * 3))
+    write_intervals(conn, credited.account_id, run_id, bounds)
+    html = signed_in.get("/dashboard/reports?model=linear").data.decode()
+    assert html.count('class="error-bar"') == 3 and "95% interval: 0.81 to 1.19" in html
+    assert "0.81–1.19" in html and "9.00" not in html
+    assert "No 95% intervals" not in html and "bootstrap over journeys" in html

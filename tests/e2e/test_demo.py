@@ -51,6 +51,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
     assert "<svg" in report and "Markov removal effects" in report and "Top campaigns" in report
     assert "Return on ad spend" in report and "ROAS (credited revenue / spend) per paid channel" in report
     assert "failed (error)" not in report  # no blocking check failed
+    assert "How sure: 95% intervals" in report and report.count('class="error-bar"') >= 5  # the run stored intervals
 
     key = re.search(r"your demo API key \(shown once\): (sk_live_\w+)", out).group(1)
     from mbuzz.accounts import digest
