@@ -6,14 +6,14 @@ replicate-wise sum over its days) and the reason when there is no interval. Writ
 run's transaction with its credits (mbuzz/attribution_runs.py). Not a raw table: no row-level
 security (the API's tenant role never reads attribution.*; every query filters by account).
 
-Revision ID: 0010
+Revision ID: 0008
 Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0010"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
