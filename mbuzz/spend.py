@@ -3,11 +3,13 @@
 Rows come as JSON objects (`POST /api/v1/spend`) or CSV lines (`mbuzz spend import`, or the
 same endpoint with `Content-Type: text/csv`), with the same fields:
 
-    date,channel,utm_source,utm_medium,utm_campaign,amount,currency
-    2026-11-01,paid_search,google,cpc,brand,120.50,EUR
+    date,channel,utm_source,utm_medium,utm_campaign,amount,currency,impressions,clicks
+    2026-11-01,paid_search,google,cpc,brand,120.50,EUR,48000,1250
 
 `channel` is one of the channels the rules assign (dbt_project/seeds/channel_rules.csv); the
-UTM fields are optional ('' or absent: spend for the whole channel). Each row is validated on
+UTM fields are optional ('' or absent: spend for the whole channel). `impressions` and `clicks`
+are the ad platform's delivery numbers, optional (whole numbers >= 0; '' or absent: not
+reported, stored as null): media-mix models read them (`mbuzz export mmm`). Each row is validated on
 its own: valid rows are stored, invalid ones come back with their index and errors, nothing
 else is lost. Storing a row whose (day, channel, source, medium, campaign) exists replaces its
 amount and currency. The marts join spend with the credited conversions of every model
@@ -23,7 +25,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-FIELDS = ("date", "channel", "utm_source", "utm_medium", "utm_campaign", "amount", "currency")
+FIELDS = ("date", "channel", "utm_source", "utm_medium", "utm_campaign", "amount", "currency", "impressions", "clicks")
+DELIVERY_FIELDS = ("impressions", "clicks")
+MAX_COUNT = 2**63 - 1  # bigint
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 MAX_ROWS = 5000
 MAX_TEXT = 255
@@ -52,6 +56,8 @@ class SpendRow:
     utm_campaign: str
     amount: Decimal
     currency: str
+    impressions: int | None = None
+    clicks: int | None = None
 
 
 @dataclass
@@ -130,10 +136,24 @@ def validate(item: object) -> tuple[SpendRow | None, list[str]]:
     if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
         errors.append("currency: required, a three-letter ISO 4217 code (EUR, USD)")
 
+    delivery = {}
+    for name in DELIVERY_FIELDS:
+        value = item.get(name)
+        if value is None or value == "":
+            delivery[name] = None
+            continue
+        try:
+            count = int(value.strip()) if isinstance(value, str) else value
+        except ValueError:
+            count = None
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT:
+            errors.append(f"{name}: {value!r} is not a whole number >= 0 (leave it empty when not reported)")
+        delivery[name] = count
+
     if errors:
         return None, errors
     return SpendRow(day=day, channel=channel.strip().lower(), amount=amount,
-                    currency=currency.strip().upper(), **utms), []
+                    currency=currency.strip().upper(), **utms, **delivery), []
 
 
 def record_spend(conn, account_id: str, environment: str, items: list) -> SpendResult:
@@ -158,13 +178,16 @@ def record_spend(conn, account_id: str, environment: str, items: list) -> SpendR
         conn.execute(
             """
             insert into raw.ad_spend (account_id, environment, day, channel, utm_source, utm_medium, utm_campaign,
-                                      amount, currency)
-            select %(account_id)s, %(environment)s, day, channel, utm_source, utm_medium, utm_campaign, amount, currency
+                                      amount, currency, impressions, clicks)
+            select %(account_id)s, %(environment)s, day, channel, utm_source, utm_medium, utm_campaign, amount, currency,
+                   impressions, clicks
             from unnest(%(day)s::date[], %(channel)s::text[], %(utm_source)s::text[], %(utm_medium)s::text[],
-                        %(utm_campaign)s::text[], %(amount)s::numeric[], %(currency)s::text[])
-                as t(day, channel, utm_source, utm_medium, utm_campaign, amount, currency)
+                        %(utm_campaign)s::text[], %(amount)s::numeric[], %(currency)s::text[],
+                        %(impressions)s::bigint[], %(clicks)s::bigint[])
+                as t(day, channel, utm_source, utm_medium, utm_campaign, amount, currency, impressions, clicks)
             on conflict (account_id, environment, day, channel, utm_source, utm_medium, utm_campaign)
-            do update set amount = excluded.amount, currency = excluded.currency, received_at = now()
+            do update set amount = excluded.amount, currency = excluded.currency, impressions = excluded.impressions,
+                          clicks = excluded.clicks, received_at = now()
             """,
             {
                 "account_id": account_id, "environment": environment,
@@ -172,6 +195,7 @@ def record_spend(conn, account_id: str, environment: str, items: list) -> SpendR
                 "utm_source": [r.utm_source for r in values], "utm_medium": [r.utm_medium for r in values],
                 "utm_campaign": [r.utm_campaign for r in values], "amount": [r.amount for r in values],
                 "currency": [r.currency for r in values],
+                "impressions": [r.impressions for r in values], "clicks": [r.clicks for r in values],
             },
         )
     return result

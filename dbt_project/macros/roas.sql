@@ -32,6 +32,8 @@
         {%- endfor %}
         coalesce(spend_by_model.spend, 0) as spend,
         spend_by_model.spend_currency,
+        spend_by_model.impressions,
+        spend_by_model.clicks,
         coalesce(credited.conversions, 0) as conversions,
         coalesce(credited.revenue, 0) as revenue,
         coalesce(credited.revenue, 0) / nullif(spend_by_model.spend, 0) as roas,

@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "warehouse": "mbuzz.cli.warehouse:warehouse",
     "spend": "mbuzz.cli.spend:spend",
     "runs": "mbuzz.cli.runs:runs",
+    "export": "mbuzz.cli.export:export",
 }
 
 HELP = {
@@ -44,6 +45,7 @@ HELP = {
     "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
     "spend": "Upload ad spend (CSV) for ROAS and cost per conversion.",
     "runs": "Show the attribution run history (status, window, counts).",
+    "export": "Export for other tools: media-mix model input (mbuzz export mmm).",
 }
 
 

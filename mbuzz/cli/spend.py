@@ -18,7 +18,7 @@ def spend() -> None:
 @click.option("--env", "environment", type=click.Choice(["test", "live"]), default="live", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help='Print {"accepted": n, "rejected": [...]} only.')
 def import_(csv_file: Path, account_id: str, environment: str, as_json: bool) -> None:
-    """Store the rows of CSV_FILE (header: date,channel,utm_source,utm_medium,utm_campaign,amount,currency).
+    """Store the rows of CSV_FILE (header: date,channel,utm_source,utm_medium,utm_campaign,amount,currency[,impressions,clicks]).
 
     Valid rows are stored (a day already uploaded is replaced), invalid ones are listed with
     their line number; the command fails when any row was rejected."""

@@ -109,6 +109,8 @@ class AdSpend(Base):
     __table_args__ = (
         CheckConstraint(ENV_CHECK, name="environment"),
         CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("impressions >= 0", name="impressions_not_negative"),
+        CheckConstraint("clicks >= 0", name="clicks_not_negative"),
         {"schema": "raw"},
     )
 
@@ -121,6 +123,8 @@ class AdSpend(Base):
     utm_campaign: Mapped[str] = mapped_column(Text, primary_key=True, server_default="")
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 4), nullable=False)
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    impressions: Mapped[int | None] = mapped_column(BigInteger)  # the platform's; null: not reported
+    clicks: Mapped[int | None] = mapped_column(BigInteger)
     received_at: Mapped[datetime] = _now()
 
 

@@ -31,7 +31,7 @@ def test_valid_rows_are_stored_and_invalid_ones_reported_with_their_index(conn, 
         {"date": "2026-11-02", "channel": "tv", "amount": 1, "currency": "EUR"},
         {"date": "2026-11-02", "channel": "email", "amount": -3, "currency": "EUR"},
         {"date": "2026-11-02", "channel": "email", "amount": "abc", "currency": "euro"},
-        {"date": "2026-11-02", "channel": "email", "amount": True, "currency": "EUR", "clicks": 4},
+        {"date": "2026-11-02", "channel": "email", "amount": True, "currency": "EUR", "cpm": 4},
         "not an object",
     ])
     assert result.accepted == 2
@@ -41,11 +41,35 @@ def test_valid_rows_are_stored_and_invalid_ones_reported_with_their_index(conn, 
     assert errors[3][0].startswith("channel: 'tv' is not a channel; one of ") and "paid_search" in errors[3][0]
     assert errors[4] == ["amount: must be a number >= 0 and < 1e+14"]
     assert errors[5] == ["amount: 'abc' is not a number", "currency: required, a three-letter ISO 4217 code (EUR, USD)"]
-    assert errors[6][0].startswith("clicks: unknown field") and "amount: required, a number >= 0" in errors[6]
+    assert errors[6][0].startswith("cpm: unknown field") and "amount: required, a number >= 0" in errors[6]
     assert stored(conn, account.id) == [
         ("live", date(2026, 11, 1), "paid_search", "google", "cpc", "brand", Decimal("120.5000"), "EUR"),
         ("live", date(2026, 11, 1), "paid_social", "", "", "", Decimal("40.0000"), "EUR"),
     ]
+
+
+def test_impressions_and_clicks_are_optional_whole_numbers_stored_as_null_when_not_reported(conn, account):
+    base = {"date": "2026-11-03", "channel": "display", "amount": "5", "currency": "EUR"}
+    result = record_spend(conn, account.id, "live", [
+        {**base, "utm_campaign": "a", "impressions": 1200, "clicks": "34"},
+        {**base, "utm_campaign": "b", "impressions": "", "clicks": None},
+        {**base, "utm_campaign": "c"},
+        {**base, "utm_campaign": "d", "impressions": -1},
+        {**base, "utm_campaign": "e", "impressions": 1.5, "clicks": "many"},
+        {**base, "utm_campaign": "f", "clicks": True},
+    ])
+    assert result.accepted == 3
+    errors = {r["index"]: r["errors"] for r in result.rejected}
+    assert errors[3] == ["impressions: -1 is not a whole number >= 0 (leave it empty when not reported)"]
+    assert [e.split(":")[0] for e in errors[4]] == ["impressions", "clicks"]
+    assert errors[5][0].startswith("clicks: True is not a whole number")
+    rows = conn.execute("select utm_campaign, impressions, clicks from raw.ad_spend where account_id = %s "
+                        "and day = '2026-11-03' order by 1", (account.id,)).fetchall()
+    assert rows == [("a", 1200, 34), ("b", None, None), ("c", None, None)]
+    # uploading the day again replaces the delivery numbers with the amount
+    record_spend(conn, account.id, "live", [{**base, "utm_campaign": "a", "impressions": 10}])
+    assert conn.execute("select impressions, clicks from raw.ad_spend where account_id = %s and utm_campaign = 'a'",
+                        (account.id,)).fetchone() == (10, None)
 
 
 def test_the_same_day_channel_and_campaign_again_replaces_the_amount(conn, account):

@@ -52,6 +52,8 @@ campaign_spend as (
         coalesce(utm_medium, '') as utm_medium,
         utm_campaign,
         sum(amount) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
         string_agg(distinct currency, ',' order by currency) as spend_currency
     from spend
     where utm_campaign is not null
@@ -78,6 +80,8 @@ final as (
         utm_campaign,
         spend,
         spend_currency,
+        impressions,
+        clicks,
         conversions,
         revenue,
         roas,

@@ -45,6 +45,8 @@ daily_spend as (
         day,
         channel,
         sum(amount) as spend,
+        sum(impressions) as impressions,
+        sum(clicks) as clicks,
         string_agg(distinct currency, ',' order by currency) as spend_currency
     from spend
     group by account_id, environment, day, channel

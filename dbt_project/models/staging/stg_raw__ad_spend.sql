@@ -1,5 +1,5 @@
 {#- One row per account, environment, day, channel and campaign of ad spend; UTM fields null
-    when the spend is for the whole channel; live only unless var mbuzz__include_test. -#}
+    when the spend is for the whole channel; impressions / clicks the platform's, null when not reported; live only unless var mbuzz__include_test. -#}
 
 with
 
@@ -21,6 +21,8 @@ final as (
         nullif(utm_campaign, '') as utm_campaign,
         amount,
         upper(currency) as currency,
+        impressions,
+        clicks,
         received_at
     from spend
     where environment in {{ environments_sql() }}
