@@ -262,6 +262,8 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         path = write_report(report_dir, conn, account, start_day, end_day, result, channel_data, roas)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
+    console.print(f"media-mix model input: [bold].venv/bin/mbuzz export mmm --account {account.id} --model linear "
+                  "--grain week -o mmm.csv[/bold] (docs/mmm.md)")
     console.print("dashboard: [bold].venv/bin/mbuzz serve[/bold] → http://127.0.0.1:8000/dashboard, "
                   f"sign in as {email} / {password} (a new password each demo run)")
     console.print(f"your demo API key (shown once): {new.plaintext}")

@@ -54,14 +54,17 @@ DAILY_SPEND: list[tuple[str, str, str, str, float]] = [
 def spend(days: int = 45, end: datetime | None = None, seed: int = 7) -> list[dict]:
     """Daily spend rows (the `POST /api/v1/spend` shape) for the paid campaigns of the `days` days before `end`."""
     rng = random.Random(seed)
+    delivery = random.Random(seed + 1)  # its own stream: the amounts stay those of earlier demos
     last = (end or datetime.now(timezone.utc)).astimezone(timezone.utc).date()
     rows = []
     for n in range(days, 0, -1):
         day = (last - timedelta(days=n)).isoformat()
         for channel, source, medium, campaign, base in DAILY_SPEND:
+            amount = round(base * rng.uniform(0.75, 1.25), 2)
+            impressions = round(amount / delivery.uniform(4, 12) * 1000)  # a CPM of $4-12
             rows.append({"date": day, "channel": channel, "utm_source": source, "utm_medium": medium,
-                         "utm_campaign": campaign, "amount": round(base * rng.uniform(0.75, 1.25), 2),
-                         "currency": "USD"})
+                         "utm_campaign": campaign, "amount": amount, "currency": "USD",
+                         "impressions": impressions, "clicks": round(impressions * delivery.uniform(0.005, 0.03))})
     return rows
 
 

@@ -40,6 +40,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
     assert accepted > 1000
     assert "3 invalid events rejected as expected" in out
     assert "ad spend: 180 daily rows" in out  # 30 days × 6 paid campaigns
+    assert "mbuzz export mmm --account acct_" in out
     assert re.search(r"ROAS \(credited revenue / spend, linear\): paid_search \d+\.\d×", out)
     spend_rows = "select count(*) from raw.ad_spend s join raw.accounts a on a.id = s.account_id where a.name = 'mbuzz demo'"
     assert conn.execute(spend_rows).fetchone()[0] == 180
