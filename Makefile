@@ -29,10 +29,13 @@ install: $(VENV)/.synced $(MANIFEST)
 demo: install
 	$(VENV)/bin/mbuzz demo
 
-# ruff (a small conventional rule set, pyproject.toml) and the layer contracts (import-linter)
+# ruff (a small conventional rule set, pyproject.toml; ruff format for the layout), the layer contracts (import-linter) and
+# sqlfluff on the dbt models (.sqlfluff: the dbt templater, dbt Labs' layout; tools/sqllint.py)
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/python tools/sqllint.py lint
 
 # the locked dependencies against PyPI's vulnerability data (pip-audit; docs/operations.md,
 # "Dependency audit"): a known vulnerability fails; what could not be audited (PyPI unreachable,

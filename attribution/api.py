@@ -8,16 +8,18 @@ are the frames of docs/attribution.md ("Input frame", "Output frame"):
     out  journey_id, touch_index, channel, credit, revenue_credit
          [, the carried columns of each touch's input row]
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from attribution.engine import run_rule_model
 from attribution.journeys import JourneyOptions, Journeys, prepare
 from attribution.models import load_model
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built: `mbuzz attribute` runs without it
+    import pandas as pd
 
 
 def run_model(jr: Journeys, spec: dict, **kwargs) -> pd.DataFrame:
@@ -27,18 +29,26 @@ def run_model(jr: Journeys, spec: dict, **kwargs) -> pd.DataFrame:
         return run_rule_model(jr, spec)
     if kind == "markov":
         from attribution.markov import markov_credits
+
         return markov_credits(jr, order=spec.get("order", 1), **kwargs)
     if kind == "shapley":
         from attribution.shapley import shapley_credits
+
         return shapley_credits(jr, **kwargs)
+    if kind == "ordered_shapley":
+        from attribution.ordered_shapley import ordered_shapley_credits
+
+        return ordered_shapley_credits(jr, **kwargs)
     if kind == "algorithmic":
         from attribution.algorithmic import algorithmic_credits
+
         return algorithmic_credits(jr, **kwargs)
     raise ValueError(f"unknown model kind {kind!r}")
 
 
-def attribute(touches: pd.DataFrame, model: str | dict,
-              options: JourneyOptions | None = None, **kwargs) -> pd.DataFrame:
+def attribute(
+    touches: pd.DataFrame, model: str | dict, options: JourneyOptions | None = None, **kwargs
+) -> pd.DataFrame:
     """Credits per touch of every converting journey.
 
     model: a preset name (`u_shaped`), a .dsl path (`path.dsl#Model name` to pick
@@ -51,10 +61,13 @@ def attribute(touches: pd.DataFrame, model: str | dict,
     return run_model(jr, spec, **kwargs)
 
 
-def attribute_many(touches: pd.DataFrame, models: Mapping[str, str | dict],
-                   options: JourneyOptions | None = None,
-                   on_model: Callable[[str], None] | None = None,
-                   **kwargs) -> dict[str, pd.DataFrame]:
+def attribute_many(
+    touches: pd.DataFrame,
+    models: Mapping[str, str | dict],
+    options: JourneyOptions | None = None,
+    on_model: Callable[[str], None] | None = None,
+    **kwargs,
+) -> dict[str, pd.DataFrame]:
     """attribute() for several models on the same touches: {name: credits frame}.
 
     The touch table is prepared once per distinct effective journey options (a
@@ -84,9 +97,11 @@ def channel_summary(credits: pd.DataFrame) -> pd.DataFrame:
     """Totals per channel: conversions (sum of credit), revenue, share of conversions;
     for Markov also removal_effect (and the textbook totals), for Shapley the
     Monte-Carlo standard error where sampling was used."""
+    import numpy as np
+    import pandas as pd
+
     grouped = credits.groupby("channel", sort=False, observed=True)
-    out = pd.DataFrame({"conversions": grouped["credit"].sum(),
-                        "revenue": grouped["revenue_credit"].sum()})
+    out = pd.DataFrame({"conversions": grouped["credit"].sum(), "revenue": grouped["revenue_credit"].sum()})
     total = out["conversions"].sum()
     out["share"] = out["conversions"] / total if total else np.nan
     extra = credits.attrs.get("channel_summary")  # data-driven models: {column: [values]}

@@ -1,5 +1,6 @@
 """Bootstrap confidence intervals for channel totals: resample journeys with
 replacement, rerun the model, take percentiles of each channel's total credit."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 
-def _resample(touches: pd.DataFrame, rng: np.random.Generator, codes: np.ndarray,
-              rows_by_journey: np.ndarray, starts: np.ndarray) -> pd.DataFrame:
+def _resample(
+    touches: pd.DataFrame, rng: np.random.Generator, codes: np.ndarray, rows_by_journey: np.ndarray, starts: np.ndarray
+) -> pd.DataFrame:
     n_j = len(starts) - 1
     draw = rng.integers(0, n_j, n_j)
     lengths = starts[draw + 1] - starts[draw]
@@ -21,8 +23,9 @@ def _resample(touches: pd.DataFrame, rng: np.random.Generator, codes: np.ndarray
     return sample
 
 
-def bootstrap_weighted_totals(fit: Callable[[np.ndarray | None], pd.Series], n_journeys: int,
-                              n: int = 200, ci: float = 0.95, seed: int = 0) -> pd.DataFrame:
+def bootstrap_weighted_totals(
+    fit: Callable[[np.ndarray | None], pd.Series], n_journeys: int, n: int = 200, ci: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
     """The same bootstrap for models that accept journey weights (Markov): drawing n journeys
     with replacement is the same as giving each journey the count of times it was drawn, so a
     resample is one weight vector, not a rebuilt table. `fit(weights)` returns total credit per
@@ -35,9 +38,13 @@ def bootstrap_weighted_totals(fit: Callable[[np.ndarray | None], pd.Series], n_j
     return _interval_table(point, totals, ci)
 
 
-def bootstrap_channel_totals(model_fn: Callable[[pd.DataFrame], pd.DataFrame],
-                             touches: pd.DataFrame, n: int = 200, ci: float = 0.95,
-                             seed: int = 0) -> pd.DataFrame:
+def bootstrap_channel_totals(
+    model_fn: Callable[[pd.DataFrame], pd.DataFrame],
+    touches: pd.DataFrame,
+    n: int = 200,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
     """channel, conversions (on all data), lower, upper, std over `n` resamples.
 
     model_fn maps a touch table to a credits frame, e.g.
@@ -59,10 +66,12 @@ def bootstrap_channel_totals(model_fn: Callable[[pd.DataFrame], pd.DataFrame],
 def _interval_table(point: pd.Series, totals: list[pd.Series], ci: float) -> pd.DataFrame:
     table = pd.concat(totals, axis=1).reindex(point.index).fillna(0.0)
     alpha = (1 - ci) / 2
-    return pd.DataFrame({
-        "channel": point.index,
-        "conversions": point.to_numpy(),
-        "lower": table.quantile(alpha, axis=1).to_numpy(),
-        "upper": table.quantile(1 - alpha, axis=1).to_numpy(),
-        "std": table.std(axis=1, ddof=1).to_numpy(),
-    }).sort_values("conversions", ascending=False, ignore_index=True)
+    return pd.DataFrame(
+        {
+            "channel": point.index,
+            "conversions": point.to_numpy(),
+            "lower": table.quantile(alpha, axis=1).to_numpy(),
+            "upper": table.quantile(1 - alpha, axis=1).to_numpy(),
+            "std": table.std(axis=1, ddof=1).to_numpy(),
+        }
+    ).sort_values("conversions", ascending=False, ignore_index=True)

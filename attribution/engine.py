@@ -14,13 +14,24 @@ and shared by every model run on them. Semantics (docs/attribution.md, "One engi
 3. each rule spreads its share equally / proportionally (channel weights) /
    by time decay (0.5 ** (age_days / half_life));
 4. a touch picked by several rules gets the sum.
+
+Impressions (docs/impressions.md): the positional selectors (first, last, middle,
+milestone touch) never pick an impression in a journey that has a visit;
+`impressions` / `visits` pick touches by kind, and `weight kind("impression") by F`
+scales impressions in proportional distributions.
 """
+
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from attribution.journeys import Journeys
+
+if TYPE_CHECKING:  # pandas only where a frame is built (run_rule_table needs numpy and Arrow)
+    import pandas as pd
+    import pyarrow as pa
 
 OUTPUT_COLUMNS = ("journey_id", "touch_index", "channel", "credit", "revenue_credit")
 
@@ -66,16 +77,24 @@ def _filter(jr: Journeys, rule: dict) -> np.ndarray | None:
     return ~flt if rule.get("exclude") else flt
 
 
+def _and(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else a & b
+
+
 def _select(jr: Journeys, rule: dict) -> _Pick:
     """The touches a rule's selector picks (other_touches is resolved by the caller)."""
     name = rule["selector"]
     flt = _filter(jr, rule)
+    if name in ("impressions", "visits"):
+        kind = jr.impression_mask if name == "impressions" else ~jr.impression_mask
+        return _Pick(mask=_and(kind, flt))
+    if name in ("all_touches", "touches"):
+        return _Pick(mask=flt, everything=True) if flt is None else _Pick(mask=flt)
+    flt = _and(flt, jr.positional)  # impressions hold no position where there is a visit
     if name == "milestone_touch":
         marked = jr.milestone_mask(rule["milestone"])
         js, first, _ = _first_last(jr, marked if flt is None else marked & flt)
         return _Pick(idx=first, journeys=js)
-    if name in ("all_touches", "touches"):
-        return _Pick(mask=flt, everything=True) if flt is None else _Pick(mask=flt)
     if name in ("first_touch", "last_touch", "middle_touches"):
         js, first, last = _first_last(jr, flt)
         if name == "first_touch":
@@ -96,7 +115,7 @@ def select(jr: Journeys, rule: dict) -> np.ndarray:
     return _select(jr, rule).as_mask(len(jr.jid))
 
 
-def _touch_weights(jr: Journeys, rule: dict, weights: dict[str, float]) -> np.ndarray | None:
+def _touch_weights(jr: Journeys, rule: dict, weights: dict[str, float], kinds: dict | None = None) -> np.ndarray | None:
     kind = rule.get("distribution", "equally")
     if kind == "equally":
         return None
@@ -104,7 +123,11 @@ def _touch_weights(jr: Journeys, rule: dict, weights: dict[str, float]) -> np.nd
         per_channel = np.ones(len(jr.channels))
         for name, factor in weights.items():
             per_channel[jr.channel_codes([name])] *= factor
-        return per_channel[jr.channel]
+        out = per_channel[jr.channel]
+        if kinds:
+            imp = jr.impression_mask
+            out = out * np.where(imp, kinds.get("impression", 1.0), kinds.get("visit", 1.0))
+        return out
     if kind == "time_decay":
         # relative to the journey's youngest touch so long windows cannot underflow
         youngest = np.zeros(jr.n_journeys)
@@ -118,8 +141,7 @@ def rule_credits(jr: Journeys, model: dict) -> np.ndarray:
     """Credit of each touch of `jr` (every journey's credits sum to 1)."""
     n, n_j, jid = len(jr.jid), jr.n_journeys, jr.jid
     rules = model["rules"]
-    picks: list[_Pick | None] = [None if r["selector"] == "other_touches" else _select(jr, r)
-                                 for r in rules]
+    picks: list[_Pick | None] = [None if r["selector"] == "other_touches" else _select(jr, r) for r in rules]
     if any(p is None for p in picks):
         picked = np.zeros(n, dtype=bool)
         for p in picks:
@@ -138,13 +160,14 @@ def rule_credits(jr: Journeys, model: dict) -> np.ndarray:
     active = np.zeros(n_j)
     terms = []
     weights = model.get("weights", {})
+    kinds = model.get("kind_weights") or None
     for rule, pick in zip(rules, picks):
         share = float(rule["share"])
         if pick.idx is not None:  # one touch per journey: its distribution cannot matter
             active[pick.journeys] += share
             terms.append((share, pick, None, None))
             continue
-        w = _touch_weights(jr, rule, weights)
+        w = _touch_weights(jr, rule, weights, kinds)
         if w is None:
             denom = jr.lengths if pick.everything else np.bincount(jid[pick.mask], minlength=n_j)
         else:
@@ -194,12 +217,24 @@ def run_rule_model(jr: Journeys, model: dict) -> pd.DataFrame:
     return credits_frame(conv, rule_credits(conv, model))
 
 
+def run_rule_table(jr: Journeys, model: dict) -> pa.Table:
+    """run_rule_model for Journeys from prepare_table: the same rows and values as an
+    Arrow table (Journeys.output_table), without pandas."""
+    conv = jr.converting
+    credit = rule_credits(conv, model)
+    n_empty = len(conv.empty_conversions)
+    full = np.concatenate([credit, np.ones(n_empty)]) if n_empty else np.asarray(credit, dtype=float)
+    return conv.output_table({"credit": full, "revenue_credit": full * conv.output_revenue})
+
+
 def channel_score_credits(jr: Journeys, score: np.ndarray) -> np.ndarray:
     """Per-touch credit from a per-touch score of the touch's channel in its
     journey (the same value on every touch of that channel): each distinct channel
     gets score / Σ scores of the journey's distinct channels (negatives clipped;
     equal split if all are 0), split equally over that channel's touches.
     Used by the data-driven models (Markov, Shapley, algorithmic)."""
+    import pandas as pd
+
     n_j, jid = jr.n_journeys, jr.jid
     score = np.clip(score, 0.0, None)
     pair, _ = pd.factorize(jid * max(len(jr.channels), 1) + jr.channel)
@@ -209,6 +244,5 @@ def channel_score_credits(jr: Journeys, score: np.ndarray) -> np.ndarray:
         first[1:] = pair[1:] > np.maximum.accumulate(pair[:-1])
     total = np.bincount(jid, weights=np.where(first, score, 0.0), minlength=n_j)
     distinct = np.bincount(jid, weights=first, minlength=n_j)
-    share = np.where(total[jid] > 0, score / np.where(total > 0, total, 1.0)[jid],
-                     1.0 / np.maximum(distinct, 1)[jid])
+    share = np.where(total[jid] > 0, score / np.where(total > 0, total, 1.0)[jid], 1.0 / np.maximum(distinct, 1)[jid])
     return share / per_pair

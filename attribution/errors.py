@@ -1,4 +1,5 @@
 """Errors the data-driven models raise instead of printing noise."""
+
 from __future__ import annotations
 
 # Below this many paths (converting + non-converting) a data-driven model refuses
@@ -16,4 +17,5 @@ def require_paths(model: str, n_paths: int, min_paths: int) -> None:
         raise InsufficientDataError(
             f"{model} needs at least {min_paths} paths (converting and non-converting) to give "
             f"meaningful credit, got {n_paths}; use a rule-based model such as linear, or "
-            "export a longer period")
+            "export a longer period"
+        )

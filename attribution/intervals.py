@@ -21,10 +21,12 @@ Intervals are percentile intervals. Too few conversions (< MIN_CONVERSIONS) or a
 data-driven model cannot fit give no interval and a reason, never a silent zero.
 No database or web imports here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import exp, factorial
 
 import numpy as np
 import pandas as pd
@@ -75,8 +77,37 @@ def poisson_weights(n_journeys: int, samples: int = SAMPLES, seed: int = 0) -> n
     return np.random.default_rng(seed).poisson(1.0, (samples, n_journeys)).astype(np.float64)
 
 
-def replicate_totals(journey: np.ndarray, group: np.ndarray, values: np.ndarray, weights: np.ndarray,
-                     n_groups: int) -> np.ndarray:
+_POISSON1_CDF = np.cumsum([exp(-1.0) / factorial(k) for k in range(24)])
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser on uint64 (wrapping arithmetic): a counter-based random stream."""
+    with np.errstate(over="ignore"):
+        z = x + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def journey_weights(journey_ids, samples: int = SAMPLES, seed: int = 0) -> np.ndarray:
+    """(samples, n) independent Poisson(1) resample weights, each journey's drawn from its id and
+    `seed` alone: a journey gets the same weights whichever journeys are read with it and in
+    whatever order, so a run that reads its journeys chunk by chunk resamples exactly as one
+    read of all of them would (and every model of the run shares the resamples)."""
+    if samples < 2:
+        raise ValueError(f"samples must be at least 2, got {samples}")
+    ids = pd.Index(journey_ids).astype(str)
+    key = _splitmix64(pd.util.hash_array(ids.to_numpy(dtype=object)) ^ _splitmix64(np.uint64(seed & _MASK64)))
+    with np.errstate(over="ignore"):
+        counters = key[None, :] + np.arange(samples, dtype=np.uint64)[:, None] * np.uint64(0xD1B54A32D192ED03)
+    uniform = (_splitmix64(_splitmix64(counters)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return np.searchsorted(_POISSON1_CDF, uniform, side="right").astype(np.float64)
+
+
+def replicate_totals(
+    journey: np.ndarray, group: np.ndarray, values: np.ndarray, weights: np.ndarray, n_groups: int
+) -> np.ndarray:
     """(B, G): Σ over rows of weights[b, journey] × values, per group — one sparse matmul
     (the rows' per-journey credit matrix, J × G, times the weights)."""
     m = sp.csr_matrix((np.asarray(values, dtype=float), (journey, group)), shape=(weights.shape[1], n_groups))
@@ -91,9 +122,14 @@ def _group_codes(credits: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, pd.D
     return codes, keys.take(first).reset_index(drop=True)
 
 
-def credit_intervals(credits: pd.DataFrame, journey_index: pd.Index, weights: np.ndarray, by: list[str],
-                     refit: Callable[[np.ndarray], pd.DataFrame] | None = None,
-                     min_conversions: int = MIN_CONVERSIONS) -> CreditIntervals:
+def credit_intervals(
+    credits: pd.DataFrame,
+    journey_index: pd.Index,
+    weights: np.ndarray,
+    by: list[str],
+    refit: Callable[[np.ndarray], pd.DataFrame] | None = None,
+    min_conversions: int = MIN_CONVERSIONS,
+) -> CreditIntervals:
     """Bootstrap replicates of the credited conversions and revenue of `credits` per `by` group.
 
     credits: a credits frame (journey_id, credit, revenue_credit and the `by` columns).
@@ -112,8 +148,14 @@ def credit_intervals(credits: pd.DataFrame, journey_index: pd.Index, weights: np
         raise ValueError("credits of journeys without resample weights: pass the index of every journey")
     n_conv = len(pd.unique(credits["journey_id"]))
     if n_conv < min_conversions:
-        return CreditIntervals(groups, point_conv, point_rev, None, None,
-                               f"too few conversions for an interval: {n_conv}, at least {min_conversions} needed")
+        return CreditIntervals(
+            groups,
+            point_conv,
+            point_rev,
+            None,
+            None,
+            f"too few conversions for an interval: {n_conv}, at least {min_conversions} needed",
+        )
     if refit is None:
         conv = replicate_totals(journey, groups_code, credit, weights, n_groups)
         rev = replicate_totals(journey, groups_code, revenue, weights, n_groups)
@@ -124,12 +166,42 @@ def credit_intervals(credits: pd.DataFrame, journey_index: pd.Index, weights: np
         try:
             sample = refit(b)
         except InsufficientDataError as exc:
-            return CreditIntervals(groups, point_conv, point_rev, None, None,
-                                   f"a resample of the journeys could not be fit: {exc}")
+            return CreditIntervals(
+                groups, point_conv, point_rev, None, None, f"a resample of the journeys could not be fit: {exc}"
+            )
         w = weights[b, journey]
         conv[b] = np.bincount(groups_code, weights=sample["credit"].to_numpy(dtype=float) * w, minlength=n_groups)
-        rev[b] = np.bincount(groups_code, weights=sample["revenue_credit"].to_numpy(dtype=float) * w,
-                             minlength=n_groups)
+        rev[b] = np.bincount(
+            groups_code, weights=sample["revenue_credit"].to_numpy(dtype=float) * w, minlength=n_groups
+        )
+    return CreditIntervals(groups, point_conv, point_rev, conv, rev)
+
+
+def merge_intervals(
+    parts: list[CreditIntervals], conversions: int, min_conversions: int = MIN_CONVERSIONS
+) -> CreditIntervals:
+    """The intervals of disjoint sets of journeys (the chunks of a run) as one: point totals and
+    replicates added up per group. Each part is credit_intervals(..., min_conversions=0) of its
+    chunk with the same per-journey weights (`journey_weights`); `conversions` is the number of
+    converting journeys of all the parts (the MIN_CONVERSIONS rule applies to the whole)."""
+    by = list(parts[0].groups.columns)
+    codes, groups = _group_codes(pd.concat([p.groups for p in parts], ignore_index=True), by)
+    n_groups = len(groups)
+    point_conv = np.bincount(codes, weights=np.concatenate([p.conversions for p in parts]), minlength=n_groups)
+    point_rev = np.bincount(codes, weights=np.concatenate([p.revenue for p in parts]), minlength=n_groups)
+    if conversions < min_conversions:
+        reason = f"too few conversions for an interval: {conversions}, at least {min_conversions} needed"
+        return CreditIntervals(groups, point_conv, point_rev, None, None, reason)
+    missing = [p for p in parts if p.conversion_samples is None]
+    if missing:
+        return CreditIntervals(groups, point_conv, point_rev, None, None, missing[0].reason)
+    fold = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)), shape=(len(codes), n_groups))
+
+    def added(samples: list[np.ndarray]) -> np.ndarray:
+        return np.asarray((fold.T @ np.hstack(samples).T).T)
+
+    conv = added([p.conversion_samples for p in parts])
+    rev = added([p.revenue_samples for p in parts])
     return CreditIntervals(groups, point_conv, point_rev, conv, rev)
 
 

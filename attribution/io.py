@@ -2,8 +2,11 @@
 docs/attribution.md, as CSV or Parquet (chosen by the `.parquet` extension).
 
 Both go through Arrow: pyarrow's multithreaded CSV reader and writer, and its
-Parquet reader and writer. The touch table handed to the engine is a pandas
-frame whose columns *wrap* the Arrow memory instead of converting it:
+Parquet reader and writer. A rule model runs on the Arrow table itself
+(read_touch_table → journeys.prepare_table → engine.run_rule_table → write_table:
+numpy and Arrow only, pandas never imported); otherwise the touch table handed to
+the engine is a pandas frame whose columns *wrap* the Arrow memory instead of
+converting it. Either way:
 
 - journey_id and every carried column (any column besides the format's own)
   stay Arrow arrays, read as text from CSV (never re-parsed: `007` stays `007`,
@@ -22,21 +25,26 @@ naming the file, the column and the first bad value. The credits file is
 written next to its destination and renamed into place only when complete, so
 a failed run leaves no partial output.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from attribution.arrowutil import from_numpy, to_numpy
 from attribution.journeys import OPTIONAL, REQUIRED, InputError
+
+if TYPE_CHECKING:  # pandas only for the frame API and the rare fallbacks: the Arrow path
+    import pandas as pd  # (read_touch_table, prepare_table, write_table) runs without it
 
 TIMESTAMPS = ("touch_ts", "conversion_ts")
 CATEGORIES = ("channel", "milestones")  # few distinct values: dictionary arrays
@@ -45,8 +53,10 @@ NAIVE = pa.timestamp("ns")
 DICT = pa.dictionary(pa.int32(), pa.string())
 TRUE = ("1", "true", "t", "yes", "y", "1.0")
 FALSE = ("0", "false", "f", "no", "n", "0.0", "")
-FORMAT_HINT = (f"a touchpoints file has the columns {', '.join(REQUIRED)}, optionally "
-               "milestones, and any other column to carry through")
+FORMAT_HINT = (
+    f"a touchpoints file has the columns {', '.join(REQUIRED)}, optionally "
+    "milestones, and any other column to carry through"
+)
 
 
 def is_parquet(path: str | Path) -> bool:
@@ -54,6 +64,7 @@ def is_parquet(path: str | Path) -> bool:
 
 
 # --- reading -----------------------------------------------------------------------------------
+
 
 def _check_columns(path, columns: list[str]) -> None:
     missing = [c for c in REQUIRED if c not in columns]
@@ -80,19 +91,26 @@ def _first_bad(path, column: str, values: pa.ChunkedArray, ok: np.ndarray, expec
 def _timestamps(path, name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
     """A timestamp column as timestamp[ns, UTC] (naive = UTC, empty = null)."""
     if pa.types.is_timestamp(col.type):
-        return col.cast(pa.timestamp("ns", tz=col.type.tz)).cast(UTC) if col.type.tz \
+        return (
+            col.cast(pa.timestamp("ns", tz=col.type.tz)).cast(UTC)
+            if col.type.tz
             else col.cast(NAIVE).cast(pa.timestamp("ns", tz="UTC"))
+        )
     if pa.types.is_date(col.type):
         return col.cast(pa.timestamp("ns")).cast(UTC)
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        raise InputError(f"{path}: column {name} is {col.type}, not a timestamp "
-                         "(ISO 8601 text such as 2024-03-01T10:00:00Z, or a timestamp type)")
+        raise InputError(
+            f"{path}: column {name} is {col.type}, not a timestamp "
+            "(ISO 8601 text such as 2024-03-01T10:00:00Z, or a timestamp type)"
+        )
     text = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
     for ts_type in (UTC, NAIVE):  # with offsets, then naive
         try:
             return text.cast(ts_type).cast(UTC)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             continue
+    import pandas as pd
+
     series = pd.Series(pd.arrays.ArrowStringArray(text))
     parsed = pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce")
     bad = parsed.isna().to_numpy() & series.notna().to_numpy()
@@ -102,8 +120,12 @@ def _timestamps(path, name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
 
 
 def _revenue(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_decimal(col.type) \
-            or pa.types.is_null(col.type):
+    if (
+        pa.types.is_floating(col.type)
+        or pa.types.is_integer(col.type)
+        or pa.types.is_decimal(col.type)
+        or pa.types.is_null(col.type)
+    ):
         return col.cast(pa.float64())
     if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
         raise InputError(f"{path}: column revenue is {col.type}, not a number")
@@ -111,6 +133,8 @@ def _revenue(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
     try:
         return text.cast(pa.float64())
     except pa.ArrowInvalid:
+        import pandas as pd
+
         numbers = pd.to_numeric(pd.Series(pd.arrays.ArrowStringArray(text)), errors="coerce")
         bad = numbers.isna().to_numpy() & pc.is_valid(text).to_numpy(zero_copy_only=False)
         raise _first_bad(path, "revenue", col, ~bad, "a number") from None
@@ -124,27 +148,29 @@ def _flag(path, value) -> bool:
         number = float(text)
         return number == number and number != 0  # NaN: not converted
     except ValueError:
-        raise InputError(f"{path}: column converted: {value!r} is not a flag "
-                         "(1/0, true/false, yes/no)") from None
+        raise InputError(f"{path}: column converted: {value!r} is not a flag (1/0, true/false, yes/no)") from None
 
 
 def _converted(path, col: pa.ChunkedArray) -> pa.ChunkedArray:
     """converted as given when boolean or numeric; text (read as a dictionary: a few
     distinct values) as a flag: 1/0, true/false, yes/no (any case), or a number ≠ 0."""
-    if pa.types.is_boolean(col.type) or pa.types.is_integer(col.type) \
-            or pa.types.is_floating(col.type) or pa.types.is_null(col.type):
+    if (
+        pa.types.is_boolean(col.type)
+        or pa.types.is_integer(col.type)
+        or pa.types.is_floating(col.type)
+        or pa.types.is_null(col.type)
+    ):
         return col
-    if not (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type)
-            or pa.types.is_large_string(col.type)):
-        raise InputError(f"{path}: column converted is {col.type}, not a flag "
-                         "(boolean, a number, or text 1/0, true/false, yes/no)")
+    if not (pa.types.is_dictionary(col.type) or pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        raise InputError(
+            f"{path}: column converted is {col.type}, not a flag (boolean, a number, or text 1/0, true/false, yes/no)"
+        )
     if not pa.types.is_dictionary(col.type):
         col = col.dictionary_encode()
     chunks = []
     for chunk in col.chunks:
         flags = np.array([_flag(path, v) for v in chunk.dictionary.to_pylist()] + [False])
-        codes = chunk.indices.fill_null(len(flags) - 1).to_numpy()
-        chunks.append(pa.array(flags[codes]))
+        chunks.append(from_numpy(flags[to_numpy(chunk.indices, fill=len(flags) - 1)]))
     return pa.chunked_array(chunks, type=pa.bool_())
 
 
@@ -174,12 +200,21 @@ def _read_csv_table(path: str | Path) -> pa.Table:
     for typed in ({"revenue": pa.float64(), **{c: UTC for c in TIMESTAMPS}}, None):
         types = {**text, **(typed or {c: pa.string() for c in ("revenue", *TIMESTAMPS)})}
         try:
-            return pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False))
+            return pacsv.read_csv(
+                path,
+                read_options=read,
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+                ),
+            )
         except pa.ArrowInvalid as exc:
             if typed is None:  # e.g. a row with too many fields
                 raise InputError(f"{path}: not a readable CSV: {exc}") from None
     raise AssertionError("unreachable")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
 
 
 def read_touch_table(path: str | Path) -> pa.Table:
@@ -188,8 +223,10 @@ def read_touch_table(path: str | Path) -> pa.Table:
     and milestones dictionaries) and every other column as read."""
     if is_parquet(path):
         try:
-            names = pq.read_schema(path).names
-            table = pq.read_table(path, read_dictionary=[c for c in CATEGORIES if c in names])
+            schema = pq.read_schema(path)
+            text = [c for c in CATEGORIES if c in schema.names and _is_text(schema.field(c).type)]
+            # ParquetFile, not read_table: the dataset layer behind read_table imports pandas
+            table = pq.ParquetFile(path, read_dictionary=text).read()
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
         _check_columns(path, table.column_names)
@@ -210,18 +247,25 @@ def read_touch_table(path: str | Path) -> pa.Table:
 def _pandas_array(col: pa.ChunkedArray):
     """A pandas array over the Arrow column, without converting the values where pandas
     can wrap them (text, and anything kept as Arrow); numbers and timestamps as numpy."""
+    import pandas as pd
+
     if pa.types.is_dictionary(col.type):
         return col.to_pandas().array  # a categorical: codes + the few distinct values
-    if pa.types.is_floating(col.type) or pa.types.is_timestamp(col.type) \
-            or (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type)) and not col.null_count:
+    if (
+        pa.types.is_floating(col.type)
+        or pa.types.is_timestamp(col.type)
+        or (pa.types.is_integer(col.type) or pa.types.is_boolean(col.type))
+        and not col.null_count
+    ):
         return col.to_pandas().array
     return pd.arrays.ArrowExtensionArray(col)  # text and the rest, in their exact Arrow type
 
 
 def touch_frame(table: pa.Table) -> pd.DataFrame:
     """The touch table as the engine's pandas frame, its columns wrapping the Arrow arrays."""
-    return pd.DataFrame({name: _pandas_array(table.column(name)) for name in table.column_names},
-                        copy=False)
+    import pandas as pd
+
+    return pd.DataFrame({name: _pandas_array(table.column(name)) for name in table.column_names}, copy=False)
 
 
 def read_touchpoints(path: str | Path) -> pd.DataFrame:
@@ -230,6 +274,7 @@ def read_touchpoints(path: str | Path) -> pd.DataFrame:
 
 
 # --- writing -----------------------------------------------------------------------------------
+
 
 def credits_table(df: pd.DataFrame) -> pa.Table:
     """The credits frame as an Arrow table: Arrow-backed columns (journey_id, carried
@@ -248,33 +293,54 @@ def _write_csv(table: pa.Table, sink) -> None:
     header = io.StringIO()
     csv.writer(header, lineterminator="\n").writerow(table.column_names)  # Arrow quotes every name
     sink.write(header.getvalue().encode())
-    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False,
-                                                                  quoting_style="needed"))
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
 
 
 def write_credits(df: pd.DataFrame, path: str | Path) -> None:
     """Write a credits frame as CSV (header, no index, floats in shortest round-trip form)
     or as Parquet when the path ends in `.parquet`; written to a temporary file beside
     `path` and renamed into place, so `path` is either complete or untouched."""
+    try:
+        table = credits_table(df)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. mixed-type object columns
+        if is_parquet(path):
+            raise
+        _replace(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.17g"))  # pandas writes anything
+    else:
+        write_table(table, path)
+
+
+def write_table(table: pa.Table, path: str | Path) -> None:
+    """write_credits for a credits table already in Arrow (engine.run_rule_table)."""
+
+    def write(tmp: Path) -> None:
+        if is_parquet(path):
+            pq.write_table(table, tmp)
+        else:
+            with pa.OSFile(str(tmp), "wb") as sink:
+                _write_csv(table, sink)
+
+    _replace(path, write)
+
+
+def _replace(path: str | Path, write) -> None:
+    """write(tmp) to a temporary file beside `path`, then renamed onto it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        try:
-            table = credits_table(df)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # e.g. mixed-type object columns
-            if is_parquet(path):
-                raise
-            df.to_csv(tmp, index=False, float_format="%.17g")  # pandas writes anything
-        else:
-            if is_parquet(path):
-                pq.write_table(table, tmp)
-            else:
-                with pa.OSFile(str(tmp), "wb") as sink:
-                    _write_csv(table, sink)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
 
 
-__all__ = ["OPTIONAL", "credits_table", "is_parquet", "read_touch_table", "read_touchpoints",
-           "touch_frame", "write_credits"]
+__all__ = [
+    "OPTIONAL",
+    "credits_table",
+    "is_parquet",
+    "read_touch_table",
+    "read_touchpoints",
+    "touch_frame",
+    "write_credits",
+    "write_table",
+]

@@ -11,6 +11,7 @@ chains, scipy.sparse + spsolve for large ones. Transitions are counted from the
 unique (path, converted) pairs weighted by how many journeys have them (exact
 integer path keys, see _path_groups), not from every touch.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -88,8 +89,13 @@ def _unique_paths(jr: Journeys, chunk: int | None = None) -> np.ndarray:
     return pd.factorize(group)[0]
 
 
-def fit_markov(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
-               _chunk: int | None = None, journey_weights: np.ndarray | None = None) -> MarkovResult:
+def fit_markov(
+    jr: Journeys,
+    order: int = 1,
+    min_paths: int = MIN_PATHS,
+    _chunk: int | None = None,
+    journey_weights: np.ndarray | None = None,
+) -> MarkovResult:
     """Removal effects of every channel from all paths of `jr`.
 
     `journey_weights` (one non-negative count per journey of `jr`) fits as if each journey
@@ -110,7 +116,8 @@ def fit_markov(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
     if n_conv == n_paths:
         raise InsufficientDataError(
             "every path converts, so the conversion probability is 1 with or without any "
-            "channel and the Markov model is meaningless: include the non-converting paths")
+            "channel and the Markov model is meaningless: include the non-converting paths"
+        )
     if n_conv == 0:
         raise InsufficientDataError("no path converts: the Markov model has nothing to attribute")
 
@@ -190,13 +197,19 @@ def markov_summary(result: MarkovResult, total_revenue: float = 0.0) -> pd.DataF
     """Removal effects and the textbook totals N × RE_c / Σ RE (ChannelAttribution's rule)."""
     total = result.removal_effects.sum()
     share = result.removal_effects / total if total > 0 else np.zeros(len(result.channels))
-    return pd.DataFrame({"channel": result.channels, "removal_effect": result.removal_effects,
-                         "total_conversions": result.n_conversions * share,
-                         "total_revenue": total_revenue * share})
+    return pd.DataFrame(
+        {
+            "channel": result.channels,
+            "removal_effect": result.removal_effects,
+            "total_conversions": result.n_conversions * share,
+            "total_revenue": total_revenue * share,
+        }
+    )
 
 
-def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
-                   journey_weights: np.ndarray | None = None) -> pd.DataFrame:
+def markov_credits(
+    jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS, journey_weights: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per-touch credits: each distinct channel of a converting path gets
     RE_c / Σ RE over the path's channels (equal split if all 0), split equally
     over its touches. The channel summary rides in `.attrs["channel_summary"]`.
@@ -208,7 +221,8 @@ def markov_credits(jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS,
     revenue = float(jr.revenue[jr.converted].sum())
     # attrs hold plain lists (pandas compares attrs when combining frames)
     out.attrs["channel_summary"] = markov_summary(result, revenue)[
-        ["channel", "removal_effect", "total_conversions"]].to_dict("list")
+        ["channel", "removal_effect", "total_conversions"]
+    ].to_dict("list")
     out.attrs["model"] = f"markov:{order}"
     return out
 
@@ -226,8 +240,11 @@ def markov_channel_summary(jr: Journeys, credits: pd.DataFrame, samples: int = 3
 
     try:
         ci = bootstrap_weighted_totals(textbook_totals, len(jr.lengths), n=samples, ci=0.95, seed=0)
-        summary = summary.merge(ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
-                                on="channel", how="left")
+        summary = summary.merge(
+            ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
+            on="channel",
+            how="left",
+        )
     except InsufficientDataError:
         pass  # a resample too small to fit: keep the point estimates without an interval
     return summary.assign(model="markov")

@@ -2,8 +2,9 @@
 
 Presets live in attribution/presets/*.dsl and are compiled like any user file;
 there is no preset code. Data-driven models are named `markov`, `markov:N`
-(order N, 1..4), `shapley` and `algorithmic`.
+(order N, 1..4), `shapley`, `ordered_shapley` and `algorithmic`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 from dsl import DslError, compile_source
 
 PRESET_DIR = Path(__file__).parent / "presets"
-DATA_DRIVEN = ("markov", "shapley", "algorithmic")
+DATA_DRIVEN = ("markov", "shapley", "ordered_shapley", "algorithmic")
 MAX_MARKOV_ORDER = 4
 
 
@@ -33,11 +34,9 @@ def _compile_one(text: str, where: str, pick: str | None) -> dict:
         for m in models:
             if m["name"] == pick:
                 return m
-        raise UnknownModel(f'{where} has no model "{pick}"; it has '
-                           + ", ".join(f'"{m["name"]}"' for m in models))
+        raise UnknownModel(f'{where} has no model "{pick}"; it has ' + ", ".join(f'"{m["name"]}"' for m in models))
     if len(models) > 1:
-        raise UnknownModel(f"{where} defines {len(models)} models; pick one with "
-                           f'{where}#"Model name"')
+        raise UnknownModel(f'{where} defines {len(models)} models; pick one with {where}#"Model name"')
     return models[0]
 
 
@@ -73,8 +72,10 @@ def load_model(name_or_path: str | dict) -> dict:
         if not path.is_file():
             raise UnknownModel(f"no such model file: {path}")
         return _compile_one(path.read_text(), str(path), pick.strip().strip('"') or None)
-    raise UnknownModel(f"unknown model {name!r}: use a preset ({', '.join(list_presets())}), "
-                       f"{', '.join(DATA_DRIVEN)}, markov:N or a .dsl file")
+    raise UnknownModel(
+        f"unknown model {name!r}: use a preset ({', '.join(list_presets())}), "
+        f"{', '.join(DATA_DRIVEN)}, markov:N or a .dsl file"
+    )
 
 
 __all__ = ["DslError", "UnknownModel", "list_models", "list_presets", "load_model"]

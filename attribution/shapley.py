@@ -9,6 +9,7 @@ coalitions of the same size at once (bitmask arithmetic, numpy): exact up to
 EXACT_LIMIT channels in a path; beyond, seeded Monte-Carlo permutations with a
 standard error reported in the channel summary.
 """
+
 from __future__ import annotations
 
 from math import factorial
@@ -54,11 +55,11 @@ def _exact(game: _Game, members: np.ndarray) -> np.ndarray:
     out = np.empty((m, k))
     step = max(1, _CHUNK_CELLS // 2**k)
     for lo in range(0, m, step):  # blocks bound the memory of the subset table
-        pw = np.left_shift(np.int64(1), members[lo:lo + step])  # (b, k)
+        pw = np.left_shift(np.int64(1), members[lo : lo + step])  # (b, k)
         v = game(pw @ bits.T)  # (b, 2^k): v of every subset of every coalition
         for i in range(k):
             without = local[bits[:, i] == 0]
-            out[lo:lo + step, i] = (v[:, without | (1 << i)] - v[:, without]) @ weight[size[without]]
+            out[lo : lo + step, i] = (v[:, without | (1 << i)] - v[:, without]) @ weight[size[without]]
     return out
 
 
@@ -78,8 +79,13 @@ def _sampled(game: _Game, members: np.ndarray, n_perm: int, rng: np.random.Gener
     return values, errors
 
 
-def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
-                   n_permutations: int = DEFAULT_PERMUTATIONS, journey_weights: np.ndarray | None = None):
+def shapley_values(
+    jr: Journeys,
+    min_paths: int = MIN_PATHS,
+    seed: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    journey_weights: np.ndarray | None = None,
+):
     """Per journey coalition index, and per distinct coalition the Shapley value of
     each channel: returns (coalition_of_journey, table (D, C), stderr (D, C)).
     `journey_weights`: count each journey that many times (a bootstrap resample)."""
@@ -87,8 +93,10 @@ def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
     counted = np.ones(jr.n_journeys) if journey_weights is None else np.asarray(journey_weights, dtype=float)
     require_paths("the Shapley model", int(round(counted[has_touch].sum())), min_paths)
     if len(jr.channels) > MAX_CHANNELS:
-        raise ValueError(f"the Shapley model handles at most {MAX_CHANNELS} channels, got "
-                         f"{len(jr.channels)}: group rare channels into `other`")
+        raise ValueError(
+            f"the Shapley model handles at most {MAX_CHANNELS} channels, got "
+            f"{len(jr.channels)}: group rare channels into `other`"
+        )
     bit = np.left_shift(np.int64(1), jr.channel.astype(np.int64))
     nonempty = np.flatnonzero(has_touch)
     journey_mask = np.zeros(jr.n_journeys, dtype=np.int64)
@@ -101,8 +109,11 @@ def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
     coalition = np.full(jr.n_journeys, -1, dtype=np.int64)
     coalition[nonempty] = inverse
     wanted = np.flatnonzero(convs > 0)  # only coalitions of converting paths need values
-    sizes = np.bitwise_count(masks[wanted]).astype(int) if hasattr(np, "bitwise_count") else \
-        np.array([bin(int(x)).count("1") for x in masks[wanted]])
+    sizes = (
+        np.bitwise_count(masks[wanted]).astype(int)
+        if hasattr(np, "bitwise_count")
+        else np.array([bin(int(x)).count("1") for x in masks[wanted]])
+    )
     table = np.zeros((len(masks), len(jr.channels)))
     stderr = np.zeros_like(table)
     rng = np.random.default_rng(seed)
@@ -118,16 +129,19 @@ def shapley_values(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
     return coalition, table, stderr
 
 
-def shapley_credits(jr: Journeys, min_paths: int = MIN_PATHS, seed: int = 0,
-                    n_permutations: int = DEFAULT_PERMUTATIONS,
-                    journey_weights: np.ndarray | None = None) -> pd.DataFrame:
+def shapley_credits(
+    jr: Journeys,
+    min_paths: int = MIN_PATHS,
+    seed: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    journey_weights: np.ndarray | None = None,
+) -> pd.DataFrame:
     coalition, table, stderr = shapley_values(jr, min_paths, seed, n_permutations, journey_weights)
     conv = jr.converting
     score = table[coalition[conv.root_jid], conv.channel]
     out = credits_frame(conv, channel_score_credits(conv, score))
     if stderr.any():  # Monte-Carlo was used for some coalitions
         worst = stderr.max(axis=0)
-        out.attrs["channel_summary"] = {"channel": list(jr.channels),
-                                        "max_shapley_stderr": worst.tolist()}
+        out.attrs["channel_summary"] = {"channel": list(jr.channels), "max_shapley_stderr": worst.tolist()}
     out.attrs["model"] = "shapley"
     return out

@@ -36,6 +36,7 @@ rule's index only), and every identifier in the text is a constant of this
 module. No database driver is imported here: the caller executes the text with
 the params (plus account_id, and start/end when window=True).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,8 +66,7 @@ class CompiledSql:
         return iter((self.text, self.params))
 
 
-def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS,
-                window: bool = False) -> CompiledSql:
+def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS, window: bool = False) -> CompiledSql:
     """One PostgreSQL query computing the per-touch credits of `model` (a compiled
     rule model: the dict of dsl.compile_source / attribution.load_model).
 
@@ -81,6 +81,8 @@ def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
         params[name] = value
         return f"%({name})s"
 
+    if model.get("impressions") is not None or model.get("kind_weights"):
+        raise SqlCompileError("models that name impressions run in the Python engine (docs/impressions.md)")
     if model.get("lookback_days") is not None:
         lookback_days = model["lookback_days"]
     rules = model["rules"]
@@ -90,7 +92,7 @@ def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
     uses_channel_weights = uses_decay = False
     for i, rule in enumerate(rules):
         selector = rule["selector"]
-        if selector not in SELECTORS:
+        if selector not in SELECTORS or selector in ("impressions", "visits"):
             raise SqlCompileError(f"unknown selector {selector!r} in compiled model")
         flt = "true"
         if rule.get("channels") is not None:
@@ -107,15 +109,17 @@ def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
         if selector in ("first_touch", "last_touch", "milestone_touch", "middle_touches"):
             positions.append(f"min(pos) filter (where f{i}) over journey as lo{i}")
             positions.append(f"max(pos) filter (where f{i}) over journey as hi{i}")
-        picks.append({
-            "first_touch": f"coalesce(pos = lo{i}, false)",
-            "milestone_touch": f"coalesce(pos = lo{i}, false)",
-            "last_touch": f"coalesce(pos = hi{i}, false)",
-            "middle_touches": f"coalesce(f{i} and pos > lo{i} and pos < hi{i}, false)",
-            "all_touches": f"f{i}",
-            "touches": f"f{i}",
-            "other_touches": None,  # resolved below
-        }[selector])
+        picks.append(
+            {
+                "first_touch": f"coalesce(pos = lo{i}, false)",
+                "milestone_touch": f"coalesce(pos = lo{i}, false)",
+                "last_touch": f"coalesce(pos = hi{i}, false)",
+                "middle_touches": f"coalesce(f{i} and pos > lo{i} and pos < hi{i}, false)",
+                "all_touches": f"f{i}",
+                "touches": f"f{i}",
+                "other_touches": None,  # resolved below
+            }[selector]
+        )
         kind = rule.get("distribution") or "equally"
         if kind not in _DISTRIBUTIONS:
             raise SqlCompileError(f"unknown distribution {kind!r} in compiled model")
@@ -136,7 +140,7 @@ def compile_sql(model: dict, lookback_days: float | None = DEFAULT_LOOKBACK_DAYS
     lookback = ""
     if lookback_days is not None:
         lookback = f"\n      and age_days <= {bind('lookback_days', float(lookback_days))}::float8"
-    window_sql = ("\n      and conversion_ts >= %(start)s and conversion_ts < %(end)s" if window else "")
+    window_sql = "\n      and conversion_ts >= %(start)s and conversion_ts < %(end)s" if window else ""
     weight_cte = weight_join = ""
     if uses_channel_weights:
         bind("weight_channels", [str(c) for c in weights])
@@ -147,8 +151,7 @@ channel_weights as (
     from unnest(%(weight_channels)s::text[], %(weight_factors)s::float8[]) as w (channel, factor)
 ),"""
         weight_join = "\n    left join channel_weights using (channel)"
-    channel_weight = ", coalesce(channel_weights.factor, 1.0::float8) as channel_weight" \
-        if uses_channel_weights else ""
+    channel_weight = ", coalesce(channel_weights.factor, 1.0::float8) as channel_weight" if uses_channel_weights else ""
     youngest = ", min(age_days) over journey as youngest" if uses_decay else ""
 
     n = len(rules)
@@ -191,7 +194,7 @@ filtered as (
     window journey as (partition by journey_id)
 ),
 positioned as (
-    select *{''.join(', ' + p for p in positions)}
+    select *{"".join(", " + p for p in positions)}
     from filtered
     window journey as (partition by journey_id)
 ),
@@ -208,8 +211,8 @@ spread as (
 ),
 credited as (
     select journey_id, touch_index, channel,
-        {' + '.join(f"case when d{i} > 0 then {shares[i]} else 0.0 end" for i in range(n))} as active,
-        {' + '.join(f"case when s{i} and d{i} > 0 then {shares[i]} * w{i} / d{i} else 0.0 end" for i in range(n))}
+        {" + ".join(f"case when d{i} > 0 then {shares[i]} else 0.0 end" for i in range(n))} as active,
+        {" + ".join(f"case when s{i} and d{i} > 0 then {shares[i]} * w{i} / d{i} else 0.0 end" for i in range(n))}
             as raw,
         n_touches
     from spread

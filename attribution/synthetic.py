@@ -5,20 +5,19 @@ channel raises the conversion probability by its own lift, so data-driven
 models have something to find. Output is the offline CSV format plus a
 `session_id` column (carried through by the engine).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-CHANNELS = ("direct", "organic_search", "paid_search", "email", "social", "referral",
-            "display", "affiliate")
+CHANNELS = ("direct", "organic_search", "paid_search", "email", "social", "referral", "display", "affiliate")
 POPULARITY = (0.25, 0.2, 0.15, 0.12, 0.12, 0.06, 0.06, 0.04)
 LIFT = (0.02, 0.05, 0.09, 0.12, 0.03, 0.06, 0.01, 0.08)
 START = np.datetime64("2024-01-01T00:00:00", "ns")
 
 
-def synthetic_touches(n_journeys: int, seed: int = 0, mean_length: float = 3.0,
-                      max_length: int = 12) -> pd.DataFrame:
+def synthetic_touches(n_journeys: int, seed: int = 0, mean_length: float = 3.0, max_length: int = 12) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     lengths = np.minimum(1 + rng.poisson(mean_length - 1, n_journeys), max_length)
     n = int(lengths.sum())
@@ -43,13 +42,15 @@ def synthetic_touches(n_journeys: int, seed: int = 0, mean_length: float = 3.0,
 
     revenue = np.where(converted, np.round(rng.lognormal(4, 0.6, n_journeys), 2), np.nan)
     conv_ts = np.where(converted, end, np.datetime64("NaT", "ns"))
-    return pd.DataFrame({
-        "journey_id": jid,
-        "touch_ts": pd.to_datetime(touch_ts).tz_localize("UTC"),
-        "channel": np.asarray(CHANNELS, dtype=object)[channel],
-        "converted": converted[jid].astype(np.int8),
-        "conversion_ts": pd.to_datetime(conv_ts[jid]).tz_localize("UTC"),
-        "revenue": revenue[jid],
-        "milestones": milestones,
-        "session_id": np.arange(n),
-    })
+    return pd.DataFrame(
+        {
+            "journey_id": jid,
+            "touch_ts": pd.to_datetime(touch_ts).tz_localize("UTC"),
+            "channel": np.asarray(CHANNELS, dtype=object)[channel],
+            "converted": converted[jid].astype(np.int8),
+            "conversion_ts": pd.to_datetime(conv_ts[jid]).tz_localize("UTC"),
+            "revenue": revenue[jid],
+            "milestones": milestones,
+            "session_id": np.arange(n),
+        }
+    )

@@ -27,7 +27,14 @@ longer journeys, up to 12 touches). Peers: ChannelAttribution (heuristic_models,
 order 1) and MAM (first/last/linear/position/time decay, markov, shapley with its default
 max size), fed as in benchmarks/attribution.py. A peer that fails or is not installed is
 reported and skipped.
+
+A second score, for mbuzz's models (the peers give channel totals only): jTV, the mean over
+converting journeys of the total-variation distance between the journey's credits and its true
+shares (λ_jc / Σ_c λ_jc). Channel totals cannot reward order-awareness (the truth splits an
+order term equally between its two channels, as set Shapley does on average); a journey's own
+credit can: in `b > a` the order term δ_ab did not happen. `--extra markov:2,markov:3` adds models.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +77,8 @@ def effects(shape: str, n_channels: int, rng: np.random.Generator):
     return freq, beta, gamma, delta
 
 
-def simulate(n_journeys: int, n_channels: int, shape: str, seed: int):
-    """(touches frame, truth per channel name)."""
+def simulate(n_journeys: int, n_channels: int, shape: str, seed: int, per_journey: bool = False):
+    """(touches frame, truth per channel name[, per converting journey the true channel shares])."""
     rng = np.random.default_rng(seed)
     freq, beta, gamma, delta = effects(shape, n_channels, rng)
     base = 0.01
@@ -103,11 +110,21 @@ def simulate(n_journeys: int, n_channels: int, shape: str, seed: int):
     truth = pd.Series((p[:, None] * per_channel / lam[:, None]).sum(axis=0), index=names)
     end = START + pd.to_timedelta(rng.random(n_journeys) * 60, unit="D")
     age = pd.to_timedelta((lengths[jid] - pos) * 1.5, unit="D")
-    touches = pd.DataFrame({
-        "journey_id": jid, "touch_ts": end[jid] - age, "channel": names[ch], "converted": converted[jid].astype(int),
-        "conversion_ts": pd.Series(end[jid]).where(converted[jid]).to_numpy(),
-        "revenue": np.where(converted[jid], 100.0, np.nan)})
-    return touches, truth
+    touches = pd.DataFrame(
+        {
+            "journey_id": jid,
+            "touch_ts": end[jid] - age,
+            "channel": names[ch],
+            "converted": converted[jid].astype(int),
+            "conversion_ts": pd.Series(end[jid]).where(converted[jid]).to_numpy(),
+            "revenue": np.where(converted[jid], 100.0, np.nan),
+        }
+    )
+    if not per_journey:
+        return touches, truth
+    # per converting journey, each channel's true share of the channels' part of λ (the base is nobody's)
+    share = per_channel[converted] / np.maximum(per_channel[converted].sum(axis=1, keepdims=True), 1e-300)
+    return touches, truth, pd.DataFrame(share, index=np.flatnonzero(converted), columns=names)
 
 
 def scores(shares: pd.Series, truth: pd.Series) -> tuple[float, float, float]:
@@ -122,16 +139,30 @@ def scores(shares: pd.Series, truth: pd.Series) -> tuple[float, float, float]:
     return mae, rho, top
 
 
-def mbuzz_models(touches: pd.DataFrame) -> dict[str, pd.Series]:
+def journey_error(credits: pd.DataFrame, want: pd.DataFrame) -> float:
+    """Mean over converting journeys of ½ Σ_c |credit share − true share| (total variation, 0..1);
+    `want` is simulate(..., per_journey=True)'s third item."""
+    got = credits.pivot_table(index="journey_id", columns="channel", values="credit", aggfunc="sum")
+    columns = want.columns.union(got.columns)  # credit on a channel the truth does not know counts too
+    got = got.reindex(index=want.index, columns=columns).fillna(0.0)
+    return float(0.5 * (got - want.reindex(columns=columns, fill_value=0.0)).abs().sum(axis=1).mean())
+
+
+def mbuzz_models(
+    touches: pd.DataFrame, extra: tuple[str, ...] = (), credits_out: dict | None = None
+) -> dict[str, pd.Series]:
+    """Channel totals of every mbuzz model ({"mbuzz name": totals}); `credits_out` receives the credits."""
     jr = prepare(touches)
     out = {}
-    for name in [*list_presets(), *DATA_DRIVEN]:
+    for name in [*list_presets(), *DATA_DRIVEN, *extra]:
         try:
             credits = run_model(jr, load_model(name))
         except InsufficientDataError as exc:
             print(f"  mbuzz {name} skipped: {exc}", flush=True)
             continue
         out[f"mbuzz {name}"] = credits.groupby("channel")["credit"].sum()
+        if credits_out is not None:
+            credits_out[f"mbuzz {name}"] = credits
     return out
 
 
@@ -146,9 +177,19 @@ def peer_models(touches: pd.DataFrame, skip: set[str]) -> dict[str, pd.Series]:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 import ChannelAttribution as CA
+
                 h = CA.heuristic_models(agg[agg["conversions"] > 0], "path", "conversions", sep=">", flg_pro=False)
-                mk = CA.markov_model(agg, "path", "conversions", var_null="nulls", order=1, sep=">",
-                                     out_more=True, verbose=False, flg_pro=False)
+                mk = CA.markov_model(
+                    agg,
+                    "path",
+                    "conversions",
+                    var_null="nulls",
+                    order=1,
+                    sep=">",
+                    out_more=True,
+                    verbose=False,
+                    flg_pro=False,
+                )
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"  ChannelAttribution skipped: {exc!r}", flush=True)
         else:
@@ -166,11 +207,23 @@ def peer_models(touches: pd.DataFrame, skip: set[str]) -> dict[str, pd.Series]:
             sess["touch_ts"] = sess["touch_ts"].dt.tz_localize(None)
             sess = sess.drop(columns="converted")
             with contextlib.redirect_stdout(io.StringIO()):
-                mam = MAM(sess, format_type="session", channels_colname="channel",
-                          journey_with_conv_colname="has_conv", datetime_colname="touch_ts",
-                          user_id_colname="journey_id", create_journey_id_based_on_conversion=True)
-                for fn in ("run_last_click", "run_linear", "run_position_based", "run_time_decay", "run_markov",
-                           "run_shapley"):
+                mam = MAM(
+                    sess,
+                    format_type="session",
+                    channels_colname="channel",
+                    journey_with_conv_colname="has_conv",
+                    datetime_colname="touch_ts",
+                    user_id_colname="journey_id",
+                    create_journey_id_based_on_conversion=True,
+                )
+                for fn in (
+                    "run_last_click",
+                    "run_linear",
+                    "run_position_based",
+                    "run_time_decay",
+                    "run_markov",
+                    "run_shapley",
+                ):
                     res = getattr(mam, fn)().to_pandas().set_index("channels")["attribution"]
                     out[f"MAM {fn.removeprefix('run_')}"] = res
         except Exception as exc:  # noqa: BLE001
@@ -178,31 +231,51 @@ def peer_models(touches: pd.DataFrame, skip: set[str]) -> dict[str, pd.Series]:
     return out
 
 
-def evaluate(shapes, seeds, n_journeys: int, n_channels: int, skip: set[str]) -> pd.DataFrame:
+def evaluate(
+    shapes, seeds, n_journeys: int, n_channels: int, skip: set[str], extra: tuple[str, ...] = ()
+) -> pd.DataFrame:
     rows = []
     for shape in shapes:
         for seed in seeds:
             t0 = time.perf_counter()
-            touches, truth = simulate(n_journeys, n_channels, shape, seed)
-            models = {**mbuzz_models(touches), **peer_models(touches, skip)}
+            touches, truth, want = simulate(n_journeys, n_channels, shape, seed, per_journey=True)
+            credits: dict[str, pd.DataFrame] = {}
+            models = {**mbuzz_models(touches, extra, credits), **peer_models(touches, skip)}
             for name, shares in models.items():
                 mae, rho, top = scores(shares, truth)
-                rows.append({"shape": shape, "seed": seed, "model": name, "mae": mae, "spearman": rho, "top3": top})
+                per_journey = journey_error(credits[name], want) if name in credits else np.nan
+                rows.append(
+                    {
+                        "shape": shape,
+                        "seed": seed,
+                        "model": name,
+                        "mae": mae,
+                        "spearman": rho,
+                        "top3": top,
+                        "journey": per_journey,
+                    }
+                )
             n_conv = int(touches.groupby("journey_id")["converted"].first().sum())
-            print(f"  {shape} seed {seed}: {len(touches):,} touches, {n_conv:,} conversions, {len(models)} models, "
-                  f"{time.perf_counter() - t0:.1f} s", flush=True)
+            print(
+                f"  {shape} seed {seed}: {len(touches):,} touches, {n_conv:,} conversions, {len(models)} models, "
+                f"{time.perf_counter() - t0:.1f} s",
+                flush=True,
+            )
     return pd.DataFrame(rows)
 
 
 def table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean over seeds per model and shape: MAE (×100, share points), Spearman, top-3."""
-    mean = results.groupby(["model", "shape"])[["mae", "spearman", "top3"]].mean().reset_index()
+    """Mean over seeds per model and shape: MAE (×100, share points), Spearman, top-3, and the per-journey
+    error (jTV ×100: mean total-variation distance of each converting journey's credits from the truth's;
+    mbuzz models only, the peers give channel totals)."""
+    mean = results.groupby(["model", "shape"])[["mae", "spearman", "top3", "journey"]].mean().reset_index()
     wide = mean.pivot(index="model", columns="shape")
     out = pd.DataFrame(index=wide.index)
     for shape in results["shape"].unique():
         out[f"{shape} MAE"] = (100 * wide[("mae", shape)]).round(2)
         out[f"{shape} ρ"] = wide[("spearman", shape)].round(2)
         out[f"{shape} top3"] = wide[("top3", shape)].round(2)
+        out[f"{shape} jTV"] = (100 * wide[("journey", shape)]).round(2)
     out["mean MAE"] = (100 * mean.groupby("model")["mae"].mean()).round(2)
     return out.sort_values("mean MAE")
 
@@ -214,6 +287,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--channels", type=int, default=8)
     parser.add_argument("--shapes", default="all")
     parser.add_argument("--skip", default="", help="comma-separated: ca, mam")
+    parser.add_argument("--extra", default="", help="more mbuzz models, comma-separated: markov:2,markov:3")
     parser.add_argument("--quick", action="store_true", help="one seed, 3,000 journeys, two shapes, no peers")
     args = parser.parse_args(argv)
     shapes = SHAPES if args.shapes == "all" else tuple(args.shapes.split(","))
@@ -222,7 +296,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if args.quick:
         shapes, seeds, args.journeys, skip = shapes[:1] + shapes[2:3], seeds[:1], 3000, {"ca", "mam"}
     print(f"{args.journeys:,} journeys, {args.channels} channels, shapes {', '.join(shapes)}, seeds {seeds}")
-    results = evaluate(shapes, seeds, args.journeys, args.channels, skip)
+    results = evaluate(shapes, seeds, args.journeys, args.channels, skip, tuple(m for m in args.extra.split(",") if m))
     out = table(results)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(out.to_string())

@@ -32,6 +32,7 @@ child, median), mbuzz / pandas as the ratio of the medians and as the median
 of the per-pair ratios (adjacent runs see the same load), and checks that both
 wrote the same rows and credits.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -129,8 +130,10 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
     touches = synthetic_touches(n, seed=seed)
     journeys, t_load, m_load = timed(lambda: prepare(touches))
     conv = journeys.converting
-    info = (f"{n:,} journeys, {int(journeys.converted.sum()):,} converting, {len(touches):,} touches, "
-            f"{len(conv.jid):,} converting touches")
+    info = (
+        f"{n:,} journeys, {int(journeys.converted.sum()):,} converting, {len(touches):,} touches, "
+        f"{len(conv.jid):,} converting touches"
+    )
     print(f"\n== {info}; load average {os.getloadavg()[0]:.1f}", flush=True)
     rows.append((n, "ours", "load (prepare journeys)", t_load, m_load))
     _, t, m = timed(lambda: journeys.converting.output_base)
@@ -165,16 +168,28 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
             print(f"ChannelAttribution skipped: {exc!r}")
         else:
             conv_paths = agg[agg["conversions"] > 0]
-            h, t, m = timed(lambda: CA.heuristic_models(conv_paths, "path", "conversions", sep=">",
-                                                        flg_pro=False))
+            h, t, m = timed(lambda: CA.heuristic_models(conv_paths, "path", "conversions", sep=">", flg_pro=False))
             rows.append((n, "ChannelAttribution", "heuristic_models (first+last+linear)", t, m))
             h = h.set_index("channel_name")
-            for ours_name, col in (("first_touch", "first_touch"), ("last_touch", "last_touch"),
-                                   ("linear", "linear_touch")):
+            for ours_name, col in (
+                ("first_touch", "first_touch"),
+                ("last_touch", "last_touch"),
+                ("linear", "linear_touch"),
+            ):
                 checks.append((n, f"{ours_name} vs CA {col}", max_rel_diff(ours[ours_name], h[col]), 1e-9))
-            mk, t, m = timed(lambda: CA.markov_model(agg, "path", "conversions", var_null="nulls",
-                                                     order=1, sep=">", out_more=True, verbose=False,
-                                                     flg_pro=False))
+            mk, t, m = timed(
+                lambda: CA.markov_model(
+                    agg,
+                    "path",
+                    "conversions",
+                    var_null="nulls",
+                    order=1,
+                    sep=">",
+                    out_more=True,
+                    verbose=False,
+                    flg_pro=False,
+                )
+            )
             rows.append((n, "ChannelAttribution", "markov_model order 1 (simulated)", t, m))
             re_ca = mk["removal_effects"].set_index("channel_name").iloc[:, 0]
             re_ours = pd.Series(markov_fit.removal_effects, index=markov_fit.channels)
@@ -183,15 +198,26 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
             runs = [re_ca.reindex(re_ours.index)]
             for seed in range(1, 5):
                 with contextlib.redirect_stdout(io.StringIO()):
-                    other = CA.markov_model(agg, "path", "conversions", var_null="nulls", order=1, sep=">",
-                                            out_more=True, verbose=False, flg_pro=False, seed=seed)
+                    other = CA.markov_model(
+                        agg,
+                        "path",
+                        "conversions",
+                        var_null="nulls",
+                        order=1,
+                        sep=">",
+                        out_more=True,
+                        verbose=False,
+                        flg_pro=False,
+                        seed=seed,
+                    )
                 runs.append(other["removal_effects"].set_index("channel_name").iloc[:, 0].reindex(re_ours.index))
             runs = pd.concat(runs, axis=1)
             spread = float((runs.std(axis=1, ddof=1) / runs.mean(axis=1)).abs().max())
             rel_mean = float(((re_ours - runs.mean(axis=1)) / re_ours).abs().max())
             checks.append((n, "markov removal effects vs CA seed 0 (max relative)", rel, 0.05))
-            checks.append((n, f"markov removal effects vs mean of 5 CA seeds (CA's own spread {spread:.3f})",
-                           rel_mean, 0.05))
+            checks.append(
+                (n, f"markov removal effects vs mean of 5 CA seeds (CA's own spread {spread:.3f})", rel_mean, 0.05)
+            )
 
     if "mam" not in skip:
         try:
@@ -204,14 +230,26 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
             sess["has_conv"] = sess["converted"].astype(bool) & last
             sess["touch_ts"] = sess["touch_ts"].dt.tz_localize(None)
             sess = sess.drop(columns="converted")
-            mam, t, m = timed(lambda: MAM(sess, format_type="session", channels_colname="channel",
-                                          journey_with_conv_colname="has_conv",
-                                          datetime_colname="touch_ts", user_id_colname="journey_id",
-                                          create_journey_id_based_on_conversion=True))
+            mam, t, m = timed(
+                lambda: MAM(
+                    sess,
+                    format_type="session",
+                    channels_colname="channel",
+                    journey_with_conv_colname="has_conv",
+                    datetime_colname="touch_ts",
+                    user_id_colname="journey_id",
+                    create_journey_id_based_on_conversion=True,
+                )
+            )
             rows.append((n, "MAM", "load (MAM object)", t, m))
-            for fn, ours_name in (("run_first_click", "first_touch"), ("run_linear", "linear"),
-                                  ("run_position_based", None), ("run_time_decay", None),
-                                  ("run_markov", None), ("run_shapley", None)):
+            for fn, ours_name in (
+                ("run_first_click", "first_touch"),
+                ("run_linear", "linear"),
+                ("run_position_based", None),
+                ("run_time_decay", None),
+                ("run_markov", None),
+                ("run_shapley", None),
+            ):
                 res, t, m = timed(lambda: getattr(mam, fn)())
                 rows.append((n, "MAM", fn, t, m))
                 if ours_name:
@@ -228,8 +266,7 @@ def touch_files(n: int, seed: int, workdir: Path) -> dict[str, Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    files = {"csv": workdir / f"touchpoints_{n}_{seed}.csv",
-             "parquet": workdir / f"touchpoints_{n}_{seed}.parquet"}
+    files = {"csv": workdir / f"touchpoints_{n}_{seed}.csv", "parquet": workdir / f"touchpoints_{n}_{seed}.parquet"}
     if not all(f.exists() for f in files.values()):
         print(f"writing {n:,} synthetic journeys to {workdir} (once) ...", flush=True)
         touches = synthetic_touches(n, seed=seed)
@@ -259,6 +296,7 @@ def same_credits(a: Path, b: Path) -> str:
     def load(path):
         table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
         return {c: table.column(c).to_numpy() for c in table.column_names}
+
     x, y = load(a), load(b)
     if len(x["credit"]) != len(y["credit"]):
         return f"NO: {len(x['credit'])} vs {len(y['credit'])} rows"
@@ -274,32 +312,50 @@ def end_to_end(n: int, seed: int, repeat: int, workdir: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     mbuzz = str(Path(sys.executable).with_name("mbuzz"))
-    print(f"\n## End to end: `mbuzz attribute --model u_shaped` vs benchmarks/pandas_u_shaped.py, "
-          f"{n:,} journeys ({files['csv'].stat().st_size / 2**20:.0f} MB CSV, "
-          f"{files['parquet'].stat().st_size / 2**20:.0f} MB Parquet), {repeat} runs each, "
-          f"load average {os.getloadavg()[0]:.1f}\n", flush=True)
-    print("| format | pandas script s | mbuzz attribute s | ratio of medians | median of pair ratios "
-          "| pandas CPU s | mbuzz CPU s | same credits | runs (pandas / mbuzz s) |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---|---|")
+    print(
+        f"\n## End to end: `mbuzz attribute --model u_shaped` vs benchmarks/pandas_u_shaped.py, "
+        f"{n:,} journeys ({files['csv'].stat().st_size / 2**20:.0f} MB CSV, "
+        f"{files['parquet'].stat().st_size / 2**20:.0f} MB Parquet), {repeat} runs each, "
+        f"load average {os.getloadavg()[0]:.1f}\n",
+        flush=True,
+    )
+    print(
+        "| format | pandas script s | mbuzz attribute s | ratio of medians | median of pair ratios "
+        "| pandas CPU s | mbuzz CPU s | same credits | runs (pandas / mbuzz s) |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---|---|"
+    )
     for fmt, src in files.items():
         outs = {who: workdir / f"credits_{who}.{fmt}" for who in ("pandas", "mbuzz")}
-        cmds = {"pandas": [sys.executable, str(PANDAS_SCRIPT), str(src), str(outs["pandas"])],
-                "mbuzz": [mbuzz, "attribute", "--model", "u_shaped", "--touchpoints", str(src),
-                          "--out", str(outs["mbuzz"])]}
+        cmds = {
+            "pandas": [sys.executable, str(PANDAS_SCRIPT), str(src), str(outs["pandas"])],
+            "mbuzz": [
+                mbuzz,
+                "attribute",
+                "--model",
+                "u_shaped",
+                "--touchpoints",
+                str(src),
+                "--out",
+                str(outs["mbuzz"]),
+            ],
+        }
         for cmd in cmds.values():  # warm-up: bytecode, page cache
             run_timed(cmd, env)
         times = {"pandas": [], "mbuzz": []}
         for r in range(repeat):
-            for who in (("pandas", "mbuzz") if r % 2 == 0 else ("mbuzz", "pandas")):
+            for who in ("pandas", "mbuzz") if r % 2 == 0 else ("mbuzz", "pandas"):
                 times[who].append(run_timed(cmds[who], env))
         wall = {w: [t[0] for t in ts] for w, ts in times.items()}
         cpu = {w: float(np.median([t[1] for t in ts])) for w, ts in times.items()}
         med = {w: float(np.median(v)) for w, v in wall.items()}
         pairs = float(np.median(np.divide(wall["mbuzz"], wall["pandas"])))
         runs = ", ".join(f"{p:.2f}/{m:.2f}" for p, m in zip(wall["pandas"], wall["mbuzz"]))
-        print(f"| {fmt} | {med['pandas']:.2f} | {med['mbuzz']:.2f} | {med['mbuzz'] / med['pandas']:.2f} | "
-              f"{pairs:.2f} | {cpu['pandas']:.2f} | {cpu['mbuzz']:.2f} | "
-              f"{same_credits(outs['pandas'], outs['mbuzz'])} | {runs} |", flush=True)
+        print(
+            f"| {fmt} | {med['pandas']:.2f} | {med['mbuzz']:.2f} | {med['mbuzz'] / med['pandas']:.2f} | "
+            f"{pairs:.2f} | {cpu['pandas']:.2f} | {cpu['mbuzz']:.2f} | "
+            f"{same_credits(outs['pandas'], outs['mbuzz'])} | {runs} |",
+            flush=True,
+        )
 
 
 RATIOS = [  # (ours, theirs, library)
@@ -326,8 +382,7 @@ def report(rows: list, checks: list) -> None:
         sub = frame[frame["journeys"] == n].set_index(["library", "model"])["seconds"]
         for ours, theirs, lib in RATIOS:
             if (lib, theirs) in sub.index:
-                print(f"| {n:,} | {ours} | {lib} {theirs} | "
-                      f"{sub[('ours', ours)] / sub[(lib, theirs)]:.3f} |")
+                print(f"| {n:,} | {ours} | {lib} {theirs} | {sub[('ours', ours)] / sub[(lib, theirs)]:.3f} |")
     print("\n## Agreement of channel totals\n")
     print("| journeys | comparison | max relative difference | bound | ok |\n|---:|---|---:|---:|---|")
     for n, what, diff, bound in checks:
@@ -340,17 +395,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip", default="", help="comma-separated: ca,mam")
     parser.add_argument("--repeat", type=int, default=1, help="time each of our models N times, report the median")
-    parser.add_argument("--end-to-end", default="", metavar="SIZE",
-                        help="also time mbuzz attribute vs the pandas script end to end on SIZE journeys (1M)")
+    parser.add_argument(
+        "--end-to-end",
+        default="",
+        metavar="SIZE",
+        help="also time mbuzz attribute vs the pandas script end to end on SIZE journeys (1M)",
+    )
     parser.add_argument("--e2e-repeat", type=int, default=5, help="end-to-end runs of each, alternating")
     parser.add_argument("--skip-engine", action="store_true", help="only the end-to-end part")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "mbuzz-bench",
-                        help="where the end-to-end files are kept between runs")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "mbuzz-bench",
+        help="where the end-to-end files are kept between runs",
+    )
     args = parser.parse_args()
     cpus = os.cpu_count()
-    print(f"# mbuzz attribution benchmark — {platform.processor() or platform.machine()}, "
-          f"{cpus} cores, Python {platform.python_version()}, numpy {np.__version__}, "
-          f"pandas {pd.__version__}; load average at start {os.getloadavg()[0]:.1f}")
+    print(
+        f"# mbuzz attribution benchmark — {platform.processor() or platform.machine()}, "
+        f"{cpus} cores, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"pandas {pd.__version__}; load average at start {os.getloadavg()[0]:.1f}"
+    )
     rows, checks = [], []
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if not args.skip_engine:

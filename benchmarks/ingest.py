@@ -11,6 +11,7 @@ the same run it COPYs the same number of equivalent rows straight into
 raw.events and prints that rate and the ratio; `--repeat N` measures N times
 (fresh account and server each) and prints the medians. Not a test: figures only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,10 @@ class KeepAliveClient:
 
     def __init__(self, port: int, key: str) -> None:
         self.port = port
-        self.head = (f"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
-                     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n")
+        self.head = (
+            f"POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+        )
         self.sock: socket.socket | None = None
         self.buffer = b""
 
@@ -126,8 +129,16 @@ def drive(port: int, key: str, run: str, client: int, seconds: float, prebuilt: 
         else:
             errors += 1
         seq += 1
-    out.put({"latencies": latencies, "accepted": accepted, "duplicates": duplicates,
-             "rejected": rejected, "errors": errors, "cpu": sum(os.times()[:2]) - cpu_start})
+    out.put(
+        {
+            "latencies": latencies,
+            "accepted": accepted,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "errors": errors,
+            "cpu": sum(os.times()[:2]) - cpu_start,
+        }
+    )
 
 
 def cpu_by_process(server_pid: int) -> dict[tuple[str, int], float]:
@@ -165,16 +176,33 @@ def copy_rate(url: str, account_id: str, rows: int) -> float:
     for n in range(rows):
         seq, i = divmod(n, BATCH)
         item = json.loads(event_json("copy", 0, seq, i))
-        prepared.append((account_id, item["event_id"], "live", "page_view", item["visitor_id"], item["session_id"],
-                         now, now, json.dumps(item["properties"]), "{}", None, "api"))
+        prepared.append(
+            (
+                account_id,
+                item["event_id"],
+                "live",
+                "page_view",
+                item["visitor_id"],
+                item["session_id"],
+                now,
+                now,
+                json.dumps(item["properties"]),
+                "{}",
+                None,
+                "api",
+            )
+        )
     with psycopg.connect(url) as conn:
         conn.execute("checkpoint")
         conn.commit()
         t0 = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-            "copy raw.events (account_id, event_id, environment, event_type, visitor_id, session_id, "
-            "occurred_at, received_at, properties, context, api_key_id, source) from stdin"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "copy raw.events (account_id, event_id, environment, event_type, visitor_id, session_id, "
+                "occurred_at, received_at, properties, context, api_key_id, source) from stdin"
+            ) as copy,
+        ):
             for row in prepared:
                 copy.write_row(row)
         conn.commit()
@@ -184,13 +212,29 @@ def copy_rate(url: str, account_id: str, rows: int) -> float:
 def start_server(url: str, args) -> tuple[subprocess.Popen, int]:
     """`mbuzz serve` on a free port, waited for until /health answers."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url,
-           "MBUZZ_RATE_LIMIT_TIERS": json.dumps({TIER: "1000000/second", "default": "1000/second"}),
-           "MBUZZ_RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MBUZZ_RATE_LIMIT_TIERS": json.dumps({TIER: "1000000/second", "default": "1000/second"}),
+        "MBUZZ_RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
+    }
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mbuzz"), "serve", "--port", str(port), "--workers", str(args.workers),
-         "--threads", str(args.threads), "--no-access-log", "--no-migrate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO,
+        [
+            str(Path(sys.executable).parent / "mbuzz"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--no-access-log",
+            "--no-migrate",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
     )
     deadline = time.time() + 60
     while True:
@@ -223,8 +267,10 @@ def one_run(url: str, args, accounts: list[str]) -> dict:
         built: mp.Queue = mp.Queue()
         ready: mp.Queue = mp.Queue()
         prebuilt = int(args.seconds * 15_000 / BATCH / args.clients)  # up to 15k events/s per client
-        clients = [mp.Process(target=drive, args=(port, key, run, c, args.seconds, prebuilt, built, ready, out))
-                   for c in range(args.clients)]
+        clients = [
+            mp.Process(target=drive, args=(port, key, run, c, args.seconds, prebuilt, built, ready, out))
+            for c in range(args.clients)
+        ]
         for c in clients:
             c.start()
         for _ in clients:
@@ -252,10 +298,16 @@ def one_run(url: str, args, accounts: list[str]) -> dict:
     copy_rows = max(accepted, 10_000)
     cpu["clients"] = sum(r["cpu"] for r in results)
     return {
-        "batches": len(latencies), "errors": sum(r["errors"] for r in results), "accepted": accepted,
-        "rate": accepted / args.seconds, "p50": statistics.median(latencies) * 1000,
+        "batches": len(latencies),
+        "errors": sum(r["errors"] for r in results),
+        "accepted": accepted,
+        "rate": accepted / args.seconds,
+        "p50": statistics.median(latencies) * 1000,
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        "cpu": cpu, "counted": counted, "copy_rows": copy_rows, "copy_rate": copy_rate(url, copy_account.id, copy_rows),
+        "cpu": cpu,
+        "counted": counted,
+        "copy_rows": copy_rows,
+        "copy_rate": copy_rate(url, copy_account.id, copy_rows),
     }
 
 
@@ -265,9 +317,12 @@ def report(r: dict, args) -> None:
     print(f"latency/batch   p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms")
     batches = max(1, r["batches"])
     cpu = r["cpu"]
-    print("CPU per batch   " + ", ".join(f"{name} {spent / batches * 1000:.2f} ms" for name, spent in cpu.items())
-          + f" (total {sum(cpu.values()) / batches * 1000:.2f} ms, {sum(cpu.values()) / args.seconds:.2f} of"
-          f" {os.cpu_count()} cores)")
+    print(
+        "CPU per batch   "
+        + ", ".join(f"{name} {spent / batches * 1000:.2f} ms" for name, spent in cpu.items())
+        + f" (total {sum(cpu.values()) / batches * 1000:.2f} ms, {sum(cpu.values()) / args.seconds:.2f} of"
+        f" {os.cpu_count()} cores)"
+    )
     same = r["counted"] == r["accepted"]
     print(f"rows in DB      {r['counted']} ({'== accepted' if same else 'MISMATCH: accepted ' + str(r['accepted'])})")
     print(f"raw COPY        {r['copy_rows']} rows -> {r['copy_rate']:,.0f} rows/s")
@@ -309,10 +364,12 @@ def main() -> None:
             conn.execute("vacuum raw.events, raw.event_keys")
     if len(runs) > 1:
         ratios = sorted(r["rate"] / r["copy_rate"] for r in runs)
-        print(f"-- {len(runs)} runs: events/s median {statistics.median(r['rate'] for r in runs):,.0f}"
-              f" (min {min(r['rate'] for r in runs):,.0f}), p99 max {max(r['p99'] for r in runs):.1f} ms,"
-              f" raw COPY median {statistics.median(r['copy_rate'] for r in runs):,.0f} rows/s,"
-              f" ratio median {statistics.median(ratios):.0%} (runs: {', '.join(f'{x:.0%}' for x in ratios)})")
+        print(
+            f"-- {len(runs)} runs: events/s median {statistics.median(r['rate'] for r in runs):,.0f}"
+            f" (min {min(r['rate'] for r in runs):,.0f}), p99 max {max(r['p99'] for r in runs):.1f} ms,"
+            f" raw COPY median {statistics.median(r['copy_rate'] for r in runs):,.0f} rows/s,"
+            f" ratio median {statistics.median(ratios):.0%} (runs: {', '.join(f'{x:.0%}' for x in ratios)})"
+        )
     if any(r["counted"] != r["accepted"] for r in runs):
         raise SystemExit(1)
 

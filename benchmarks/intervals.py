@@ -9,6 +9,7 @@ and day, as the pipeline stores them): rule models in one sparse matmul, data-dr
 refit on every resample. Prints both and interval / run. Each timing is the median of
 --repeat runs (the machine is shared).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ from attribution import load_model, prepare, run_model  # noqa: E402
 from attribution.intervals import credit_intervals, poisson_weights  # noqa: E402
 from attribution.synthetic import synthetic_touches  # noqa: E402
 
-MODELS = ("linear", "u_shaped", "time_decay", "last_non_direct", "markov", "shapley", "algorithmic")
+MODELS = ("linear", "u_shaped", "time_decay", "last_non_direct", "markov", "shapley", "ordered_shapley", "algorithmic")
 
 
 def size(text: str) -> int:
@@ -61,10 +62,15 @@ def main() -> None:
             run_model(jr, spec)  # warm-up (imports, caches)
             run_s, credits = timed(lambda: run_model(jr, spec), args.repeat)
             credits = credits.assign(day=credits["journey_id"] % 7)  # a run's window spans days
-            refit = None if spec.get("kind", "rules") == "rules" else \
-                (lambda b, spec=spec: run_model(jr, spec, journey_weights=weights[b, codes]))
-            ci_s, _ = timed(lambda: credit_intervals(credits, index, weights, ["channel", "day"], refit=refit),
-                            1 if refit else args.repeat)
+            refit = (
+                None
+                if spec.get("kind", "rules") == "rules"
+                else (lambda b, spec=spec: run_model(jr, spec, journey_weights=weights[b, codes]))
+            )
+            ci_s, _ = timed(
+                lambda: credit_intervals(credits, index, weights, ["channel", "day"], refit=refit),
+                1 if refit else args.repeat,
+            )
             print(f"{n:>9,} {name:<16} {run_s:>8.3f} {ci_s:>11.3f} {ci_s / run_s:>7.1f}", flush=True)
 
 

@@ -6,6 +6,7 @@ Same model (40 % first, 40 % last, 20 % shared by the middle; 1 touch: 1.0, 2: 0
 same rows and values as `mbuzz attribute` on journeys within the 30-day lookback, each
 journey's rows listed together (what benchmarks/attribution.py --end-to-end feeds it).
 """
+
 import sys
 
 import numpy as np

@@ -15,6 +15,7 @@ milestones and conversions with revenue. Credits for the aggregates are written 
 journeys (first/last touch and linear: enough rows for the dashboard queries; the attribution
 engine has its own benchmark).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,15 @@ LANDINGS = [
 PAGES = ["/", "/pricing", "/product/1", "/product/2", "/cart", "/blog/post", "/about", "/checkout"]
 
 
-def generate(n_events: int, start: datetime, days: float, rng: np.random.Generator, account_ids: list[str],
-             prefix: str = "e", visitor_offset: int = 0):
+def generate(
+    n_events: int,
+    start: datetime,
+    days: float,
+    rng: np.random.Generator,
+    account_ids: list[str],
+    prefix: str = "e",
+    visitor_offset: int = 0,
+):
     """Rows of raw.events and raw.conversions (as tuples for COPY / INSERT)."""
     weights = np.array([w for w, _, _ in LANDINGS])
     weights /= weights.sum()
@@ -105,21 +113,64 @@ def generate(n_events: int, start: datetime, days: float, rng: np.random.Generat
                 elif not mql_done and e == n_ev - 1 and rng.random() < 0.08:
                     kind, mql_done = "mql", True
                 n += 1
-                events.append((account, f"{prefix}{n}", "live", kind, vid, user if kind == "identify" else None,
-                               client_session, occurred, occurred + timedelta(seconds=float(rng.uniform(0.2, 5))),
-                               json.dumps(props)))
+                events.append(
+                    (
+                        account,
+                        f"{prefix}{n}",
+                        "live",
+                        kind,
+                        vid,
+                        user if kind == "identify" else None,
+                        client_session,
+                        occurred,
+                        occurred + timedelta(seconds=float(rng.uniform(0.2, 5))),
+                        json.dumps(props),
+                    )
+                )
             t = at
         if rng.random() < 0.06 and t <= seconds:
             converted = start + timedelta(seconds=t + 60)
-            conversions.append((account, f"conv_{prefix}{visitor}", "live", "purchase", vid, None,
-                                round(float(rng.gamma(2.0, 40.0)), 2), "EUR", converted, converted))
+            conversions.append(
+                (
+                    account,
+                    f"conv_{prefix}{visitor}",
+                    "live",
+                    "purchase",
+                    vid,
+                    None,
+                    round(float(rng.gamma(2.0, 40.0)), 2),
+                    "EUR",
+                    converted,
+                    converted,
+                )
+            )
     return events, conversions, visitor
 
 
-EVENT_COLS = ("account_id", "event_id", "environment", "event_type", "visitor_id", "user_id", "session_id",
-              "occurred_at", "received_at", "properties")
-CONV_COLS = ("account_id", "conversion_id", "environment", "conversion_type", "visitor_id", "user_id",
-             "revenue", "currency", "converted_at", "received_at")
+EVENT_COLS = (
+    "account_id",
+    "event_id",
+    "environment",
+    "event_type",
+    "visitor_id",
+    "user_id",
+    "session_id",
+    "occurred_at",
+    "received_at",
+    "properties",
+)
+CONV_COLS = (
+    "account_id",
+    "conversion_id",
+    "environment",
+    "conversion_type",
+    "visitor_id",
+    "user_id",
+    "revenue",
+    "currency",
+    "converted_at",
+    "received_at",
+)
 
 
 def copy(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
@@ -185,12 +236,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--days", type=float, default=60)
-    parser.add_argument("--hour-events", type=int, default=None, help="events in the extra hour (default: the hourly rate)")
+    parser.add_argument(
+        "--hour-events", type=int, default=None, help="events in the extra hour (default: the hourly rate)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--subprocess", action="store_true",
-                        help="run each dbt command as a new `dbt` process (default: in this process, as the "
-                        "Dagster pipeline does; dbt's import is paid once, before the timings)")
+    parser.add_argument(
+        "--subprocess",
+        action="store_true",
+        help="run each dbt command as a new `dbt` process (default: in this process, as the "
+        "Dagster pipeline does; dbt's import is paid once, before the timings)",
+    )
     args = parser.parse_args()
 
     server = database_url()
@@ -212,10 +268,18 @@ def main() -> None:
         print(f"  generated {len(events):,} events, {len(conversions):,} conversions in {results['generate']:.1f} s")
         with psycopg.connect(url) as conn:
             for account in accounts:
-                conn.execute("insert into raw.accounts (id, name, settings) values (%s, %s, %s)",
-                             (account, account, json.dumps({"own_domains": ["acme-shop.example"]})))
-            timed("load (COPY)", lambda: (copy(conn, "raw.events", EVENT_COLS, events),
-                                          copy(conn, "raw.conversions", CONV_COLS, conversions)), results)
+                conn.execute(
+                    "insert into raw.accounts (id, name, settings) values (%s, %s, %s)",
+                    (account, account, json.dumps({"own_domains": ["acme-shop.example"]})),
+                )
+            timed(
+                "load (COPY)",
+                lambda: (
+                    copy(conn, "raw.events", EVENT_COLS, events),
+                    copy(conn, "raw.conversions", CONV_COLS, conversions),
+                ),
+                results,
+            )
             conn.commit()
             conn.execute("analyze raw.events")
             conn.execute("analyze raw.conversions")
@@ -224,22 +288,33 @@ def main() -> None:
         target_path = Path(__file__).resolve().parent.parent / "target" / "bench"
 
         def dbt(*a):
-            run_dbt(list(a), url=url, target="postgres", threads=args.threads, subprocess_mode=args.subprocess,
-                    target_path=str(target_path))
+            run_dbt(
+                list(a),
+                url=url,
+                target="postgres",
+                threads=args.threads,
+                subprocess_mode=args.subprocess,
+                target_path=str(target_path),
+            )
             # dbt's own elapsed time (the rest of the wall time is process start-up and parsing)
             # and the slowest nodes
             run = json.loads((target_path / "run_results.json").read_text())
             slowest = sorted(run["results"], key=lambda r: -r["execution_time"])[:4]
-            print(f"    (dbt elapsed {run['elapsed_time']:.1f} s; slowest: "
-                  + ", ".join(f"{r['unique_id'].split('.')[-1] if r['unique_id'].startswith('model') else r['unique_id'].split('.')[2]}"
-                              f" {r['execution_time']:.1f} s" for r in slowest) + ")")
+            print(
+                f"    (dbt elapsed {run['elapsed_time']:.1f} s; slowest: "
+                + ", ".join(
+                    f"{r['unique_id'].split('.')[-1] if r['unique_id'].startswith('model') else r['unique_id'].split('.')[2]}"
+                    f" {r['execution_time']:.1f} s"
+                    for r in slowest
+                )
+                + ")"
+            )
 
         if not args.subprocess:
             t = time.perf_counter()
             importlib.import_module("dbt.cli.main")  # what a warm process has already paid
             print(f"dbt imported in {time.perf_counter() - t:.1f} s (not counted below)")
-        print(f"dbt ({'a new process per command' if args.subprocess else 'in-process'}, postgres target):",
-              flush=True)
+        print(f"dbt ({'a new process per command' if args.subprocess else 'in-process'}, postgres target):", flush=True)
         timed("dbt build, full (1M events, with tests)", lambda: dbt("build"), results)
         counts = {}
         with psycopg.connect(url) as conn:
@@ -251,7 +326,10 @@ def main() -> None:
         hour_events = args.hour_events or max(1, int(args.events / (args.days * 24)))
         hour_rng = np.random.default_rng(7)
         more, more_conv, _ = generate(hour_events, end, 1 / 24, hour_rng, accounts, prefix="h", visitor_offset=0)
-        late = [(e[0], "late" + e[1], *e[2:7], e[7] - timedelta(days=2), e[8], e[9]) for e in more[: max(1, hour_events // 20)]]
+        late = [
+            (e[0], "late" + e[1], *e[2:7], e[7] - timedelta(days=2), e[8], e[9])
+            for e in more[: max(1, hour_events // 20)]
+        ]
         with psycopg.connect(url) as conn:
             copy(conn, "raw.events", EVENT_COLS, more + late)
             copy(conn, "raw.conversions", CONV_COLS, more_conv)
@@ -284,10 +362,12 @@ def main() -> None:
                 results[f"q:{label}:p50"], results[f"q:{label}:p99"] = p50, p99
                 print(f"  {label:<44} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
         print()
-        print(f"targets: full build < 60 s ({results['dbt build, full (1M events, with tests)']:.1f}), "
-              f"incremental hour < 10 s ({results['dbt run, incremental hour (models only)']:.1f} run / "
-              f"{results['dbt build, incremental hour (with tests)']:.1f} build), "
-              f"aggregate queries < 100 ms (worst p99 {max(v for k, v in results.items() if k.endswith(':p99')):.1f})")
+        print(
+            f"targets: full build < 60 s ({results['dbt build, full (1M events, with tests)']:.1f}), "
+            f"incremental hour < 10 s ({results['dbt run, incremental hour (models only)']:.1f} run / "
+            f"{results['dbt build, incremental hour (with tests)']:.1f} build), "
+            f"aggregate queries < 100 ms (worst p99 {max(v for k, v in results.items() if k.endswith(':p99')):.1f})"
+        )
     finally:
         if not args.keep:
             with psycopg.connect(server, autocommit=True) as conn:

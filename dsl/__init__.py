@@ -7,6 +7,7 @@
 
 Programs are data: nothing here evaluates code, imports modules or does I/O.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -30,12 +31,20 @@ def check(text: str, known_channels: Iterable[str] | None = None) -> list[Diagno
 def compile_source(text: str, known_channels: Iterable[str] | None = None) -> list[dict]:
     """Compile every model of `text`; raise DslError listing every error."""
     program = parse(text)
-    errors = [d.with_context(text) for d in validate(program, known_channels)
-              if d.severity == "error"]
+    errors = [d.with_context(text) for d in validate(program, known_channels) if d.severity == "error"]
     if errors:
         raise DslError(errors)
     return compile_program(program)
 
 
-__all__ = ["Diagnostic", "DslError", "Program", "check", "compile_model", "compile_program",
-           "compile_source", "parse", "validate"]
+__all__ = [
+    "Diagnostic",
+    "DslError",
+    "Program",
+    "check",
+    "compile_model",
+    "compile_program",
+    "compile_source",
+    "parse",
+    "validate",
+]

@@ -3,6 +3,7 @@
 parser.py builds these from source text; validator.py and compiler.py are
 separate passes over them. Nothing here evaluates anything.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,6 +54,12 @@ class Weight(Node):
 
 
 @dataclass(frozen=True)
+class KindWeight(Node):
+    kind: str  # a touch kind: "impression" | "visit"
+    factor: float
+
+
+@dataclass(frozen=True)
 class Distribute(Node):
     distribution: Distribution
 
@@ -62,7 +69,14 @@ class Lookback(Node):
     days: float
 
 
-Statement = Credit | Weight | Distribute | Lookback
+@dataclass(frozen=True)
+class JourneyBy(Node):
+    """`journey_by account`: the model runs on account-level (B2B company) journeys."""
+
+    unit: str
+
+
+Statement = Credit | Weight | KindWeight | Distribute | Lookback | JourneyBy
 
 
 @dataclass(frozen=True)

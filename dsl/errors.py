@@ -4,6 +4,7 @@ A Diagnostic is a finding at a line and column (1-based) of the source; the
 context is the source line with a caret under the column, so a CLI or the API
 can show it without holding the text.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,9 @@ class Diagnostic:
     context: str = ""
 
     def with_context(self, text: str) -> "Diagnostic":
-        return Diagnostic(self.line, self.column, self.message, self.severity,
-                          source_context(text, self.line, self.column))
+        return Diagnostic(
+            self.line, self.column, self.message, self.severity, source_context(text, self.line, self.column)
+        )
 
     def format(self, filename: str | None = None) -> str:
         where = f"{filename}:" if filename else ""

@@ -20,6 +20,7 @@ JSON body → 400/401/413/415/422), and `g.db`, a psycopg connection running as
 (also for another account's rows: existence is not revealed); read the body
 with `openapi.parse_json_body()`; unauthenticated views use `db.transaction()`.
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -35,6 +36,7 @@ from ingest_api import (
     docs,
     errors,
     events,
+    fx,
     guides,
     health,
     limits,
@@ -81,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     attribution_models.init_app(app)
     reports.init_app(app)
     spend.init_app(app)
+    fx.init_app(app)
     dashboard.init_app(app)
     tracker.init_app(app)
     guides.init_app(app)

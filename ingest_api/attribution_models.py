@@ -5,6 +5,7 @@ A thin HTTP layer over mbuzz/models_service.py (which the dashboard uses too): i
 on a preset → 405 with `Allow: GET`; another account's id → 404. Bodies come flat
 (`{source, is_active}`) or in the seed's envelope (`{"attribution_model": {name, dsl_code}}`).
 """
+
 from __future__ import annotations
 
 import re
@@ -41,7 +42,7 @@ def _seed_source(name: str | None, dsl_code: str) -> str:
     if name is None:
         return dsl_code
     if '"' in name or "\n" in name or not name.strip():
-        raise ApiError('attribution_model.name: 1-255 characters without double quotes or line breaks', status=422)
+        raise ApiError("attribution_model.name: 1-255 characters without double quotes or line breaks", status=422)
     if _HEADER.match(dsl_code):
         return _HEADER.sub(lambda m: f'{m.group(1)}model "{name}"', dsl_code, count=1)
     return f'model "{name}"\n{dsl_code.rstrip()}\nend\n'
@@ -56,12 +57,12 @@ def _body() -> dict:
     fields = {k: v for k, v in seed.items() if k == "is_active"}
     if "dsl_code" in seed:
         if seed.get("name") is None and not _HEADER.match(seed["dsl_code"]):
-            raise ApiError('attribution_model.name: is required when dsl_code has no `model "Name"` line',
-                           status=422)
+            raise ApiError('attribution_model.name: is required when dsl_code has no `model "Name"` line', status=422)
         fields["source"] = _seed_source(seed.get("name"), seed["dsl_code"])
     elif "name" in seed:
-        raise ApiError("attribution_model.dsl_code: is required with name (a model's name is part of its program)",
-                       status=422)
+        raise ApiError(
+            "attribution_model.dsl_code: is required with name (a model's name is part of its program)", status=422
+        )
     return fields
 
 

@@ -22,6 +22,7 @@ validate the request against the OpenAPI document → the view (`g.principal`,
 `g.db` = the scoped connection) → commit, before the response leaves. Any
 error rolls everything back.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -63,7 +64,8 @@ LOOKUP = _LOOKUP.format(scope="")
 # fewer per request). Privileges and row security of *this* statement were settled when it was
 # planned and started, as the connecting user; the role and setting apply from the next statement.
 LOOKUP_AND_SCOPE = _LOOKUP.format(
-    scope=", set_config('mbuzz.account_id', account_id, true), set_config('role', %(role)s, true)")
+    scope=", set_config('mbuzz.account_id', account_id, true), set_config('role', %(role)s, true)"
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,11 @@ def presented_key(scheme: str) -> str:
                 raise _unauthorized(f"malformed writeKey: expected {KEY_SHAPE}", scheme)
             return write_key
     if auth is None:
-        hint = ("HTTP Basic auth with the API key as user name (or writeKey in the body)" if scheme == "basic"
-                else "Authorization: Bearer sk_live_… (or pk_live_… where a publishable key may send)")
+        hint = (
+            "HTTP Basic auth with the API key as user name (or writeKey in the body)"
+            if scheme == "basic"
+            else "Authorization: Bearer sk_live_… (or pk_live_… where a publishable key may send)"
+        )
         raise _unauthorized(f"missing API key: send {hint}", scheme)
     if auth.type == "bearer":
         key = auth.token or ""
@@ -113,7 +118,9 @@ def presented_key(scheme: str) -> str:
     return key
 
 
-def authenticate(conn: psycopg.Connection, key: str, scheme: str = "bearer", scope_role: str | None = None) -> Principal:
+def authenticate(
+    conn: psycopg.Connection, key: str, scheme: str = "bearer", scope_role: str | None = None
+) -> Principal:
     """The key's principal, or 401. With `scope_role`, the transaction is also scoped to its account
     (as `db.scope_to_account` does) in the same round trip."""
     wanted = digest(key)
@@ -122,8 +129,15 @@ def authenticate(conn: psycopg.Connection, key: str, scheme: str = "bearer", sco
     if row is None or not hmac.compare_digest(row[3], wanted):
         raise _unauthorized("this API key is not valid (unknown or revoked)", scheme)
     key_id, account_id, environment, _digest, name, tier, kind, origins = row[:8]
-    return Principal(key_id=key_id, account_id=account_id, account_name=name, tier=tier, environment=environment,
-                     kind=kind, allowed_origins=tuple(origins or ()))
+    return Principal(
+        key_id=key_id,
+        account_id=account_id,
+        account_name=name,
+        tier=tier,
+        environment=environment,
+        kind=kind,
+        allowed_origins=tuple(origins or ()),
+    )
 
 
 def own_origin() -> str:
@@ -134,9 +148,14 @@ def own_origin() -> str:
 def check_origin(principal: Principal, origin: str | None) -> None:
     """403 `origin_not_allowed` when a publishable key comes from an origin it does not allow."""
     if origin is not None and not origin_allowed(origin, principal.allowed_origins):
-        raise ApiError(f"origin {origin[:200]!r} is not allowed for this publishable key; add it with "
-                       f"`mbuzz keys origins {principal.key_id} --add {origin[:200]}` or on the dashboard's "
-                       f"keys page", status=403, code="origin_not_allowed", details={"origin": origin[:200]})
+        raise ApiError(
+            f"origin {origin[:200]!r} is not allowed for this publishable key; add it with "
+            f"`mbuzz keys origins {principal.key_id} --add {origin[:200]}` or on the dashboard's "
+            f"keys page",
+            status=403,
+            code="origin_not_allowed",
+            details={"origin": origin[:200]},
+        )
 
 
 def check_use(principal: Principal, publishable_allowed: bool) -> None:
@@ -144,14 +163,20 @@ def check_use(principal: Principal, publishable_allowed: bool) -> None:
     origin = request.headers.get("Origin")
     if principal.publishable:
         if not publishable_allowed:
-            raise ApiError(f"a publishable key may only send events and conversions; {request.method} "
-                           f"{request.path} needs a secret key (sk_…), used from a server", status=403,
-                           code="key_not_allowed")
+            raise ApiError(
+                f"a publishable key may only send events and conversions; {request.method} "
+                f"{request.path} needs a secret key (sk_…), used from a server",
+                status=403,
+                code="key_not_allowed",
+            )
         check_origin(principal, origin)
     elif origin is not None and origin.lower() != own_origin():
-        raise ApiError("a secret key (sk_…) was sent from a web page: anyone can read a page's source, so this "
-                       "key may be compromised — revoke it, and send from pages with a publishable key (pk_…)",
-                       status=403, code="secret_key_in_browser")
+        raise ApiError(
+            "a secret key (sk_…) was sent from a web page: anyone can read a page's source, so this "
+            "key may be compromised — revoke it, and send from pages with a publishable key (pk_…)",
+            status=403,
+            code="secret_key_in_browser",
+        )
 
 
 def authenticated(scheme: str = "bearer", publishable: bool = False) -> Callable:

@@ -3,6 +3,7 @@
 Every value can be set from the environment with Flask's prefixed-env loader,
 e.g. `MBUZZ_RATE_LIMIT_TIERS='{"standard": "100/second"}'` (values are JSON).
 """
+
 from __future__ import annotations
 
 DEFAULTS: dict = {

@@ -1,4 +1,7 @@
-"""POST /api/v1/conversions and GET /api/v1/conversions/{id}.
+"""POST /api/v1/conversions, POST /api/v1/conversions/batch and GET /api/v1/conversions/{id}.
+
+The batch endpoint records offline and CRM conversions (mbuzz/offline_conversions.py): secret
+keys only, 200 with a result per row and a match report.
 
 A publishable key (a web page) may POST and is answered with the conversion's id only.
 
@@ -9,6 +12,7 @@ answered 422. A new conversion → 201 with provisional credits for every preset
 conversion again → 200 with the existing one. GET answers the pipeline's credits once it has
 run for the conversion, else provisional ones recomputed from the sessions so far.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -20,6 +24,7 @@ from ingest_api.auth import authenticated
 from ingest_api.errors import ApiError, NotFoundError
 from ingest_api.warehouse_reads import warehouse_reads
 from mbuzz import conversions as service
+from mbuzz import offline_conversions
 
 bp = Blueprint("conversions", __name__, url_prefix="/api/v1")
 
@@ -34,9 +39,14 @@ def _request(body: dict) -> service.ConversionRequest:
         except ValueError as exc:
             raise ApiError(f"timestamp: {exc}", status=422) from None
     return service.ConversionRequest(
-        conversion_type=body["conversion_type"], event_id=body.get("event_id"), visitor_id=body.get("visitor_id"),
-        user_id=body.get("user_id"), timestamp=timestamp, revenue=body.get("revenue"),
-        currency=body.get("currency"), properties=body.get("properties") or {},
+        conversion_type=body["conversion_type"],
+        event_id=body.get("event_id"),
+        visitor_id=body.get("visitor_id"),
+        user_id=body.get("user_id"),
+        timestamp=timestamp,
+        revenue=body.get("revenue"),
+        currency=body.get("currency"),
+        properties=body.get("properties") or {},
     )
 
 
@@ -50,8 +60,12 @@ def current_credits(conversion: service.Conversion) -> tuple[str, dict]:
 
 
 def _result(conversion: service.Conversion, status: str, credits: dict) -> dict:
-    return {"conversion_id": conversion.conversion_id, "conversion": conversion.as_dict(),
-            "credits_status": status, "attribution_credits": credits}
+    return {
+        "conversion_id": conversion.conversion_id,
+        "conversion": conversion.as_dict(),
+        "credits_status": status,
+        "attribution_credits": credits,
+    }
 
 
 def _body() -> dict:
@@ -65,8 +79,9 @@ def _body() -> dict:
 def create():
     principal = g.principal
     try:
-        conversion, created = service.record_conversion(g.db, principal.account_id, principal.environment,
-                                                        principal.key_id, _request(_body()))
+        conversion, created = service.record_conversion(
+            g.db, principal.account_id, principal.environment, principal.key_id, _request(_body())
+        )
     except service.ConversionInputError as exc:
         raise ApiError(str(exc), status=422) from None
     if principal.publishable:  # a web page may record a conversion, never read credits
@@ -75,6 +90,24 @@ def create():
         credits = service.provisional_credits(g.db, principal.account_id, conversion)
         return _result(conversion, "provisional", credits), 201
     return _result(conversion, *current_credits(conversion)), 200
+
+
+@bp.post("/conversions/batch")
+@authenticated()
+def batch():
+    """Offline and CRM conversions (secret keys only): per-row results and a match report."""
+    principal = g.principal
+    try:
+        result = offline_conversions.record_batch(
+            g.db,
+            principal.account_id,
+            principal.environment,
+            openapi.parse_json_body()["conversions"],
+            principal.key_id,
+        )
+    except offline_conversions.BatchInputError as exc:
+        raise ApiError(str(exc), status=422) from None
+    return result.as_dict(), 200
 
 
 @bp.get("/conversions/<conversion_id>")

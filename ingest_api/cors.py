@@ -11,6 +11,7 @@ so no browser page can read an account's data.
   made with a publishable key, or failed before any key was known (so a page can read why),
   and never when it was made with a secret key.
 """
+
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, request

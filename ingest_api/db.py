@@ -23,6 +23,7 @@ current address (`.mbuzz/server.json`) whenever a connection cannot be opened:
 a server restarted on another port (`mbuzz db up` found its port taken) is
 followed without restarting the API.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,15 @@ TIMEOUTS = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 class Database:
     """A small pool of psycopg connections to one URL, recreated after a fork."""
 
-    def __init__(self, url: str, size: int, *, resolve: Callable[[], str] | None = None,
-                 statement_timeout_ms: int = 0, lock_timeout_ms: int = 0) -> None:
+    def __init__(
+        self,
+        url: str,
+        size: int,
+        *,
+        resolve: Callable[[], str] | None = None,
+        statement_timeout_ms: int = 0,
+        lock_timeout_ms: int = 0,
+    ) -> None:
         self.url = url
         self.size = size
         self.resolve = resolve
@@ -61,8 +69,10 @@ class Database:
     def _open(self, url: str) -> psycopg.Connection:
         conn = psycopg.connect(url, connect_timeout=3, autocommit=False)
         try:
-            conn.execute("select set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
-                         (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"))
+            conn.execute(
+                "select set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+                (f"{self.statement_timeout_ms}ms", f"{self.lock_timeout_ms}ms"),
+            )
             conn.commit()
         except BaseException:
             conn.close()
@@ -92,8 +102,14 @@ class Database:
         if self._pool is None or self._pid != os.getpid():
             with self._lock:
                 if self._pool is None or self._pid != os.getpid():
-                    self._pool = QueuePool(self._connect, pool_size=self.size, max_overflow=self.size,
-                                           timeout=10, reset_on_return="rollback", pre_ping=False)
+                    self._pool = QueuePool(
+                        self._connect,
+                        pool_size=self.size,
+                        max_overflow=self.size,
+                        timeout=10,
+                        reset_on_return="rollback",
+                        pre_ping=False,
+                    )
                     event.listen(self._pool, "checkout", _said_goodbye)
                     self._pid = os.getpid()
         return self._pool
@@ -146,9 +162,13 @@ def _said_goodbye(dbapi_connection: psycopg.Connection, record, proxy) -> None:
 
 
 def init_app(app: Flask, url: str, resolve: Callable[[], str] | None = None) -> None:
-    app.extensions["mbuzz.db"] = Database(url, app.config["DB_POOL_SIZE"], resolve=resolve,
-                                          statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT_MS"],
-                                          lock_timeout_ms=app.config["DB_LOCK_TIMEOUT_MS"])
+    app.extensions["mbuzz.db"] = Database(
+        url,
+        app.config["DB_POOL_SIZE"],
+        resolve=resolve,
+        statement_timeout_ms=app.config["DB_STATEMENT_TIMEOUT_MS"],
+        lock_timeout_ms=app.config["DB_LOCK_TIMEOUT_MS"],
+    )
 
 
 def database() -> Database:

@@ -1,4 +1,5 @@
 """The contract served: GET /api/v1/openapi.yml (the document itself) and /api/v1/docs (rendered)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template

@@ -6,6 +6,7 @@ nothing half-written: the request's transaction is rolled back) and unexpected
 exceptions (500, logged with the key material redacted) all answer the same
 shape. The codes are the enum of `Error.code` in docs/api/openapi.yml.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,15 @@ class ApiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 details: Any = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if status is not None:
@@ -57,8 +65,9 @@ class NotFoundError(ApiError):
         super().__init__(f"no {resource} {resource_id!r} in this account")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "details": details}})
     response.status_code = status
     for name, value in (headers or {}).items():
@@ -86,8 +95,13 @@ def _http_error(exc: HTTPException) -> Response:
 
 def unavailable_response() -> Response:
     retry_after = str(current_app.config["RETRY_AFTER_UNAVAILABLE"])
-    return error_response(503, "service_unavailable", "the database is unreachable or too slow; nothing was stored, retry later",
-                          None, {"Retry-After": retry_after})
+    return error_response(
+        503,
+        "service_unavailable",
+        "the database is unreachable or too slow; nothing was stored, retry later",
+        None,
+        {"Retry-After": retry_after},
+    )
 
 
 def _database_error(exc: Exception) -> Response:

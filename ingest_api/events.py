@@ -8,6 +8,7 @@ become rows in a `landing.Batch` (which holds the 32 KB per-event limit on
 the row as stored) and `landing.land` stores them in one statement; the 202
 answers accepted / duplicates / rejected.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -17,6 +18,7 @@ from flask import Blueprint, current_app, g
 
 from ingest_api import landing, openapi, storable
 from ingest_api.auth import authenticated
+from mbuzz.identity import scrub_traits
 from mbuzz.ids import new_id
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1")
@@ -40,13 +42,18 @@ class EventChecker:
             return None, errors
         if self.check_text and (problem := storable.unstorable_text(item)):
             return None, [f"event: {problem}"]
-        if (problem := identity_event_problem(item.get("event_type"), item.get("user_id"), item.get("properties"))):
+        if problem := identity_event_problem(item.get("event_type"), item.get("user_id"), item.get("properties")):
+            return None, [problem]
+        if problem := impression_problem(item.get("event_type"), item.get("properties"), item.get("context")):
+            return None, [problem]
+        if problem := scrub_traits(item.get("properties"), item.get("context")):  # plain e-mail: hashed, never stored
             return None, [problem]
         occurred_at = self.received_iso
         if "timestamp" in item:
             try:
-                occurred_at = landing.settle_future(landing.parse_timestamp(item["timestamp"]),
-                                                    self.received_at, self.tolerance).isoformat()
+                occurred_at = landing.settle_future(
+                    landing.parse_timestamp(item["timestamp"]), self.received_at, self.tolerance
+                ).isoformat()
             except ValueError as exc:
                 return None, [f"timestamp: {exc}"]
         return {
@@ -63,8 +70,9 @@ class EventChecker:
         }, []
 
 
-def identity_event_problem(event_type: str | None, user_id: Any, properties: Any,
-                           names: tuple[str, str] = ("user_id", "properties.group_id")) -> str | None:
+def identity_event_problem(
+    event_type: str | None, user_id: Any, properties: Any, names: tuple[str, str] = ("user_id", "properties.group_id")
+) -> str | None:
     """What an `alias` (links its visitor to `user_id`) or `group` (the visitor's company:
     `properties.group_id`) event lacks, or None. Both doors use it; `names` are the fields as the
     caller sent them (Segment's are userId and groupId)."""
@@ -77,6 +85,20 @@ def identity_event_problem(event_type: str | None, user_id: Any, properties: Any
             return f"{group_field}: is required for group (the company or account id, 1-255 characters)"
         if not isinstance(properties.get("traits", {}), dict):
             return "traits: must be an object"
+    return None
+
+
+def impression_problem(event_type: str | None, properties: Any, context: Any) -> str | None:
+    """What an `impression` (an ad served and seen, docs/impressions.md) lacks, or None: its
+    campaign, `properties.utm_campaign` (or Segment's `context.campaign.name`, the field the
+    warehouse reads next), as 1-255 characters. Both doors use it."""
+    if event_type != "impression":
+        return None
+    campaign = properties.get("utm_campaign") if isinstance(properties, dict) else None
+    if campaign is None and isinstance(context, dict) and isinstance(context.get("campaign"), dict):
+        campaign = context["campaign"].get("name")
+    if not (isinstance(campaign, str) and campaign.strip()) or len(campaign) > 255:
+        return "properties.utm_campaign: is required for impression (the campaign of the ad seen, 1-255 characters)"
     return None
 
 

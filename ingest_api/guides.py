@@ -27,6 +27,7 @@ A reader who is signed out, or whose account has no such key, sees the
 placeholders. The values are checked (a host name, base62 ids) before they go
 into the Markdown, and the pages carry the dashboard's security headers.
 """
+
 from __future__ import annotations
 
 import re
@@ -51,14 +52,29 @@ from mbuzz.paths import GUIDES_DIR
 bp = Blueprint("guides", __name__, url_prefix="/docs")
 
 # The sidebar's order; guides not named here follow, by title.
-ORDER = ("getting_started", "authentication", "install", "mbuzz_js", "segment", "events", "python_sdk", "sdk",
-         "conversions", "attribution_models", "spend", "rate_limits", "errors")
+ORDER = (
+    "getting_started",
+    "authentication",
+    "install",
+    "mbuzz_js",
+    "segment",
+    "events",
+    "python_sdk",
+    "sdk",
+    "conversions",
+    "attribution_models",
+    "spend",
+    "rate_limits",
+    "errors",
+)
 _GUIDE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z")
 _EXAMPLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _HOST = re.compile(r"https?://(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?\Z")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+\Z")
 EXAMPLE_HOST = "http://127.0.0.1:8000"
-_PLACEHOLDERS = re.compile(r"(http://127\.0\.0\.1:8000|https://mbuzz\.example\.com)|(?<!\w)(acct|key|pk_live|pk_test)_(?:…|\.\.\.)")
+_PLACEHOLDERS = re.compile(
+    r"(http://127\.0\.0\.1:8000|https://mbuzz\.example\.com)|(?<!\w)(acct|key|pk_live|pk_test)_(?:…|\.\.\.)"
+)
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 
@@ -81,8 +97,12 @@ class Reader:
     secret_key_id: str | None
 
     def values(self) -> dict[str, str]:
-        found = {"acct": self.account_id, "key": self.secret_key_id, EXAMPLE_HOST: self.host,
-                 **{f"pk_{env}": key for env, key in self.publishable}}
+        found = {
+            "acct": self.account_id,
+            "key": self.secret_key_id,
+            EXAMPLE_HOST: self.host,
+            **{f"pk_{env}": key for env, key in self.publishable},
+        }
         return {name: value for name, value in found.items() if value}
 
 
@@ -92,9 +112,13 @@ def docs_dir() -> Path:
 
 # -- reading the guides ------------------------------------------------------------------------------------------
 
+
 def _plain(inline) -> str:
-    return "".join(c.content if c.type != "softbreak" else " " for c in inline.children or ()
-                   if c.type in ("text", "code_inline", "softbreak")).strip()
+    return "".join(
+        c.content if c.type != "softbreak" else " "
+        for c in inline.children or ()
+        if c.type in ("text", "code_inline", "softbreak")
+    ).strip()
 
 
 @lru_cache(maxsize=256)
@@ -113,7 +137,9 @@ def _read(path: Path, mtime_ns: int) -> Guide:
 
 
 def guides() -> list[Guide]:
-    found = [_read(path, path.stat().st_mtime_ns) for path in sorted(docs_dir().glob("*.md")) if _GUIDE.match(path.stem)]
+    found = [
+        _read(path, path.stat().st_mtime_ns) for path in sorted(docs_dir().glob("*.md")) if _GUIDE.match(path.stem)
+    ]
     rank = {name: i for i, name in enumerate(ORDER)}
     return sorted(found, key=lambda guide: (rank.get(guide.name, len(ORDER)), guide.title.lower()))
 
@@ -132,6 +158,7 @@ def examples() -> list[str]:
 
 
 # -- rendering ---------------------------------------------------------------------------------------------------
+
 
 def _highlight(code: str, lang: str, _attrs) -> str:
     try:
@@ -191,11 +218,14 @@ def substitute(text: str, reader: Reader | None) -> str:
 
 
 def _links_env() -> dict:
-    return {"guides": frozenset(g.name for g in guides()), "examples": frozenset(examples()),
-            "openapi": url_for("docs.document"),
-            "guide_url": url_for("guides.guide", name="__name__"),
-            "example_url": url_for("guides.example", filename="__name__"),
-            "project_url": url_for("guides.project", name="__name__")}
+    return {
+        "guides": frozenset(g.name for g in guides()),
+        "examples": frozenset(examples()),
+        "openapi": url_for("docs.document"),
+        "guide_url": url_for("guides.guide", name="__name__"),
+        "example_url": url_for("guides.example", filename="__name__"),
+        "project_url": url_for("guides.project", name="__name__"),
+    }
 
 
 def render_markdown(source: str, reader: Reader | None, base: Path | None = None) -> str:
@@ -213,6 +243,7 @@ def _highlight_file(filename: str, text: str) -> str:
 
 # -- who reads ---------------------------------------------------------------------------------------------------
 
+
 def current_reader() -> Reader | None:
     """The signed-in dashboard user's values, or None (signed out)."""
     from mbuzz import accounts
@@ -229,16 +260,28 @@ def current_reader() -> Reader | None:
         if key.publishable and key.public_key and _TOKEN.match(key.public_key):
             publishable.setdefault(key.environment, key.public_key)
     secret = sorted((k for k in keys if not k.publishable), key=lambda k: k.environment != "test")
-    return Reader(account_name=g.account.name, host=host if _HOST.match(host) else None, account_id=g.account_id,
-                  publishable=tuple(sorted(publishable.items())),
-                  secret_key_id=secret[0].id if secret and _TOKEN.match(secret[0].id) else None)
+    return Reader(
+        account_name=g.account.name,
+        host=host if _HOST.match(host) else None,
+        account_id=g.account_id,
+        publishable=tuple(sorted(publishable.items())),
+        secret_key_id=secret[0].id if secret and _TOKEN.match(secret[0].id) else None,
+    )
 
 
 # -- views -------------------------------------------------------------------------------------------------------
 
+
 def _page(template: str, reader: Reader | None, status: int = 200, **context):
-    body = render_template(f"guides/{template}", guides=guides(), examples=examples(), reader=reader, copy=copy,
-                           signed_in=g.get("user") is not None, **context)
+    body = render_template(
+        f"guides/{template}",
+        guides=guides(),
+        examples=examples(),
+        reader=reader,
+        copy=copy,
+        signed_in=g.get("user") is not None,
+        **context,
+    )
     return body, status
 
 
@@ -262,8 +305,13 @@ def example(filename: str):
         return not_found()
     reader = current_reader()
     text = (docs_dir() / "examples" / filename).read_text(encoding="utf-8")
-    return _page("example.html", reader, current=f"examples/{filename}", filename=filename,
-                 code=_highlight_file(filename, substitute(text, reader)))
+    return _page(
+        "example.html",
+        reader,
+        current=f"examples/{filename}",
+        filename=filename,
+        code=_highlight_file(filename, substitute(text, reader)),
+    )
 
 
 @bp.get("/project/<path:name>")
@@ -273,14 +321,16 @@ def project(name: str):
         return not_found()
     reader = current_reader()
     item = _read(path, path.stat().st_mtime_ns)
-    return _page("guide.html", reader, current=None, guide=item,
-                 html=render_markdown(item.source, reader, base=path.parent))
+    return _page(
+        "guide.html", reader, current=None, guide=item, html=render_markdown(item.source, reader, base=path.parent)
+    )
 
 
 @bp.get("/highlight.css")
 def highlight_css():
-    return Response(_FORMATTER.get_style_defs(".doc pre"), mimetype="text/css",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        _FORMATTER.get_style_defs(".doc pre"), mimetype="text/css", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
 @bp.get("/<path:rest>")

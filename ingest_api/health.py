@@ -1,4 +1,5 @@
 """GET /api/v1/health: is the API up, can it reach PostgreSQL? No auth."""
+
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
@@ -25,6 +26,9 @@ def health():
             conn.execute("select 1").fetchone()
     except DatabaseUnavailable:
         retry_after = str(current_app.config["RETRY_AFTER_UNAVAILABLE"])
-        return ({"status": "unavailable", "database": "unreachable", "version": mbuzz_version()}, 503,
-                {"Retry-After": retry_after})
+        return (
+            {"status": "unavailable", "database": "unreachable", "version": mbuzz_version()},
+            503,
+            {"Retry-After": retry_after},
+        )
     return {"status": "ok", "database": "ok", "version": mbuzz_version()}

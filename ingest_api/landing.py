@@ -6,6 +6,7 @@ explains the two idempotency walls), choosing the wall once per app
 (`mbuzz.db.events_are_unique`). The caller's transaction is scoped to the account, so
 row-level security checks every row written.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,9 +82,15 @@ def land(conn: psycopg.Connection, principal: Principal, batch: Batch, received_
     accepted = 0
     if batch.rows:
         accepted = land_events(
-            conn, (b"[" + b",".join(batch.rows) + b"]").decode("utf-8"), unique=_events_unique(conn),
-            account_id=principal.account_id, environment=principal.environment, received_at=received_at,
-            api_key_id=principal.key_id, source=source)
+            conn,
+            (b"[" + b",".join(batch.rows) + b"]").decode("utf-8"),
+            unique=_events_unique(conn),
+            account_id=principal.account_id,
+            environment=principal.environment,
+            received_at=received_at,
+            api_key_id=principal.key_id,
+            source=source,
+        )
     duplicates = len(batch.rows) - accepted + batch.repeats
     return {"accepted": accepted, "duplicates": duplicates, "rejected": sorted(batch.rejected, key=_index)}
 
@@ -93,6 +100,7 @@ def _index(rejection: dict) -> int:
 
 
 # -- timestamps ---------------------------------------------------------------
+
 
 def parse_timestamp(value: Any) -> datetime:
     """An ISO-8601 string as an aware UTC datetime (no offset → UTC). ValueError otherwise."""

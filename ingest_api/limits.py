@@ -22,6 +22,7 @@ library's own (`LIMITS:<prefix>/…`), in memory through its MemoryStorage.
     wait(limit, key, scope)          # seconds until `key` may try again (0: now); counts nothing
     hit(…) on failure, forget(…)     # a budget of failures only (the dashboard's sign-ins per e-mail)
 """
+
 from __future__ import annotations
 
 import math
@@ -90,19 +91,24 @@ class Limiter:
         keys = [item.key_for(self.key_prefix, scope, key) for item in items]
         if self._script is not None:
             now = time.time()
-            answers = self._script(keys=[self.storage.prefixed_key(k) for k in keys],
-                                   args=[item.get_expiry() for item in items])
+            answers = self._script(
+                keys=[self.storage.prefixed_key(k) for k in keys], args=[item.get_expiry() for item in items]
+            )
             return [WindowState(item, int(c), now + int(ms) / 1000) for item, (c, ms) in zip(items, answers)]
-        return [WindowState(item, self.storage.incr(k, item.get_expiry()), self.storage.get_expiry(k))
-                for item, k in zip(items, keys)]
+        return [
+            WindowState(item, self.storage.incr(k, item.get_expiry()), self.storage.get_expiry(k))
+            for item, k in zip(items, keys)
+        ]
 
     def wait(self, limit: str, key: str, scope: str) -> float:
         """Seconds until every window of `limit` for `key` has room again (0: it has room now); counts nothing."""
         strategy = FixedWindowRateLimiter(self.storage)  # the same keys and windows as count()
         now = time.time()
-        waits = [stats.reset_time - now
-                 for stats in (strategy.get_window_stats(item, self.key_prefix, scope, key) for item in _parse(limit))
-                 if stats.remaining <= 0]
+        waits = [
+            stats.reset_time - now
+            for stats in (strategy.get_window_stats(item, self.key_prefix, scope, key) for item in _parse(limit))
+            if stats.remaining <= 0
+        ]
         return max([0.0, *waits])
 
     def forget(self, limit: str, key: str, scope: str) -> None:
@@ -174,8 +180,11 @@ def check_account_limit() -> None:
     g.rate_limit = head
     if head.breached:
         retry_after = max(0, math.ceil(head.reset_at - time.time()))
-        raise ApiError(f"rate limit exceeded ({head.limit}); retry after the Retry-After header's seconds",
-                       status=429, headers={"Retry-After": str(retry_after)})
+        raise ApiError(
+            f"rate limit exceeded ({head.limit}); retry after the Retry-After header's seconds",
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def _add_headers(response: Response) -> Response:

@@ -8,6 +8,7 @@ batch envelope), and the item schemas the envelopes point to (`Event`,
 batch on its own, so one bad event is reported, not fatal. The body is
 parsed once per request (`parse_json_body()`).
 """
+
 from __future__ import annotations
 
 import json
@@ -108,8 +109,12 @@ class ApiSpec:
         rule = flask_request.url_rule.rule if flask_request.url_rule else flask_request.path
         method = flask_request.method
         auth = flask_request.authorization
-        key = (rule, method, auth.type if auth else None,
-               tuple(_parameter_value(flask_request, where, name) for where, name in self._parameters(rule, method)))
+        key = (
+            rule,
+            method,
+            auth.type if auth else None,
+            tuple(_parameter_value(flask_request, where, name) for where, name in self._parameters(rule, method)),
+        )
         try:
             return self._envelope_errors[key]
         except KeyError:
@@ -146,8 +151,11 @@ class ApiSpec:
             for method, operation in item.items():
                 if method not in HTTP_METHODS:
                     continue
-                schema = (((operation.get("requestBody") or {}).get("content") or {})
-                          .get("application/json", {}).get("schema"))
+                schema = (
+                    ((operation.get("requestBody") or {}).get("content") or {})
+                    .get("application/json", {})
+                    .get("schema")
+                )
                 if schema is not None:
                     validators[(path, method.upper())] = ItemValidator(self.document, schema)
         return validators
@@ -155,10 +163,12 @@ class ApiSpec:
     @cached_property
     def _text_json_operations(self) -> frozenset[tuple[str, str]]:
         """Operations whose document also takes their JSON body as `text/plain` (analytics.js's beacon)."""
-        return frozenset((path, method.upper()) for path, item in self.document["paths"].items()
-                         for method, operation in item.items()
-                         if method in HTTP_METHODS
-                         and "text/plain" in ((operation.get("requestBody") or {}).get("content") or {}))
+        return frozenset(
+            (path, method.upper())
+            for path, item in self.document["paths"].items()
+            for method, operation in item.items()
+            if method in HTTP_METHODS and "text/plain" in ((operation.get("requestBody") or {}).get("content") or {})
+        )
 
     def takes_json_as_text(self, flask_rule: str, method: str) -> bool:
         return (_openapi_path(flask_rule), method.upper()) in self._text_json_operations
@@ -192,8 +202,9 @@ class ItemValidator:
         target = schema
         if "$ref" in target:
             target = document["components"]["schemas"][target["$ref"].rsplit("/", 1)[-1]]
-        self.batch_fields = tuple(name for name, prop in (target.get("properties") or {}).items()
-                                  if prop.get("type") == "array")
+        self.batch_fields = tuple(
+            name for name, prop in (target.get("properties") or {}).items() if prop.get("type") == "array"
+        )
         # bodies whose items the view checks one by one (a batch envelope, or one Segment message
         # handled as a batch of one), reporting unstorable text per item instead of refusing the body
         self.checked_per_item = bool(self.batch_fields) or schema.get("$ref", "").endswith(PER_ITEM_SCHEMAS)
@@ -205,7 +216,8 @@ class ItemValidator:
 
             self._is_valid = jsonschema_rs.validator_for(root).is_valid
             self._all_valid = jsonschema_rs.validator_for(
-                {"type": "array", "items": schema, "components": document["components"]}).is_valid
+                {"type": "array", "items": schema, "components": document["components"]}
+            ).is_valid
         except Exception:
             pass
 
@@ -295,9 +307,15 @@ def parse_json_body() -> Any:
     if parsed is not _NOT_PARSED:
         return parsed
     mimetype = request.mimetype
-    if mimetype != "application/json" and not mimetype.endswith("+json") and not (
-            mimetype == "text/plain" and request.url_rule is not None
-            and spec().takes_json_as_text(request.url_rule.rule, request.method)):
+    if (
+        mimetype != "application/json"
+        and not mimetype.endswith("+json")
+        and not (
+            mimetype == "text/plain"
+            and request.url_rule is not None
+            and spec().takes_json_as_text(request.url_rule.rule, request.method)
+        )
+    ):
         raise ApiError("send the body as JSON with Content-Type: application/json", status=415)
     body = _decoded_body()
     g.body_size = len(body)
@@ -326,19 +344,24 @@ def validate_request() -> None:
         if isinstance(error, SecurityValidationError):
             raise ApiError("missing or malformed credentials", status=401)
         raise ApiError(f"invalid request: {error}", status=422, details={"errors": [str(error)[:500]]})
-    body_schema = document.body_validator(request.url_rule.rule if request.url_rule else request.path,
-                                          request.method)
+    body_schema = document.body_validator(request.url_rule.rule if request.url_rule else request.path, request.method)
     if body_schema is None:
         return
     body = parse_json_body()
     errors = body_schema.errors(body)
     if not errors:
-        if not body_schema.checked_per_item and storable.body_may_hold_unstorable_text(g.body) and (
-                problem := storable.unstorable_text(body)):
+        if (
+            not body_schema.checked_per_item
+            and storable.body_may_hold_unstorable_text(g.body)
+            and (problem := storable.unstorable_text(body))
+        ):
             raise ApiError(f"the request body {problem}", status=422, details={"errors": [problem]})
         return
     if any(e.startswith(body_schema.batch_fields) and ": more than " in e for e in errors):
         # a batch over the documented item limit is too large, not malformed
         raise ApiError(f"too many items in one batch: {errors[0]}; split it", status=413)
-    raise ApiError("the request body does not have the documented shape: " + "; ".join(errors[:5]),
-                   status=422, details={"errors": errors})
+    raise ApiError(
+        "the request body does not have the documented shape: " + "; ".join(errors[:5]),
+        status=422,
+        details={"errors": errors},
+    )

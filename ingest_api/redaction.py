@@ -5,6 +5,7 @@ A logging filter rewrites records before any handler sees them: `sk_test_…` /
 become `Bearer ****`. It is attached to the loggers the API and its servers
 write through (the app, Werkzeug, gunicorn) and to the root handlers.
 """
+
 from __future__ import annotations
 
 import logging

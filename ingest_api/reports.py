@@ -6,6 +6,7 @@ rows and a hint. The model must be a preset, a data-driven model or one of the a
 custom models (by id or name); otherwise 422 listing the valid ones. `ci=true` adds each
 channel's 95% bootstrap interval (stored with the runs, attribution/intervals.py).
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -19,8 +20,11 @@ from ingest_api.warehouse_reads import warehouse_reads
 from mbuzz import models_service
 from mbuzz.reports import (
     NO_INTERVAL,
+    TREND_BUCKETS,
     attribution_report,
     channel_intervals,
+    channel_trend,
+    comparison_view,
     cost_per_conversion,
     roas,
     spend_by_channel,
@@ -56,8 +60,11 @@ def report():
     valid = models_service.report_models(g.db, account_id)
     model = valid.get(wanted)
     if model is None:
-        raise ApiError(f"model: unknown model {wanted!r}; use one of {', '.join(valid)}", status=422,
-                       details={"valid_models": list(valid)})
+        raise ApiError(
+            f"model: unknown model {wanted!r}; use one of {', '.join(valid)}",
+            status=422,
+            details={"valid_models": list(valid)},
+        )
     hint = None
     try:
         with warehouse_reads(g.db) as conn:
@@ -65,8 +72,16 @@ def report():
     except psycopg.errors.UndefinedTable:
         rows, hint = [], NOT_BUILT
     total = sum(r.conversions for r in rows)
-    out_rows = [{**r.key, "conversions": r.conversions, "revenue": r.revenue, "touches": int(r.touches),
-                 "share": r.conversions / total if total else 0.0} for r in rows]
+    out_rows = [
+        {
+            **r.key,
+            "conversions": r.conversions,
+            "revenue": r.revenue,
+            "touches": int(r.touches),
+            "share": r.conversions / total if total else 0.0,
+        }
+        for r in rows
+    ]
     totals = {"conversions": total, "revenue": sum(r.revenue for r in rows)}
     if group_by == "channel":
         _add_spend(out_rows, totals, spend_by_channel(g.db, account_id, start, end, environment))
@@ -79,8 +94,104 @@ def report():
     if not out_rows and hint is None:
         hint = NO_ROWS
     return {
-        "model": wanted, "from": start.isoformat(), "to": end.isoformat(), "group_by": group_by,
-        "environment": environment, "rows": out_rows, "totals": totals, "hint": hint,
+        "model": wanted,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "group_by": group_by,
+        "environment": environment,
+        "rows": out_rows,
+        "totals": totals,
+        "hint": hint,
+    }
+
+
+def _range() -> tuple[date, date]:
+    start, end = _day("from"), _day("to")
+    if start > end:
+        raise ApiError("from: must not be after to", status=422)
+    return start, end
+
+
+@bp.get("/attribution/comparison")
+@authenticated()
+def comparison():
+    """Every model side by side per channel (share of each model's credited conversions), the spread across
+    models, the models at each end and notes on the largest disagreements (mbuzz.reports.comparison_view)."""
+    account_id = g.principal.account_id
+    start, end = _range()
+    environment = request.args.get("environment") or g.principal.environment
+    names = {model_id: name for name, model_id in models_service.report_models(g.db, account_id).items()}
+    hint = None
+    try:
+        with warehouse_reads(g.db) as conn:
+            view = comparison_view(conn, account_id, start, end, environment)
+    except psycopg.errors.UndefinedTable:
+        view, hint = {"models": [], "rows": [], "notes": []}, NOT_BUILT
+    if not view["rows"] and hint is None:
+        hint = NO_ROWS
+    label = lambda m: names.get(m, m)  # noqa: E731  custom models by their name
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "environment": environment,
+        "models": [label(m) for m in view["models"]],
+        "channels": [
+            {
+                "channel": d.channel,
+                "shares": {label(m): s for m, s in d.shares.items()},
+                "spread": d.spread,
+                "ratio": d.ratio,
+                "std": d.std,
+                "high": label(d.high),
+                "low": label(d.low),
+            }
+            for d in view["rows"]
+        ],
+        "notes": view["notes"],
+        "hint": hint,
+    }
+
+
+@bp.get("/attribution/trend")
+@authenticated()
+def trend():
+    """Credited conversions and revenue per channel per day or week for one model (the daily aggregate)."""
+    account_id = g.principal.account_id
+    start, end = _range()
+    bucket = request.args.get("bucket", "day")
+    if bucket not in TREND_BUCKETS:
+        raise ApiError(f"bucket: must be one of {', '.join(TREND_BUCKETS)}", status=422)
+    environment = request.args.get("environment") or g.principal.environment
+    wanted = request.args.get("model")
+    if not wanted:
+        raise ApiError("model: required", status=422)
+    valid = models_service.report_models(g.db, account_id)
+    model = valid.get(wanted)
+    if model is None:
+        raise ApiError(
+            f"model: unknown model {wanted!r}; use one of {', '.join(valid)}",
+            status=422,
+            details={"valid_models": list(valid)},
+        )
+    hint = None
+    try:
+        with warehouse_reads(g.db) as conn:
+            points = channel_trend(conn, account_id, model, start, end, bucket, environment)
+    except psycopg.errors.UndefinedTable:
+        points, hint = [], NOT_BUILT
+    if not points and hint is None:
+        hint = NO_ROWS
+    return {
+        "model": wanted,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "bucket": bucket,
+        "environment": environment,
+        "rows": [
+            {"period": p.period.isoformat(), "channel": p.channel, "conversions": p.conversions, "revenue": p.revenue}
+            for p in points
+        ],
+        "hint": hint,
     }
 
 
@@ -88,8 +199,11 @@ def _add_spend(rows: list[dict], totals: dict, spend: dict[str, float]) -> None:
     """Spend, ROAS and cost per conversion on channel rows; a channel with spend and no credit
     is a row too (all cost, no return)."""
     seen = {row["channel"] for row in rows}
-    rows.extend({"channel": channel, "conversions": 0.0, "revenue": 0.0, "touches": 0, "share": 0.0}
-                for channel in sorted(spend) if channel not in seen)
+    rows.extend(
+        {"channel": channel, "conversions": 0.0, "revenue": 0.0, "touches": 0, "share": 0.0}
+        for channel in sorted(spend)
+        if channel not in seen
+    )
     for row in rows:
         cost = spend.get(row["channel"])
         row["spend"] = cost
@@ -105,11 +219,17 @@ def _add_intervals(rows: list[dict], intervals: dict) -> None:
         found = intervals.get(row["channel"])
         if found is None:
             reason = NO_INTERVAL if row["conversions"] else "no credited conversions: nothing to put an interval on"
-            row.update(conversions_lower=None, conversions_upper=None, revenue_lower=None, revenue_upper=None,
-                       ci_reason=reason)
+            row.update(
+                conversions_lower=None, conversions_upper=None, revenue_lower=None, revenue_upper=None, ci_reason=reason
+            )
             continue
-        row.update(conversions_lower=found.conversions_lower, conversions_upper=found.conversions_upper,
-                   revenue_lower=found.revenue_lower, revenue_upper=found.revenue_upper, ci_reason=found.reason)
+        row.update(
+            conversions_lower=found.conversions_lower,
+            conversions_upper=found.conversions_upper,
+            revenue_lower=found.revenue_lower,
+            revenue_upper=found.revenue_upper,
+            ci_reason=found.reason,
+        )
 
 
 def init_app(app) -> None:

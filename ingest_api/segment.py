@@ -29,6 +29,7 @@ doors store the same rows:
 analytics.js loads from its CDN, pointing it back at this host, so
 `AnalyticsBrowser.load({writeKey, cdnURL: "<mbuzz>"})` needs nothing of Segment's.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,18 +41,30 @@ from flask import Blueprint, current_app, g, jsonify, request
 from ingest_api import cors, db, landing, openapi, storable
 from ingest_api.auth import authenticate, authenticated, check_origin
 from ingest_api.errors import ApiError
-from ingest_api.events import EventChecker, identity_event_problem
+from ingest_api.events import EventChecker, identity_event_problem, impression_problem
 from mbuzz.accounts import KEY_PATTERN
+from mbuzz.identity import scrub_traits
 from mbuzz.ids import new_id
 
 bp = Blueprint("segment", __name__, url_prefix="/v1")
 
-EVENT_TYPES = {"track": None, "page": "page_view", "screen": "screen_view", "identify": "identify",
-               "alias": "alias", "group": "group"}
+EVENT_TYPES = {
+    "track": None,
+    "page": "page_view",
+    "screen": "screen_view",
+    "identify": "identify",
+    "alias": "alias",
+    "group": "group",
+}
 # the single-message calls, by their long and short paths
 CALLS = {"track": "t", "page": "p", "identify": "i", "screen": "s", "alias": "a", "group": "g"}
-CAMPAIGN_TO_UTM = {"name": "utm_campaign", "source": "utm_source", "medium": "utm_medium",
-                   "term": "utm_term", "content": "utm_content"}
+CAMPAIGN_TO_UTM = {
+    "name": "utm_campaign",
+    "source": "utm_source",
+    "medium": "utm_medium",
+    "term": "utm_term",
+    "content": "utm_content",
+}
 
 
 def slug(name: str) -> str:
@@ -132,8 +145,10 @@ class SegmentMapper:
             try:
                 occurred_at = received_at - (sent_at - original)  # the client clock's skew removed
             except OverflowError:  # e.g. sentAt in year 1 and originalTimestamp in year 9999
-                return None, ["sentAt/originalTimestamp: the clock-skew correction leaves the representable "
-                              "range; send timestamps close to the real time"]
+                return None, [
+                    "sentAt/originalTimestamp: the clock-skew correction leaves the representable "
+                    "range; send timestamps close to the real time"
+                ]
         else:
             occurred_at = original or received_at
         try:
@@ -148,6 +163,14 @@ class SegmentMapper:
         if problems:
             return None, problems
         if problem := identity_event_problem(event_type, message.get("userId"), properties, ("userId", "groupId")):
+            return None, [problem]
+        if problem := impression_problem(event_type, properties, context):
+            return None, [problem]
+        if isinstance(properties.get("traits"), dict):
+            properties["traits"] = dict(properties["traits"])
+        if isinstance(context.get("traits"), dict):
+            context["traits"] = dict(context["traits"])  # the batch's context is shared by its messages
+        if problem := scrub_traits(properties, context):  # a plain e-mail address is hashed, never stored
             return None, [problem]
         return {
             "event_id": message.get("messageId") or new_id("evt"),
@@ -210,24 +233,38 @@ def settings(write_key: str):
     with db.transaction() as conn:
         principal = authenticate(conn, write_key)
     if not principal.publishable:
-        raise ApiError("a secret key (sk_…) was put in a web page: revoke it, and load analytics.js with a "
-                       "publishable key (pk_…)", status=403, code="secret_key_in_browser")
+        raise ApiError(
+            "a secret key (sk_…) was put in a web page: revoke it, and load analytics.js with a publishable key (pk_…)",
+            status=403,
+            code="secret_key_in_browser",
+        )
     origin = request.headers.get("Origin")
     check_origin(principal, origin)
-    response = jsonify({
-        "integrations": {"Segment.io": {"apiKey": write_key, "apiHost": f"{request.host}/v1",
-                                        "protocol": request.scheme, "unbundledIntegrations": [],
-                                        "addBundledMetadata": False}},
-        "plan": {"track": {"__default": {"enabled": True}}, "identify": {"__default": {"enabled": True}},
-                 "group": {"__default": {"enabled": True}}},
-        "edgeFunction": {},
-        "analyticsNextEnabled": True,
-        "middlewareSettings": {},
-        "enabledMiddleware": {},
-        "metrics": {"sampleRate": 0},
-        "legacyVideoPluginsEnabled": False,
-        "remotePlugins": [],
-    })
+    response = jsonify(
+        {
+            "integrations": {
+                "Segment.io": {
+                    "apiKey": write_key,
+                    "apiHost": f"{request.host}/v1",
+                    "protocol": request.scheme,
+                    "unbundledIntegrations": [],
+                    "addBundledMetadata": False,
+                }
+            },
+            "plan": {
+                "track": {"__default": {"enabled": True}},
+                "identify": {"__default": {"enabled": True}},
+                "group": {"__default": {"enabled": True}},
+            },
+            "edgeFunction": {},
+            "analyticsNextEnabled": True,
+            "middlewareSettings": {},
+            "enabledMiddleware": {},
+            "metrics": {"sampleRate": 0},
+            "legacyVideoPluginsEnabled": False,
+            "remotePlugins": [],
+        }
+    )
     response.headers["Cache-Control"] = "public, max-age=300"
     if origin is not None:
         cors.allow_origin(response)

@@ -5,6 +5,7 @@ Both take the same rows (mbuzz/spend.py validates each on its own): 200 with
 (a day, channel and campaign already uploaded is replaced), under the key's account and
 environment. marts.rpt_channel_roas joins them with every model's credits.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, request

@@ -5,6 +5,7 @@ finds a suspect escape is the parsed value checked (`unstorable_text`). Batch
 endpoints reject the offending items one by one; every other JSON body is
 refused whole with 422 by `openapi.validate_request`.
 """
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ If-None-Match answers 304), and readable from any origin (`Access-Control-Allow-
 `Cross-Origin-Resource-Policy: cross-origin`), so pages with COEP or `<script crossorigin>`
 and Subresource Integrity can load it. How a site installs it: docs/api/browser.md.
 """
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """GET /api/v1/validate: which account and environment does this key belong to?"""
+
 from __future__ import annotations
 
 from flask import Blueprint, g
@@ -12,5 +13,8 @@ bp = Blueprint("validate", __name__, url_prefix="/api/v1")
 @authenticated()
 def validate():
     principal = g.principal
-    return {"valid": True, "account": {"id": principal.account_id, "name": principal.account_name},
-            "environment": principal.environment}
+    return {
+        "valid": True,
+        "account": {"id": principal.account_id, "name": principal.account_name},
+        "environment": principal.environment,
+    }

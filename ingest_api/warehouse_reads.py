@@ -6,6 +6,7 @@ policies, so the few API queries that read them run under the connection's own l
 a moment, always filtered by the request's account in the query itself. A savepoint wraps them:
 a missing table (the pipeline has not run yet) rolls back to it, not the whole request.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator

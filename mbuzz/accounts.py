@@ -10,6 +10,7 @@ Two kinds of key, both looked up by their SHA-256 digest:
   It is public by design — it sits in a web page's source — so its plaintext is
   kept too (`public_key`) and may be shown again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mbuzz.errors import MbuzzError, NotFound
+from mbuzz.fx import currency_code, timezone_name
 from mbuzz.ids import new_id, random_base62
 
 KEY_PREFIX_LEN = 12  # "sk_test_abc1": enough to recognise a key, useless to an attacker
@@ -29,7 +31,8 @@ MAX_ORIGINS = 50
 # scheme://host[:port], host a DNS name (optionally `*.` + a domain of 2+ labels), IPv4 or [IPv6]
 _ORIGIN = re.compile(
     r"(?P<scheme>https?)://(?P<host>(?P<wild>\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
-    r"|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?\Z")
+    r"|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]{1,5}))?\Z"
+)
 
 
 @dataclass(frozen=True)
@@ -133,22 +136,19 @@ def origin_allowed(origin: str, allowed_origins: tuple[str, ...] | list[str]) ->
     return False
 
 
-_CURRENCY = re.compile(r"[A-Z]{3}\Z")
-
-
-def _currency(code: str) -> str:
-    code = (code or "").strip().upper()
-    if not _CURRENCY.match(code):
-        raise MbuzzError(f"{code!r} is not an ISO 4217 currency code (three letters, e.g. EUR)")
-    return code
-
-
-def create_account(conn, name: str, tier: str = "standard", currency: str | None = None) -> Account:
-    """A new account; `currency` is the default for conversions sent with revenue but no currency."""
+def create_account(
+    conn, name: str, tier: str = "standard", currency: str | None = None, timezone: str | None = None
+) -> Account:
+    """A new account. `currency` (ISO 4217) is its reporting currency and the default of conversions
+    sent with revenue but no currency; `timezone` (IANA, default UTC) makes its days (docs/money.md)."""
     name = name.strip()
     if not name:
         raise MbuzzError("an account needs a name")
-    settings = {"currency": _currency(currency)} if currency else {}
+    settings = {}
+    if currency:
+        settings["currency"] = currency_code(currency)
+    if timezone:
+        settings["timezone"] = timezone_name(timezone)
     row = conn.execute(
         "insert into raw.accounts (id, name, tier, settings) values (%s, %s, %s, %s::jsonb) "
         "returning id, name, tier, created_at",
@@ -157,12 +157,35 @@ def create_account(conn, name: str, tier: str = "standard", currency: str | None
     return Account(*row)
 
 
-def set_default_currency(conn, account_id: str, currency: str) -> str:
-    code = _currency(currency)
+def _set_setting(conn, account_id: str, key: str, value: str) -> None:
     get_account(conn, account_id)
-    conn.execute("update raw.accounts set settings = settings || jsonb_build_object('currency', %s::text) "
-                 "where id = %s", (code, account_id))
+    conn.execute(
+        "update raw.accounts set settings = settings || jsonb_build_object(%s::text, %s::text) where id = %s",
+        (key, value, account_id),
+    )
+
+
+def set_default_currency(conn, account_id: str, currency: str) -> str:
+    code = currency_code(currency)
+    _set_setting(conn, account_id, "currency", code)
     return code
+
+
+def set_timezone(conn, account_id: str, timezone: str) -> str:
+    name = timezone_name(timezone)
+    _set_setting(conn, account_id, "timezone", name)
+    return name
+
+
+def money_settings(conn, account_id: str) -> tuple[str | None, str]:
+    """(reporting currency or None, IANA time zone) of an account."""
+    row = conn.execute(
+        "select settings ->> 'currency', coalesce(settings ->> 'timezone', 'UTC') from raw.accounts where id = %s",
+        (account_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no account {account_id!r}: list accounts with `mbuzz accounts list`")
+    return row[0], row[1]
 
 
 def get_account(conn, account_id: str) -> Account:
@@ -177,8 +200,10 @@ def list_accounts(conn) -> list[Account]:
     return [Account(*r) for r in rows]
 
 
-_KEY_COLUMNS = ("id, account_id, name, environment, key_prefix, created_at, last_used_at, revoked_at, "
-                "kind, allowed_origins, public_key")
+_KEY_COLUMNS = (
+    "id, account_id, name, environment, key_prefix, created_at, last_used_at, revoked_at, "
+    "kind, allowed_origins, public_key"
+)
 
 
 def _key(row) -> ApiKey:
@@ -199,15 +224,24 @@ def _checked_origins(origins, hint_when_none: str) -> list[str]:
     return allowed
 
 
-def create_key(conn, account_id: str, environment: str, name: str = "", *, publishable: bool = False,
-               origins: tuple[str, ...] | list[str] = ()) -> NewKey:
+def create_key(
+    conn,
+    account_id: str,
+    environment: str,
+    name: str = "",
+    *,
+    publishable: bool = False,
+    origins: tuple[str, ...] | list[str] = (),
+) -> NewKey:
     """A new key; a publishable one needs at least one allowed origin (exact or `https://*.domain`)."""
     if environment not in ENVIRONMENTS:
         raise MbuzzError(f"environment must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
     kind = "publishable" if publishable else "secret"
     allowed: list[str] = []
     if publishable:
-        allowed = _checked_origins(origins, "e.g. --origin https://shop.example (the sites whose pages may send with it)")
+        allowed = _checked_origins(
+            origins, "e.g. --origin https://shop.example (the sites whose pages may send with it)"
+        )
     elif origins:
         raise MbuzzError("allowed origins are for publishable keys; a secret key must never be used from a browser")
     get_account(conn, account_id)
@@ -215,8 +249,17 @@ def create_key(conn, account_id: str, environment: str, name: str = "", *, publi
     row = conn.execute(
         f"insert into raw.api_keys (id, account_id, name, environment, key_digest, key_prefix, kind, "
         f"allowed_origins, public_key) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) returning {_KEY_COLUMNS}",
-        (new_id("key"), account_id, name, environment, digest(plaintext), plaintext[:KEY_PREFIX_LEN], kind,
-         allowed, plaintext if publishable else None),
+        (
+            new_id("key"),
+            account_id,
+            name,
+            environment,
+            digest(plaintext),
+            plaintext[:KEY_PREFIX_LEN],
+            kind,
+            allowed,
+            plaintext if publishable else None,
+        ),
     ).fetchone()
     return NewKey(_key(row), plaintext)
 
@@ -241,8 +284,14 @@ def revoke_key(conn, key_id: str, account_id: str | None = None) -> ApiKey:
     return _key(row)
 
 
-def set_origins(conn, key_id: str, account_id: str | None = None, *, add: tuple[str, ...] | list[str] = (),
-                remove: tuple[str, ...] | list[str] = ()) -> ApiKey:
+def set_origins(
+    conn,
+    key_id: str,
+    account_id: str | None = None,
+    *,
+    add: tuple[str, ...] | list[str] = (),
+    remove: tuple[str, ...] | list[str] = (),
+) -> ApiKey:
     """Add and remove allowed origins of a publishable key (at least one must remain)."""
     row = conn.execute(
         f"select {_KEY_COLUMNS} from raw.api_keys where id = %s and (%s::text is null or account_id = %s) for update",
@@ -255,6 +304,7 @@ def set_origins(conn, key_id: str, account_id: str | None = None, *, add: tuple[
         raise MbuzzError(f"{key_id} is a secret key: only publishable keys have allowed origins")
     dropped = {normalise_origin(o) for o in remove}
     origins = _checked_origins([o for o in key.allowed_origins if o not in dropped] + list(add), "revoke it instead")
-    row = conn.execute(f"update raw.api_keys set allowed_origins = %s where id = %s returning {_KEY_COLUMNS}",
-                       (origins, key_id)).fetchone()
+    row = conn.execute(
+        f"update raw.api_keys set allowed_origins = %s where id = %s returning {_KEY_COLUMNS}", (origins, key_id)
+    ).fetchone()
     return _key(row)

@@ -13,48 +13,111 @@ A service: no Dagster here. The asset in orchestration/assets/attribution.py is 
 of `run_attribution`, and so can a test or a script be; the dashboard reads journeys with
 `load_journeys`.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
-from attribution.intervals import SAMPLES, CreditIntervals, credit_intervals, poisson_weights
+from attribution.intervals import SAMPLES, CreditIntervals, credit_intervals, journey_weights, merge_intervals
 from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
-from attribution.markov import markov_channel_summary
 from attribution.models import DATA_DRIVEN, list_presets, load_model
 from mbuzz.ids import new_ids
 from mbuzz.paths import SEEDS_DIR
+from mbuzz.settings import get_settings
 
 FIT_WINDOW_DAYS = 90  # data-driven models learn from the paths of this window before the run's end
 BOOTSTRAP_SAMPLES = 30  # resamples for the 95% intervals of Markov channel totals
 INTERVAL_SAMPLES = SAMPLES  # resamples for the 95% intervals on every model's credited numbers
 INTERVAL_GROUPS = ["environment", "channel", "day"]
 CREDIT_COLUMNS = (
-    "account_id", "credit_id", "run_id", "environment", "model", "conversion_id", "conversion_type",
-    "converted_at", "touch_index", "session_id", "channel", "credit", "revenue_credit",
-    "utm_source", "utm_medium", "utm_campaign",
+    "account_id",
+    "credit_id",
+    "run_id",
+    "environment",
+    "model",
+    "conversion_id",
+    "conversion_type",
+    "converted_at",
+    "touch_index",
+    "session_id",
+    "channel",
+    "credit",
+    "revenue_credit",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "local_day",
+    "touch_kind",
 )
 
-JOURNEY_QUERY = """
-select account_id, environment, journey_id, conversion_id, converted, conversion_ts, conversion_type,
-       coalesce(revenue, 0)::float8 as revenue, touch_ts, session_id, channel,
-       utm_source, utm_medium, utm_campaign, coalesce(milestones, '') as milestones
-from marts.fct_conversion_journeys
+JOURNEY_COLUMNS = (
+    "account_id",
+    "environment",
+    "journey_id",
+    "conversion_id",
+    "converted",
+    "conversion_ts",
+    "conversion_type",
+    "revenue",
+    "touch_ts",
+    "session_id",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "milestones",
+    "touch_kind",
+)
+
+_JOURNEY_WINDOW = """
 where account_id = %(account_id)s
   and (
     (converted and conversion_ts >= %(fit_start)s and conversion_ts < %(end)s)
     or (not converted and %(with_paths)s and touch_ts >= %(fit_start)s and touch_ts < %(end)s)
-  )
+  )"""
+# the visits of fct_conversion_journeys and the impressions of fct_journey_impressions
+# (docs/impressions.md): one touch table, touch_kind telling them apart
+JOURNEY_QUERY = f"""
+select account_id, environment, journey_id, conversion_id, converted, conversion_ts, conversion_type,
+       coalesce(revenue, 0)::float8 as revenue, touch_ts, session_id, channel,
+       utm_source, utm_medium, utm_campaign, coalesce(milestones, '') as milestones,
+       case when session_id is not null then 'visit' end as touch_kind
+from marts.fct_conversion_journeys{_JOURNEY_WINDOW}
 """
+IMPRESSIONS_QUERY = f"""
+union all
+select account_id, environment, journey_id, conversion_id, converted, conversion_ts, conversion_type,
+       coalesce(revenue, 0)::float8, touch_ts, null, channel,
+       utm_source, utm_medium, utm_campaign, '', touch_kind
+from marts.fct_journey_impressions{_JOURNEY_WINDOW}
+"""
+JOURNEY_ORDER = "order by journey_id\n"  # whole journeys in a row: journey_chunks cuts between them
+
+
+# account-level (B2B) journeys, for `journey_by account` models (docs/b2b.md)
+GROUP_JOURNEY_QUERY = """
+select account_id, environment, journey_id, conversion_id, converted, conversion_ts, conversion_type,
+       coalesce(revenue, 0)::float8 as revenue, touch_ts, session_id, channel,
+       utm_source, utm_medium, utm_campaign, coalesce(milestones, '') as milestones
+from marts.fct_group_conversion_journeys
+where account_id = %(account_id)s
+  and converted and conversion_ts >= %(start)s and conversion_ts < %(end)s
+"""
+NO_GROUPS = (
+    "journey_by account: this account has no company (B2B group) journeys: no `group` call put a person "
+    "with sessions or conversions into a company (docs/b2b.md)"
+)
 
 
 @dataclass
@@ -82,8 +145,12 @@ def config_of(models: dict[str, dict], options: JourneyOptions, data_driven: boo
         "models": {name: models[name] for name in sorted(models)},
         "data_driven": list(DATA_DRIVEN) if data_driven else [],
         "journey_options": {
-            "lookback_days": options.lookback_days, "max_touches": options.max_touches,
-            "transform": options.transform, "conversion_cycles": options.conversion_cycles,
+            "lookback_days": options.lookback_days,
+            "max_touches": options.max_touches,
+            "transform": options.transform,
+            "conversion_cycles": options.conversion_cycles,
+            "impression_lookback_days": options.impression_lookback_days,
+            "impressions": options.impressions,
         },
         "fit_window_days": FIT_WINDOW_DAYS,
         "channel_rules": channel_rules_digest(),
@@ -106,16 +173,73 @@ def custom_models(conn, account_id: str) -> dict[str, dict]:
     return {model_id: compiled for model_id, compiled in rows}
 
 
-def load_journeys(conn, account_id: str, start: datetime, end: datetime, with_paths: bool) -> pd.DataFrame:
-    fit_start = start - timedelta(days=FIT_WINDOW_DAYS) if with_paths else start
-    cur = conn.execute(JOURNEY_QUERY, {"account_id": account_id, "fit_start": fit_start, "end": end,
-                                       "with_paths": with_paths})
-    columns = [d.name for d in cur.description]
-    frame = pd.DataFrame(cur.fetchall(), columns=columns)
+def _journey_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=columns)
     # the engine reads a zero-touch conversion as a row with empty channel and touch_ts
     frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), "")
     frame["converted_at"] = frame["conversion_ts"]  # carried through the engine onto each credit
     return frame
+
+
+def account_level(models: dict[str, dict]) -> dict[str, dict]:
+    """The models that run on account-level journeys (`journey_by account`)."""
+    return {name: m for name, m in models.items() if m.get("journey_by") == "account"}
+
+
+def has_group_journeys(conn, account_id: str) -> bool:
+    row = conn.execute(
+        "select exists (select 1 from marts.fct_group_conversion_journeys where account_id = %s)", (account_id,)
+    ).fetchone()
+    return bool(row[0])
+
+
+def load_group_journeys(conn, account_id: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The account-level journeys of the group conversions converted in [start, end), in the
+    engine's touch-table form (as `load_journeys`)."""
+    cur = conn.execute(GROUP_JOURNEY_QUERY, {"account_id": account_id, "start": start, "end": end})
+    frame = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), "")
+    frame["converted_at"] = frame["conversion_ts"]
+    return frame
+
+
+def journey_chunks(
+    conn, account_id: str, start: datetime, end: datetime, with_paths: bool, rows: int
+) -> Iterator[pd.DataFrame]:
+    """The account's journeys (those converted in [start, end), and with_paths the fit window's
+    paths too) as frames of about `rows` touches, each holding whole journeys: a server-side
+    cursor read with fetchmany, cut on journey boundaries (the query orders by journey), so the
+    reader's memory follows the chunk, not the history. `conn` must be in a transaction."""
+    fit_start = start - timedelta(days=FIT_WINDOW_DAYS) if with_paths else start
+    params = {"account_id": account_id, "fit_start": fit_start, "end": end, "with_paths": with_paths}
+    # a warehouse built before impressions existed (or journeys loaded by hand) has no impressions mart
+    with_impressions = conn.execute("select to_regclass('marts.fct_journey_impressions') is not null").fetchone()[0]
+    query = JOURNEY_QUERY + (IMPRESSIONS_QUERY if with_impressions else "") + JOURNEY_ORDER
+    with conn.cursor(name="mbuzz_journeys") as cur:
+        cur.execute(query, params)
+        columns = [d.name for d in cur.description]
+        journey = columns.index("journey_id")
+        held: list[tuple] = []
+        while batch := cur.fetchmany(rows):
+            held.extend(batch)
+            cut = len(held)
+            while cut and held[cut - 1][journey] == held[-1][journey]:
+                cut -= 1  # the last journey may go on in the next batch
+            if cut:
+                yield _journey_frame(held[:cut], columns)
+                held = held[cut:]
+        if held:
+            yield _journey_frame(held, columns)
+
+
+def load_journeys(conn, account_id: str, start: datetime, end: datetime, with_paths: bool) -> pd.DataFrame:
+    """All of the account's journeys of the window (journey_chunks) in one frame."""
+    with conn.transaction():
+        chunks = list(journey_chunks(conn, account_id, start, end, with_paths, get_settings().journey_chunk))
+    if not chunks:
+        columns = [*JOURNEY_COLUMNS]
+        return _journey_frame([], columns)
+    return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
 
 
 def interval_seed(account_id: str, start: datetime, end: datetime) -> int:
@@ -128,10 +252,12 @@ def interval_seed(account_id: str, start: datetime, end: datetime) -> int:
 def _interval_frame(name: str, result: CreditIntervals) -> pd.DataFrame:
     table = result.table()
     table["model"] = name
-    table["conversion_samples"] = list(result.conversion_samples.T) if result.conversion_samples is not None \
-        else [None] * len(table)
-    table["revenue_samples"] = list(result.revenue_samples.T) if result.revenue_samples is not None \
-        else [None] * len(table)
+    table["conversion_samples"] = (
+        list(result.conversion_samples.T) if result.conversion_samples is not None else [None] * len(table)
+    )
+    table["revenue_samples"] = (
+        list(result.revenue_samples.T) if result.revenue_samples is not None else [None] * len(table)
+    )
     return table
 
 
@@ -139,30 +265,31 @@ def _with_day(credits: pd.DataFrame) -> pd.DataFrame:
     return credits.assign(day=pd.to_datetime(credits["converted_at"], utc=True).dt.date)
 
 
-def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyOptions,
-               start: datetime, end: datetime, data_driven: bool,
-               on_model: Callable[[str], None] | None = None, intervals: bool = True,
-               seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
+def run_models(
+    touches: pd.DataFrame,
+    models: dict[str, dict],
+    options: JourneyOptions,
+    start: datetime,
+    end: datetime,
+    data_driven: bool,
+    on_model: Callable[[str], None] | None = None,
+    intervals: bool = True,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """Credits of the conversions converted in [start, end) under every model.
 
     Returns (credits, channel summaries of data-driven models, {skipped model: reason},
     95% intervals per model, environment, channel and day (attribution/intervals.py): every
     model is judged on the same resamples of the account's journeys, drawn from `seed`)."""
-    frames, summaries, skipped, bounds = [], [], {}, []
-    in_window = touches["converted"].astype(bool) & (touches["conversion_ts"] >= start) & (touches["conversion_ts"] < end)
+    summaries, skipped = [], {}
+    in_window = (
+        touches["converted"].astype(bool) & (touches["conversion_ts"] >= start) & (touches["conversion_ts"] < end)
+    )
     ruled = touches[in_window]
+    frames, parts, conversions = rule_credits(ruled, models, options, on_model, intervals, seed)
+    bounds = [_interval_frame(name, merge_intervals([part], conversions[name])) for name, part in parts.items()]
     journey_index = pd.Index(pd.unique(touches["journey_id"]))
-    weights = poisson_weights(len(journey_index), INTERVAL_SAMPLES, seed) if intervals and len(journey_index) else None
-    if ruled.empty:
-        for name in models:
-            if on_model:
-                on_model(name)
-    else:  # the window's journeys are prepared once and shared by every rule model
-        for name, credits in attribute_many(ruled, models, options, on_model=on_model).items():
-            frames.append(credits.assign(model=name))
-            if weights is not None:  # rule models: all resamples in one matmul
-                bounds.append(_interval_frame(name, credit_intervals(_with_day(credits), journey_index, weights,
-                                                                     INTERVAL_GROUPS)))
+    weights = journey_weights(journey_index, INTERVAL_SAMPLES, seed) if intervals and len(journey_index) else None
     if data_driven:
         journeys = prepare(touches, options)  # once for the three data-driven models
         for name in DATA_DRIVEN:
@@ -176,6 +303,8 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
             keep = credits["journey_id"].isin(set(ruled["journey_id"])).to_numpy()
             frames.append(credits[keep].assign(model=name))
             if name == "markov":
+                from attribution.markov import markov_channel_summary  # scipy's solvers: nightly only
+
                 summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
             if weights is not None and keep.any():  # data-driven: refit on every resample
                 codes = journey_index.get_indexer(journeys.id_index)
@@ -184,53 +313,140 @@ def run_models(touches: pd.DataFrame, models: dict[str, dict], options: JourneyO
                 def refit(b: int, spec=spec, codes=codes, keep=keep) -> pd.DataFrame:
                     return run_model(journeys, spec, journey_weights=weights[b, codes])[keep]
 
-                bounds.append(_interval_frame(name, credit_intervals(_with_day(credits[keep]), journey_index,
-                                                                     weights, INTERVAL_GROUPS, refit=refit)))
+                bounds.append(
+                    _interval_frame(
+                        name,
+                        credit_intervals(
+                            _with_day(credits[keep]), journey_index, weights, INTERVAL_GROUPS, refit=refit
+                        ),
+                    )
+                )
     credits = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     interval_rows = pd.concat(bounds, ignore_index=True) if bounds else pd.DataFrame()
     return credits, summary, skipped, interval_rows
 
 
-def write_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame,
-                  start: datetime, end: datetime, models: list[str]) -> int:
-    """Replace the credits of [start, end) for these models, in the caller's transaction.
+def rule_credits(
+    ruled: pd.DataFrame,
+    models: dict[str, dict],
+    options: JourneyOptions,
+    on_model: Callable[[str], None] | None,
+    intervals: bool,
+    seed: int,
+) -> tuple[list[pd.DataFrame], dict[str, CreditIntervals], dict[str, int]]:
+    """Credits of the converted journeys `ruled` under the rule-based and DSL models (each journey
+    is credited on its own, so any split of the journeys gives the same credits), and per model
+    the unchecked intervals of these journeys (min_conversions=0, weights by journey id: the
+    intervals of several chunks merge exactly, attribution.intervals.merge_intervals) and their
+    number of converting journeys."""
+    frames, parts, conversions = [], {}, {}
+    if ruled.empty:
+        for name in models:
+            if on_model:
+                on_model(name)
+        return frames, parts, conversions
+    journey_index = pd.Index(pd.unique(ruled["journey_id"]))
+    weights = journey_weights(journey_index, INTERVAL_SAMPLES, seed) if intervals else None
+    # the journeys are prepared once and shared by every rule model
+    for name, credits in attribute_many(ruled, models, options, on_model=on_model).items():
+        frames.append(credits.assign(model=name))
+        conversions[name] = len(pd.unique(credits["journey_id"]))
+        if weights is not None:  # rule models: all resamples in one matmul
+            parts[name] = credit_intervals(
+                _with_day(credits), journey_index, weights, INTERVAL_GROUPS, min_conversions=0
+            )
+    return frames, parts, conversions
 
-    The credits go in with COPY (CSV written by pyarrow: ~15x faster than binding a
-    million-row batch); a server that refuses COPY FROM STDIN (the PGlite TimescaleDB
-    test server) gets one statement of arrays bound as parameters and unnest()ed."""
+
+def delete_credits(conn, account_id: str, models: list[str], start: datetime, end: datetime) -> None:
+    """Drop the credits of [start, end) for these models, in the caller's transaction."""
     conn.execute(
         "delete from attribution.attribution_credits where account_id = %s and model = any(%s) "
         "and converted_at >= %s and converted_at < %s",
         (account_id, models, start, end),
     )
+
+
+def write_credits(
+    conn,
+    account_id: str,
+    run_id: str,
+    credits: pd.DataFrame,
+    summary: pd.DataFrame,
+    start: datetime,
+    end: datetime,
+    models: list[str],
+) -> int:
+    """Replace the credits of [start, end) for these models, in the caller's transaction.
+
+    The credits go in with COPY (CSV written by pyarrow: ~15x faster than binding a
+    million-row batch); a server that refuses COPY FROM STDIN (the PGlite TimescaleDB
+    test server) gets one statement of arrays bound as parameters and unnest()ed."""
+    delete_credits(conn, account_id, models, start, end)
+    return insert_credits(conn, account_id, run_id, credits, summary)
+
+
+def insert_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame) -> int:
+    """Add credits (and a channel summary) to the run, in the caller's transaction."""
     if credits.empty:
         return 0
     n = len(credits)
-    frame = pd.DataFrame({
-        "account_id": account_id,
-        "credit_id": new_ids("cred", n),
-        "run_id": run_id,
-        "environment": credits["environment"].to_numpy(),
-        "model": credits["model"].to_numpy(),
-        "conversion_id": credits["journey_id"].astype(str).to_numpy(),
-        "conversion_type": credits["conversion_type"].to_numpy(),
-        "converted_at": pd.to_datetime(credits["converted_at"], utc=True).array,  # tz-aware, not objects
-        "touch_index": credits["touch_index"].astype("int64").to_numpy(),
-        "session_id": credits["session_id"].to_numpy(),
-        "channel": credits["channel"].to_numpy(),
-        "credit": credits["credit"].astype(float).to_numpy(),
-        "revenue_credit": credits["revenue_credit"].astype(float).to_numpy(),
-        "utm_source": credits["utm_source"].to_numpy(),
-        "utm_medium": credits["utm_medium"].to_numpy(),
-        "utm_campaign": credits["utm_campaign"].to_numpy(),
-    })
+    converted_at = pd.to_datetime(credits["converted_at"], utc=True)
+    timezone = conn.execute(
+        "select coalesce(nullif(settings ->> 'timezone', ''), 'UTC') from raw.accounts where id = %s", (account_id,)
+    ).fetchone()
+    # the conversion's day in the account's time zone: the daily aggregates and ROAS group by it
+    local_day = converted_at.dt.tz_convert(timezone[0] if timezone else "UTC").dt.date
+    frame = pd.DataFrame(
+        {
+            "account_id": account_id,
+            "credit_id": new_ids("cred", n),
+            "run_id": run_id,
+            "environment": credits["environment"].to_numpy(),
+            "model": credits["model"].to_numpy(),
+            "conversion_id": credits["journey_id"].astype(str).to_numpy(),
+            "conversion_type": credits["conversion_type"].to_numpy(),
+            "converted_at": converted_at.array,  # tz-aware, not objects
+            "touch_index": credits["touch_index"].astype("int64").to_numpy(),
+            "session_id": credits["session_id"].to_numpy(),
+            "channel": credits["channel"].to_numpy(),
+            "credit": credits["credit"].astype(float).to_numpy(),
+            "revenue_credit": credits["revenue_credit"].astype(float).to_numpy(),
+            "utm_source": credits["utm_source"].to_numpy(),
+            "utm_medium": credits["utm_medium"].to_numpy(),
+            "utm_campaign": credits["utm_campaign"].to_numpy(),
+            "local_day": local_day.to_numpy(),
+            # the unassigned rows of touchless conversions carry no kind: credit them as visits
+            "touch_kind": credits["touch_kind"].fillna("visit").to_numpy()
+            if "touch_kind" in credits
+            else np.full(n, "visit", dtype=object),
+        }
+    )
     if _copy_frame(conn, "attribution.attribution_credits", frame[list(CREDIT_COLUMNS)]):
         _write_summary(conn, account_id, run_id, summary)
         return n
     arrays = [_nullable(frame[c]) for c in CREDIT_COLUMNS]
-    types = ["text", "text", "text", "text", "text", "text", "text", "timestamptz", "int", "text", "text",
-             "float8", "float8", "text", "text", "text"]
+    types = [
+        "text",
+        "text",
+        "text",
+        "text",
+        "text",
+        "text",
+        "text",
+        "timestamptz",
+        "int",
+        "text",
+        "text",
+        "float8",
+        "float8",
+        "text",
+        "text",
+        "text",
+        "date",
+        "text",
+    ]
     unnest = ", ".join(f"%s::{t}[]" for t in types)
     conn.execute(
         f"insert into attribution.attribution_credits ({', '.join(CREDIT_COLUMNS)}) select * from unnest({unnest})",
@@ -247,14 +463,39 @@ def _write_summary(conn, account_id: str, run_id: str, summary: pd.DataFrame) ->
             "insert into attribution.channel_summaries (account_id, run_id, model, channel, removal_effect, "
             "total_conversions, ci_low, ci_high) select * from unnest(%s::text[], %s::text[], %s::text[], %s::text[], "
             "%s::float8[], %s::float8[], %s::float8[], %s::float8[])",
-            [_nullable(rows[c]) if c in rows else [None] * len(rows) for c in
-             ("account_id", "run_id", "model", "channel", "removal_effect", "total_conversions", "ci_low", "ci_high")],
+            [
+                _nullable(rows[c]) if c in rows else [None] * len(rows)
+                for c in (
+                    "account_id",
+                    "run_id",
+                    "model",
+                    "channel",
+                    "removal_effect",
+                    "total_conversions",
+                    "ci_low",
+                    "ci_high",
+                )
+            ],
         )
 
 
-INTERVAL_COLUMNS = ("account_id", "run_id", "model", "environment", "channel", "day", "conversions", "revenue",
-                    "conversions_lower", "conversions_upper", "revenue_lower", "revenue_upper",
-                    "conversion_samples", "revenue_samples", "reason")
+INTERVAL_COLUMNS = (
+    "account_id",
+    "run_id",
+    "model",
+    "environment",
+    "channel",
+    "day",
+    "conversions",
+    "revenue",
+    "conversions_lower",
+    "conversions_upper",
+    "revenue_lower",
+    "revenue_upper",
+    "conversion_samples",
+    "revenue_samples",
+    "reason",
+)
 
 
 def write_intervals(conn, account_id: str, run_id: str, bounds: pd.DataFrame) -> int:
@@ -264,13 +505,16 @@ def write_intervals(conn, account_id: str, run_id: str, bounds: pd.DataFrame) ->
         return 0
     rows = bounds.assign(account_id=account_id, run_id=run_id)
     arrays = {"conversion_samples", "revenue_samples"}
-    values = [[None if v is None else [float(x) for x in v] for v in rows[c]] if c in arrays else _nullable(rows[c])
-              for c in INTERVAL_COLUMNS]
+    values = [
+        [None if v is None else [float(x) for x in v] for v in rows[c]] if c in arrays else _nullable(rows[c])
+        for c in INTERVAL_COLUMNS
+    ]
     with conn.cursor() as cur:
         cur.executemany(
             f"insert into attribution.credit_intervals ({', '.join(INTERVAL_COLUMNS)}) "
             f"values ({', '.join(['%s'] * len(INTERVAL_COLUMNS))})",
-            list(zip(*values)))
+            list(zip(*values)),
+        )
     return len(rows)
 
 
@@ -282,10 +526,14 @@ def _copy_frame(conn, table: str, frame: pd.DataFrame) -> bool:
 
     sink = pa.BufferOutputStream()
     # quoting "needed": None becomes an empty field (NULL), '' a quoted empty string
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), sink,
-                    write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    pacsv.write_csv(
+        pa.Table.from_pandas(frame, preserve_index=False),
+        sink,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
     statement = sql.SQL("copy {} ({}) from stdin with (format csv)").format(
-        sql.Identifier(*table.split(".")), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns))
+        sql.Identifier(*table.split(".")), sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    )
     try:
         with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:
             copy.write(sink.getvalue())
@@ -309,21 +557,32 @@ def abandon_dead_runs(conn) -> list[str]:
 
     `conn` is autocommit; returns the run ids marked."""
     abandoned = []
-    for (run_id,) in conn.execute("select run_id from attribution.attribution_runs where status = 'running'").fetchall():
+    for (run_id,) in conn.execute(
+        "select run_id from attribution.attribution_runs where status = 'running'"
+    ).fetchall():
         if conn.execute("select pg_try_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, run_id)).fetchone()[0]:
             try:
-                conn.execute("update attribution.attribution_runs set status = 'abandoned', finished_at = now(), "
-                             "error = 'the process running it died' where run_id = %s and status = 'running'",
-                             (run_id,))
+                conn.execute(
+                    "update attribution.attribution_runs set status = 'abandoned', finished_at = now(), "
+                    "error = 'the process running it died' where run_id = %s and status = 'running'",
+                    (run_id,),
+                )
                 abandoned.append(run_id)
             finally:
                 conn.execute("select pg_advisory_unlock(%s, hashtext(%s))", (LEASE_LOCK, run_id))
     return abandoned
 
 
-def run_attribution(connect, start: datetime, end: datetime, *, data_driven: bool = True,
-                    options: JourneyOptions | None = None, partition_key: str | None = None,
-                    log: Callable[[str], None] = lambda _: None) -> RunResult:
+def run_attribution(
+    connect,
+    start: datetime,
+    end: datetime,
+    *,
+    data_driven: bool = True,
+    options: JourneyOptions | None = None,
+    partition_key: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> RunResult:
     """Attribute every account's conversions of [start, end); all of the run's credits in ONE
     transaction, so the marts see the previous run's credits or this run's, never half of one.
 
@@ -342,8 +601,9 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
             log(f"run {run_id} was left running by a process that died: marked abandoned")
         accounts = accounts_with_journeys(lease)
         all_custom = {a: custom_models(lease, a) for a in accounts}
-        config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options,
-                           data_driven)
+        config = config_of(
+            {**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven
+        )
         result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
         lease.execute("select pg_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, result.run_id))
         lease.execute(
@@ -355,40 +615,153 @@ def run_attribution(connect, start: datetime, end: datetime, *, data_driven: boo
             _attribute_all(connect, result, accounts, presets, all_custom, options, data_driven, log)
         except BaseException as exc:
             try:
-                lease.execute("update attribution.attribution_runs set status = 'failed', finished_at = now(), "
-                              "error = %s where run_id = %s", (f"{type(exc).__name__}: {exc}"[:2000], result.run_id))
+                lease.execute(
+                    "update attribution.attribution_runs set status = 'failed', finished_at = now(), "
+                    "error = %s where run_id = %s",
+                    (f"{type(exc).__name__}: {exc}"[:2000], result.run_id),
+                )
             except psycopg.Error:
                 pass  # the lease died too: the next run marks this one abandoned
             raise
     return result
 
 
-def _attribute_all(connect, result: RunResult, accounts: list[str], presets: dict, all_custom: dict,
-                   options: JourneyOptions, data_driven: bool, log: Callable[[str], None]) -> None:
+def _attribute_all(
+    connect,
+    result: RunResult,
+    accounts: list[str],
+    presets: dict,
+    all_custom: dict,
+    options: JourneyOptions,
+    data_driven: bool,
+    log: Callable[[str], None],
+) -> None:
     """Every account's credits written in one transaction, committed with the run's 'succeeded'."""
+    skipped_by_account: dict[str, dict[str, str]] = {}
+    chunk_rows = get_settings().journey_chunk
     with connect() as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
         for account_id in accounts:
             models = {**presets, **all_custom[account_id]}
-            touches = load_journeys(conn, account_id, result.start, result.end, with_paths=data_driven)
-            credits, summary, skipped, bounds = run_models(
-                touches, models, options, result.start, result.end, data_driven,
-                on_model=lambda m, a=account_id: log(f"{a}: {m}"),
-                seed=interval_seed(account_id, result.start, result.end))
-            result.skipped.update(skipped)
-            names = list(models) + ([m for m in DATA_DRIVEN if m not in skipped] if data_driven else [])
-            result.credits_written += write_credits(conn, account_id, result.run_id, credits, summary,
-                                                    result.start, result.end, names)
-            write_intervals(conn, account_id, result.run_id, bounds)
-            in_window = touches[touches["converted"].astype(bool) & (touches["conversion_ts"] >= result.start)
-                                & (touches["conversion_ts"] < result.end)]
-            result.conversions += in_window["journey_id"].nunique()
+
+            def on_model(m: str, a: str = account_id) -> None:
+                log(f"{a}: {m}")
+
+            seed = interval_seed(account_id, result.start, result.end)
+            skipped: dict[str, str] = {}
+            if data_driven:
+                skipped = _attribute_data_driven(conn, account_id, result, options, on_model, seed)
+                result.skipped.update(skipped)
+                if skipped:
+                    skipped_by_account[account_id] = skipped
+            by_account = account_level(models)
+            person = {name: m for name, m in models.items() if name not in by_account}
+            _attribute_rules(conn, account_id, result, person, options, on_model, seed, chunk_rows)
+            if by_account:  # the same engine on account-level journeys
+                if has_group_journeys(conn, account_id):
+                    group_credits, _, _, group_bounds = run_models(
+                        load_group_journeys(conn, account_id, result.start, result.end),
+                        by_account,
+                        options,
+                        result.start,
+                        result.end,
+                        False,
+                        on_model=lambda m, a=account_id: log(f"{a}: {m} (by account)"),
+                        seed=seed,
+                    )
+                    result.credits_written += write_credits(
+                        conn,
+                        account_id,
+                        result.run_id,
+                        group_credits,
+                        pd.DataFrame(),
+                        result.start,
+                        result.end,
+                        list(by_account),
+                    )
+                    write_intervals(conn, account_id, result.run_id, group_bounds)
+                else:
+                    for name in by_account:
+                        skipped[name] = NO_GROUPS
+                        log(f"{account_id}: {name} skipped: {NO_GROUPS}")
+                    result.skipped.update(skipped)
+                    skipped_by_account[account_id] = skipped
+            names = [m for m in models if m not in skipped] + (
+                [m for m in DATA_DRIVEN if m not in skipped] if data_driven else []
+            )
             result.models = sorted(set(result.models) | set(names))
         conn.execute(
             "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), conversions = %s, "
-            "credits_written = %s where run_id = %s",
-            (result.conversions, result.credits_written, result.run_id),
+            "credits_written = %s, config = config || jsonb_build_object('skipped', %s::jsonb) where run_id = %s",
+            (result.conversions, result.credits_written, json.dumps(skipped_by_account), result.run_id),
         )
+
+
+def _attribute_rules(
+    conn,
+    account_id: str,
+    result: RunResult,
+    models: dict[str, dict],
+    options: JourneyOptions,
+    on_model: Callable[[str], None],
+    seed: int,
+    chunk_rows: int,
+) -> None:
+    """The rule-based and DSL models, chunk by chunk (journey_chunks): each chunk's credits go out
+    before the next is read (same transaction), the intervals of the chunks are merged at the end."""
+    delete_credits(conn, account_id, list(models), result.start, result.end)
+    parts: dict[str, list[CreditIntervals]] = {name: [] for name in models}
+    conversions = dict.fromkeys(models, 0)
+    chunks = journey_chunks(conn, account_id, result.start, result.end, with_paths=False, rows=chunk_rows)
+    for number, chunk in enumerate(chunks):
+        frames, chunk_parts, chunk_conversions = rule_credits(
+            chunk, models, options, on_model if number == 0 else None, intervals=True, seed=seed
+        )
+        if frames:
+            credits = pd.concat(frames, ignore_index=True)
+            result.credits_written += insert_credits(conn, account_id, result.run_id, credits, pd.DataFrame())
+        result.conversions += chunk["journey_id"].nunique()
+        for name, part in chunk_parts.items():
+            parts[name].append(part)
+            conversions[name] += chunk_conversions[name]
+    bounds = [_interval_frame(name, merge_intervals(parts[name], conversions[name])) for name in models if parts[name]]
+    write_intervals(conn, account_id, result.run_id, pd.concat(bounds, ignore_index=True) if bounds else pd.DataFrame())
+
+
+def _attribute_data_driven(
+    conn, account_id: str, result: RunResult, options: JourneyOptions, on_model: Callable[[str], None], seed: int
+) -> dict[str, str]:
+    """The data-driven models: each is fit on ALL the account's paths of the fit window (and refit
+    on every resample for its intervals), so they read the window whole (docs/benchmarks.md#scale-curve);
+    returns {skipped model: reason}."""
+    touches = load_journeys(conn, account_id, result.start, result.end, with_paths=True)
+    credits, summary, skipped, bounds = run_models(
+        touches, {}, options, result.start, result.end, True, on_model=on_model, seed=seed
+    )
+    del touches
+    names = [m for m in DATA_DRIVEN if m not in skipped]
+    result.credits_written += write_credits(
+        conn, account_id, result.run_id, credits, summary, result.start, result.end, names
+    )
+    write_intervals(conn, account_id, result.run_id, bounds)
+    return skipped
+
+
+SKIPPED_QUERY = """
+select config -> 'skipped' -> %(account_id)s
+from attribution.attribution_runs
+where status = 'succeeded' and config -> 'data_driven' <> '[]'::jsonb
+order by started_at desc
+limit 1
+"""
+
+
+def skipped_models(conn, account_id: str) -> dict[str, str]:
+    """{model: reason} of the data-driven models the account's latest data-driven run could not run (too few
+    paths, no non-converting path, too many channels in a path, …): recorded with the run
+    (`config.skipped`, per account), shown by the dashboard instead of a silent zero."""
+    row = conn.execute(SKIPPED_QUERY, {"account_id": account_id}).fetchone()
+    return dict(row[0]) if row and row[0] else {}
 
 
 RUNS_QUERY = """

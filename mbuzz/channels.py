@@ -8,6 +8,7 @@ once. A test runs both on the parity table and asserts they agree.
 
 URL parsing below mirrors the SQL functions created by dbt_project/macros/urls.sql.
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,8 +44,10 @@ class Rule:
             _search(self.medium_pattern, medium),
             _search(self.campaign_pattern, campaign),
         ]
-        has_atoms = any(x is not None for x in (self.source_category, self.source_pattern,
-                                                 self.medium_pattern, self.campaign_pattern))
+        has_atoms = any(
+            x is not None
+            for x in (self.source_category, self.source_pattern, self.medium_pattern, self.campaign_pattern)
+        )
         if has_atoms and not any(atoms):
             return False
         return self.and_medium_pattern is None or _search(self.and_medium_pattern, medium)
@@ -116,8 +119,8 @@ def url_host(url: str | None) -> str | None:
     """Lower-case host without `www.` (SQL function mbuzz_url_host, dbt_project/macros/urls.sql)."""
     if not url or "://" not in url:
         return None
-    authority = url[url.index("://") + 3:].split("/")[0].split("?")[0].split("#")[0]
-    host = authority[authority.find("@") + 1:].split(":")[0].lower()
+    authority = url[url.index("://") + 3 :].split("/")[0].split("?")[0].split("#")[0]
+    host = authority[authority.find("@") + 1 :].split(":")[0].lower()
     if host.startswith("www."):
         host = host[4:]
     return host or None
@@ -139,7 +142,7 @@ def url_param(url: str | None, name: str) -> str | None:
     start = q if q >= 0 and (a < 0 or q < a) else a
     if start < 0:
         return None
-    raw = url[start + len(name) + 2:].split("&")[0].split("#")[0]
+    raw = url[start + len(name) + 2 :].split("&")[0].split("#")[0]
     if "%" in raw or "+" in raw:
         raw = url_decode(raw)
     return _blank(raw)
@@ -201,9 +204,17 @@ class LandingSource:
     own: tuple[str, str, str | None] | None
 
 
-def landing_source(*, utm_source: str | None, utm_medium: str | None, utm_campaign: str | None,
-                   click_ids: Mapping[str, str | None], landing_host: str | None, referrer_host: str | None,
-                   own_domains: Iterable[str], rules: RuleSet) -> LandingSource:
+def landing_source(
+    *,
+    utm_source: str | None,
+    utm_medium: str | None,
+    utm_campaign: str | None,
+    click_ids: Mapping[str, str | None],
+    landing_host: str | None,
+    referrer_host: str | None,
+    own_domains: Iterable[str],
+    rules: RuleSet,
+) -> LandingSource:
     """Source / medium / campaign of one landing, with the SQL's three-valued logic (None = NULL).
 
     The one Python copy of the rule (int_sessions_classified.sql `inputs` → `own_sources`): the
@@ -264,9 +275,16 @@ def explain(
     referrer_host = url_host(_blank(referrer))
     own = [re.sub(r"^www\.", "", d.strip().lower()) for d in own_domains if d and d.strip()]
 
-    landing = landing_source(utm_source=values["utm_source"], utm_medium=values["utm_medium"],
-                             utm_campaign=values["utm_campaign"], click_ids=present, landing_host=landing_host,
-                             referrer_host=referrer_host, own_domains=own, rules=rules)
+    landing = landing_source(
+        utm_source=values["utm_source"],
+        utm_medium=values["utm_medium"],
+        utm_campaign=values["utm_campaign"],
+        click_ids=present,
+        landing_host=landing_host,
+        referrer_host=referrer_host,
+        own_domains=own,
+        rules=rules,
+    )
     if landing.own is None:
         previous = previous or {}
         source = previous.get("source") or "(direct)"
@@ -280,8 +298,9 @@ def explain(
     if landing.is_self_referral:
         label += f" (self-referral from {referrer_host}: keeps the previous session's source)"
     elif landing.is_self_referral is None:
-        label += (f" (referrer {referrer_host} and no landing host to compare it with: keeps the previous "
-                  "session's source)")
+        label += (
+            f" (referrer {referrer_host} and no landing host to compare it with: keeps the previous session's source)"
+        )
     return Explanation(
         channel=rule.channel if rule else "unassigned",
         rule=label,
@@ -291,6 +310,10 @@ def explain(
         campaign=campaign,
         source_category=rules.category(source),
         self_referral=landing.is_self_referral,
-        inputs={"landing_host": landing_host, "referrer_host": referrer_host, **values,
-                **{k: v for k, v in present.items() if v}},
+        inputs={
+            "landing_host": landing_host,
+            "referrer_host": referrer_host,
+            **values,
+            **{k: v for k, v in present.items() if v},
+        },
     )

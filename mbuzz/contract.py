@@ -4,6 +4,7 @@ The OpenAPI document is the one home of what the API accepts; the pipeline's dat
 suites (orchestration/quality.py) take their rules from it through these functions rather than
 writing them again.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache

@@ -16,6 +16,7 @@ channel rules and window as dbt) run through the attribution engine for every pr
 pipeline's journey options, so they equal what the pipeline writes for these models when it
 runs on the same data. No Flask here: the API and the dashboard both call this.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,8 +38,10 @@ from mbuzz.ids import new_id
 # the pipeline's options (mbuzz/attribution_runs.py): dbt already cut the journeys
 ENGINE_OPTIONS = WAREHOUSE_JOURNEYS
 MAX_PROPERTIES_BYTES = 32 * 1024
-CONVERSION_COLUMNS = ("conversion_id, environment, conversion_type, visitor_id, user_id, event_id, revenue, "
-                      "currency, converted_at, received_at, properties")
+CONVERSION_COLUMNS = (
+    "conversion_id, environment, conversion_type, visitor_id, user_id, event_id, revenue, "
+    "currency, converted_at, received_at, properties"
+)
 EVENT_COLUMNS = "event_id, environment, event_type, visitor_id, user_id, session_id, occurred_at, properties, context"
 
 
@@ -74,17 +77,28 @@ class Conversion:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.conversion_id, "environment": self.environment, "conversion_type": self.conversion_type,
-            "visitor_id": self.visitor_id, "user_id": self.user_id, "event_id": self.event_id,
-            "revenue": float(self.revenue) if self.revenue is not None else None, "currency": self.currency,
+            "id": self.conversion_id,
+            "environment": self.environment,
+            "conversion_type": self.conversion_type,
+            "visitor_id": self.visitor_id,
+            "user_id": self.user_id,
+            "event_id": self.event_id,
+            "revenue": float(self.revenue) if self.revenue is not None else None,
+            "currency": self.currency,
             "converted_at": self.converted_at.astimezone(timezone.utc).isoformat(),
             "received_at": self.received_at.astimezone(timezone.utc).isoformat(),
             "properties": self.properties,
         }
 
     def as_row(self) -> dict[str, Any]:
-        return {"conversion_id": self.conversion_id, "environment": self.environment, "visitor_id": self.visitor_id,
-                "user_id": self.user_id, "converted_at": self.converted_at, "conversion_type": self.conversion_type}
+        return {
+            "conversion_id": self.conversion_id,
+            "environment": self.environment,
+            "visitor_id": self.visitor_id,
+            "user_id": self.user_id,
+            "converted_at": self.converted_at,
+            "conversion_type": self.conversion_type,
+        }
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -119,15 +133,19 @@ def dedupe_key(request: ConversionRequest, visitor_id: str, converted_at: dateti
     return f"visit:{visitor_id}|{request.conversion_type}|{moment}"
 
 
-def _resolve(conn: psycopg.Connection, account_id: str, environment: str,
-             request: ConversionRequest) -> tuple[str, str | None, datetime]:
+def _resolve(
+    conn: psycopg.Connection, account_id: str, environment: str, request: ConversionRequest
+) -> tuple[str, str | None, datetime]:
     """(visitor_id, user_id, converted_at) of the request, from its event when it names one."""
     if request.event_id is None:
         if request.visitor_id is None or request.timestamp is None:
-            missing = " and ".join(n for n, v in (("visitor_id", request.visitor_id),
-                                                 ("timestamp", request.timestamp)) if v is None)
-            raise ConversionInputError(f"{missing}: required when there is no event_id "
-                                       "(identify the conversion by event_id, or by visitor_id and timestamp)")
+            missing = " and ".join(
+                n for n, v in (("visitor_id", request.visitor_id), ("timestamp", request.timestamp)) if v is None
+            )
+            raise ConversionInputError(
+                f"{missing}: required when there is no event_id "
+                "(identify the conversion by event_id, or by visitor_id and timestamp)"
+            )
         return request.visitor_id, _clean(request.user_id), request.timestamp
     if request.timestamp is not None:
         raise ConversionInputError("timestamp: leave it out with event_id; the conversion takes the event's time")
@@ -137,45 +155,65 @@ def _resolve(conn: psycopg.Connection, account_id: str, environment: str,
         (account_id, request.event_id),
     ).fetchone()
     if row is None:
-        raise ConversionInputError(f"event_id: this account has no event {request.event_id!r}; send the event "
-                                   "to /api/v1/events first, or record the conversion by visitor_id and timestamp")
+        raise ConversionInputError(
+            f"event_id: this account has no event {request.event_id!r}; send the event "
+            "to /api/v1/events first, or record the conversion by visitor_id and timestamp"
+        )
     visitor_id, user_id, occurred_at, event_environment = row
     if event_environment != environment:
-        raise ConversionInputError(f"event_id: event {request.event_id!r} was sent with a {event_environment} key; "
-                                   f"record its conversion with a {event_environment} key too")
+        raise ConversionInputError(
+            f"event_id: event {request.event_id!r} was sent with a {event_environment} key; "
+            f"record its conversion with a {event_environment} key too"
+        )
     if request.visitor_id is not None and request.visitor_id != visitor_id:
-        raise ConversionInputError(f"visitor_id: event {request.event_id!r} belongs to another visitor; "
-                                   "leave visitor_id out or send the event's")
+        raise ConversionInputError(
+            f"visitor_id: event {request.event_id!r} belongs to another visitor; "
+            "leave visitor_id out or send the event's"
+        )
     return visitor_id, _clean(request.user_id) or _clean(user_id), occurred_at
 
 
-def record_conversion(conn: psycopg.Connection, account_id: str, environment: str, api_key_id: str | None,
-                      request: ConversionRequest) -> tuple[Conversion, bool]:
+def record_conversion(
+    conn: psycopg.Connection, account_id: str, environment: str, api_key_id: str | None, request: ConversionRequest
+) -> tuple[Conversion, bool]:
     """Store the conversion unless it is a repeat; (the conversion, whether it is new).
 
     Revenue without a currency takes the account's default currency, where one is set."""
     if request.revenue is not None and request.currency is None:
         row = conn.execute("select settings ->> 'currency' from raw.accounts where id = %s", (account_id,)).fetchone()
         if not (row and row[0]):
-            raise ConversionInputError("currency: required with revenue (ISO 4217, e.g. EUR), or set the account's "
-                                       f"default currency: mbuzz accounts update {account_id} --currency EUR")
+            raise ConversionInputError(
+                "currency: required with revenue (ISO 4217, e.g. EUR), or set the account's "
+                f"default currency: mbuzz accounts update {account_id} --currency EUR"
+            )
         request = dataclasses.replace(request, currency=row[0])
     if len(json.dumps(request.properties, ensure_ascii=False).encode("utf-8", "replace")) > MAX_PROPERTIES_BYTES:
         raise ConversionInputError(f"properties: larger than {MAX_PROPERTIES_BYTES // 1024} KB")
     visitor_id, user_id, converted_at = _resolve(conn, account_id, environment, request)
     key = dedupe_key(request, visitor_id, converted_at)
-    row = conn.execute(INSERT, {
-        "account_id": account_id, "dedupe_key": key, "conversion_id": new_id("conv"),
-        "environment": environment, "conversion_type": request.conversion_type, "visitor_id": visitor_id,
-        "user_id": user_id, "event_id": request.event_id,
-        "revenue": Decimal(str(request.revenue)) if request.revenue is not None else None,
-        "currency": request.currency.upper() if request.currency else None, "converted_at": converted_at,
-        "properties": Jsonb(request.properties or {}), "api_key_id": api_key_id,
-    }).fetchone()
+    row = conn.execute(
+        INSERT,
+        {
+            "account_id": account_id,
+            "dedupe_key": key,
+            "conversion_id": new_id("conv"),
+            "environment": environment,
+            "conversion_type": request.conversion_type,
+            "visitor_id": visitor_id,
+            "user_id": user_id,
+            "event_id": request.event_id,
+            "revenue": Decimal(str(request.revenue)) if request.revenue is not None else None,
+            "currency": request.currency.upper() if request.currency else None,
+            "converted_at": converted_at,
+            "properties": Jsonb(request.properties or {}),
+            "api_key_id": api_key_id,
+        },
+    ).fetchone()
     if row is not None:
         return Conversion(*row), True
-    existing = conn.execute("select conversion_id from raw.conversion_keys where account_id = %s and dedupe_key = %s",
-                            (account_id, key)).fetchone()
+    existing = conn.execute(
+        "select conversion_id from raw.conversion_keys where account_id = %s and dedupe_key = %s", (account_id, key)
+    ).fetchone()
     conversion = get_conversion(conn, account_id, existing[0]) if existing else None
     if conversion is None:  # the key's conversion is gone (or of an environment the caller cannot see)
         raise ConversionInputError("this conversion was already recorded but cannot be read back")
@@ -193,6 +231,7 @@ def get_conversion(conn: psycopg.Connection, account_id: str, conversion_id: str
 
 # -- journeys and credits ------------------------------------------------------------------------
 
+
 def _rows(cursor) -> list[dict]:
     names = [c.name for c in cursor.description]
     return [dict(zip(names, r)) for r in cursor.fetchall()]
@@ -200,14 +239,20 @@ def _rows(cursor) -> list[dict]:
 
 def _load(conn, account_id: str, environment: str, visitors: set[str]) -> tuple[list[dict], list[dict]]:
     ids = sorted(visitors)
-    events = _rows(conn.execute(
-        f"select {EVENT_COLUMNS} from raw.events "
-        "where account_id = %s and environment = %s and visitor_id = any(%s)",
-        (account_id, environment, ids)))
-    conversions = _rows(conn.execute(
-        f"select {CONVERSION_COLUMNS} from raw.conversions "
-        "where account_id = %s and environment = %s and visitor_id = any(%s)",
-        (account_id, environment, ids)))
+    events = _rows(
+        conn.execute(
+            f"select {EVENT_COLUMNS} from raw.events "
+            "where account_id = %s and environment = %s and visitor_id = any(%s)",
+            (account_id, environment, ids),
+        )
+    )
+    conversions = _rows(
+        conn.execute(
+            f"select {CONVERSION_COLUMNS} from raw.conversions "
+            "where account_id = %s and environment = %s and visitor_id = any(%s)",
+            (account_id, environment, ids),
+        )
+    )
     return events, conversions
 
 
@@ -244,10 +289,14 @@ def conversion_journey(conn: psycopg.Connection, account_id: str, conversion: Co
     settings = sessions.warehouse_settings()
     events, conversions = _load(conn, account_id, env, {conversion.visitor_id})
     staged = [sessions.stage_event(e) for e in events]
-    order = text_order(conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged
-                                                                if e["client_session_id"]})
-    touches = sessions.classify(sessions.sessionise(staged, account_id, settings.session_timeout_minutes, order),
-                                _account_domains(conn, account_id), text_order=order)
+    order = text_order(
+        conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged if e["client_session_id"]}
+    )
+    touches = sessions.classify(
+        sessions.sessionise(staged, account_id, settings.session_timeout_minutes, order),
+        _account_domains(conn, account_id),
+        text_order=order,
+    )
     others = [c for c in conversions if c["conversion_id"] != conversion.conversion_id]
     ids = sessions.identities(touches, [*others, conversion.as_row()])
     user = _clean(conversion.user_id) or ids.get((env, conversion.visitor_id))
@@ -258,17 +307,28 @@ def conversion_journey(conn: psycopg.Connection, account_id: str, conversion: Co
             events += more_events
             conversions += more_conversions
     staged = [sessions.stage_event(e) for e in events]
-    first = text_order(conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged
-                                                                if e["client_session_id"]})
-    session_ids = {s.session_id for s in sessions.sessionise(staged, account_id, settings.session_timeout_minutes, first)}
+    first = text_order(
+        conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged if e["client_session_id"]}
+    )
+    session_ids = {
+        s.session_id for s in sessions.sessionise(staged, account_id, settings.session_timeout_minutes, first)
+    }
     order = text_order(conn, {e["event_id"] for e in staged} | session_ids)
     return sessions.visitor_journey(
-        events, conversion.converted_at, account_id=account_id, visitor_id=conversion.visitor_id,
-        conversion_id=conversion.conversion_id, environment=env, user_id=conversion.user_id,
+        events,
+        conversion.converted_at,
+        account_id=account_id,
+        visitor_id=conversion.visitor_id,
+        conversion_id=conversion.conversion_id,
+        environment=env,
+        user_id=conversion.user_id,
         conversion_type=conversion.conversion_type,
         revenue=float(conversion.revenue) if conversion.revenue is not None else 0.0,
-        conversions=conversions, own_domains=_account_domains(conn, account_id), settings=settings,
-        text_order=order)
+        conversions=conversions,
+        own_domains=_account_domains(conn, account_id),
+        settings=settings,
+        text_order=order,
+    )
 
 
 def _nullable(value):
@@ -279,12 +339,20 @@ def touch_credits(credits: pd.DataFrame) -> list[dict]:
     """Engine output rows of one model and conversion → the API's touch credits, in journey order."""
     out = []
     for row in credits.sort_values("touch_index").itertuples(index=False):
-        out.append({
-            "channel": row.channel, "credit": float(row.credit), "revenue_credit": float(row.revenue_credit),
-            "session_id": _nullable(row.session_id), "touch_index": int(row.touch_index),
-            "utm": {"source": _nullable(row.utm_source), "medium": _nullable(row.utm_medium),
-                    "campaign": _nullable(row.utm_campaign)},
-        })
+        out.append(
+            {
+                "channel": row.channel,
+                "credit": float(row.credit),
+                "revenue_credit": float(row.revenue_credit),
+                "session_id": _nullable(row.session_id),
+                "touch_index": int(row.touch_index),
+                "utm": {
+                    "source": _nullable(row.utm_source),
+                    "medium": _nullable(row.utm_medium),
+                    "campaign": _nullable(row.utm_campaign),
+                },
+            }
+        )
     return out
 
 
@@ -313,10 +381,16 @@ def pipeline_credits(conn: psycopg.Connection, account_id: str, conversion_id: s
     outside that role (the query is scoped by account here)."""
     out: dict[str, list[dict]] = {}
     for model, index, session_id, channel, credit, revenue_credit, source, medium, campaign in conn.execute(
-            PIPELINE_CREDITS, (account_id, conversion_id)):
-        out.setdefault(model, []).append({
-            "channel": channel, "credit": float(credit), "revenue_credit": float(revenue_credit),
-            "session_id": session_id, "touch_index": index,
-            "utm": {"source": source, "medium": medium, "campaign": campaign},
-        })
+        PIPELINE_CREDITS, (account_id, conversion_id)
+    ):
+        out.setdefault(model, []).append(
+            {
+                "channel": channel,
+                "credit": float(credit),
+                "revenue_credit": float(revenue_credit),
+                "session_id": session_id,
+                "touch_index": index,
+                "utm": {"source": source, "medium": medium, "campaign": campaign},
+            }
+        )
     return out

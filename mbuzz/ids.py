@@ -1,4 +1,5 @@
 """Prefixed public ids (`acct_…`, `key_…`, `conv_…`): a type prefix and 24 random base62 characters."""
+
 from __future__ import annotations
 
 import secrets

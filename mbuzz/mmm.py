@@ -18,6 +18,7 @@ Shapes: `long` (period, channel, the measures) and `wide` (one row per period: t
 `conversions` and `revenue`, then `<channel>_<measure>` columns), the layout of pymc-marketing's
 and Meridian's example data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -75,28 +76,49 @@ def _number(value) -> float | int | None:
     return float(value) if isinstance(value, Decimal | float) else int(value)
 
 
-def build(conn, account_id: str, environment: str, model: str, start: date | None = None,
-          end: date | None = None, grain: str = "day") -> MmmExport:
+def build(
+    conn,
+    account_id: str,
+    environment: str,
+    model: str,
+    start: date | None = None,
+    end: date | None = None,
+    grain: str = "day",
+) -> MmmExport:
     """The export of one account, environment and model (every day with data, or start..end)."""
     if grain not in GRAINS:
         raise ExportError(f"unknown grain {grain!r}: use one of {', '.join(GRAINS)}")
     if start and end and start > end:
         raise ExportError(f"--from {start} is after --to {end}")
-    scope = {"account_id": account_id, "environment": environment, "model": model,
-             "start": start or date.min, "end": end or date.max}
-    models = [row[0] for row in conn.execute(
-        "select distinct model from marts.rpt_channel_roas where account_id = %(account_id)s "
-        "and environment = %(environment)s order by 1", scope)]
+    scope = {
+        "account_id": account_id,
+        "environment": environment,
+        "model": model,
+        "start": start or date.min,
+        "end": end or date.max,
+    }
+    models = [
+        row[0]
+        for row in conn.execute(
+            "select distinct model from marts.rpt_channel_roas where account_id = %(account_id)s "
+            "and environment = %(environment)s order by 1",
+            scope,
+        )
+    ]
     if model not in models:
         known = ", ".join(models) or "none yet: run `mbuzz pipeline run` first"
-        raise ExportError(f"model {model!r} has no credits in {account_id} ({environment}); models with credits: {known}")
+        raise ExportError(
+            f"model {model!r} has no credits in {account_id} ({environment}); models with credits: {known}"
+        )
     credited = conn.execute(
         """
         select day, channel, spend, impressions, clicks, conversions, revenue, spend_currency
         from marts.rpt_channel_roas
         where account_id = %(account_id)s and environment = %(environment)s and model = %(model)s
           and day between %(start)s and %(end)s
-        """, scope).fetchall()
+        """,
+        scope,
+    ).fetchall()
     visits = conn.execute(
         """
         select started_date, channel, count(*)
@@ -104,7 +126,9 @@ def build(conn, account_id: str, environment: str, model: str, start: date | Non
         where account_id = %(account_id)s and environment = %(environment)s
           and started_date between %(start)s and %(end)s
         group by 1, 2
-        """, scope).fetchall()
+        """,
+        scope,
+    ).fetchall()
     days = [row[0] for row in credited] + [row[0] for row in visits]
     if not days and not (start and end):
         raise ExportError(f"no spend, sessions or credits for {account_id} ({environment}) in the range")
@@ -132,13 +156,21 @@ def build(conn, account_id: str, environment: str, model: str, start: date | Non
         cell(day, channel)["visits"] += count
 
     # every channel of the account's history, so that exports of different windows share columns
-    channels = sorted({channel for _, channel in cells} | {row[0] for row in conn.execute(
-        """
+    channels = sorted(
+        {channel for _, channel in cells}
+        | {
+            row[0]
+            for row in conn.execute(
+                """
         select channel from marts.rpt_channel_roas
         where account_id = %(account_id)s and environment = %(environment)s and model = %(model)s
         union
         select channel from marts.fct_sessions where account_id = %(account_id)s and environment = %(environment)s
-        """, scope)})
+        """,
+                scope,
+            )
+        }
+    )
     rows = []
     for period in periods:
         for channel in channels:

@@ -14,6 +14,7 @@ Errors: `InvalidModel` (its `.errors` are `{line, column, message}`), `ModelName
 `PresetReadOnly`, `ModelNotFound`. Every query is scoped by account; the caller owns the
 transaction (the API's is scoped to the account by row-level security as well).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,8 +72,12 @@ class Model:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "preset": self.preset, "source": self.source,
-            "compiled": self.compiled, "is_active": self.is_active,
+            "id": self.id,
+            "name": self.name,
+            "preset": self.preset,
+            "source": self.source,
+            "compiled": self.compiled,
+            "is_active": self.is_active,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "updated_at": self.updated_at.isoformat() if self.updated_at else None,
             "warnings": self.warnings,
@@ -106,13 +111,15 @@ def validate_source(source: str) -> Validated:
         errors = [_diagnostic(d) for d in exc.errors]
         first = errors[0] if errors else {"line": 1, "column": 1, "message": "invalid program"}
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InvalidModel(f"invalid model at line {first['line']}, column {first['column']}: "
-                           f"{first['message']}{more}", errors) from None
+        raise InvalidModel(
+            f"invalid model at line {first['line']}, column {first['column']}: {first['message']}{more}", errors
+        ) from None
     if len(compiled) != 1:
         found = len(compiled)
-        raise InvalidModel(f"the program defines {found} models; define exactly one `model \"Name\" … end` block",
-                           [{"line": 1, "column": 1,
-                             "message": f"{found} models defined; one program holds exactly one model"}])
+        raise InvalidModel(
+            f'the program defines {found} models; define exactly one `model "Name" … end` block',
+            [{"line": 1, "column": 1, "message": f"{found} models defined; one program holds exactly one model"}],
+        )
     warnings = [_diagnostic(d) for d in check(source, known_channels()) if d.severity == "warning"]
     return Validated(compiled[0]["name"], compiled[0], warnings)
 
@@ -122,8 +129,9 @@ def presets() -> dict[str, Model]:
     out = {}
     for name in list_presets():
         source = (PRESET_DIR / f"{name}.dsl").read_text()
-        out[name] = Model(id=name, name=name, source=source, compiled=compile_source(source)[0],
-                          is_active=True, preset=True)
+        out[name] = Model(
+            id=name, name=name, source=source, compiled=compile_source(source)[0], is_active=True, preset=True
+        )
     return out
 
 
@@ -133,16 +141,18 @@ def _model(row) -> Model:
 
 
 def list_models(conn: psycopg.Connection, account_id: str) -> list[Model]:
-    rows = conn.execute(f"select {COLUMNS} from raw.attribution_models where account_id = %s order by name, id",
-                        (account_id,)).fetchall()
+    rows = conn.execute(
+        f"select {COLUMNS} from raw.attribution_models where account_id = %s order by name, id", (account_id,)
+    ).fetchall()
     return list(presets().values()) + [_model(r) for r in rows]
 
 
 def get_model(conn: psycopg.Connection, account_id: str, model_id: str) -> Model:
     if model_id in presets():
         return presets()[model_id]
-    row = conn.execute(f"select {COLUMNS} from raw.attribution_models where account_id = %s and id = %s",
-                       (account_id, model_id)).fetchone()
+    row = conn.execute(
+        f"select {COLUMNS} from raw.attribution_models where account_id = %s and id = %s", (account_id, model_id)
+    ).fetchone()
     if row is None:
         raise ModelNotFound(f"no attribution model {model_id!r} in this account")
     return _model(row)
@@ -176,11 +186,14 @@ def create_model(conn: psycopg.Connection, account_id: str, source: str, is_acti
     return model
 
 
-def update_model(conn: psycopg.Connection, account_id: str, model_id: str, source: str | None = None,
-                 is_active: bool | None = None) -> Model:
+def update_model(
+    conn: psycopg.Connection, account_id: str, model_id: str, source: str | None = None, is_active: bool | None = None
+) -> Model:
     if model_id in presets():
-        raise PresetReadOnly(f'"{model_id}" is a preset; presets are read-only. Create a custom model '
-                             "(POST /api/v1/attribution_models) from its source instead")
+        raise PresetReadOnly(
+            f'"{model_id}" is a preset; presets are read-only. Create a custom model '
+            "(POST /api/v1/attribution_models) from its source instead"
+        )
     current = get_model(conn, account_id, model_id)
     valid = validate_source(source) if source is not None else None
     if valid is not None:
@@ -194,9 +207,14 @@ def update_model(conn: psycopg.Connection, account_id: str, model_id: str, sourc
                 where account_id = %s and id = %s
                 returning {COLUMNS}
                 """,
-                (valid.name if valid else current.name, source if valid else current.source,
-                 Jsonb(valid.compiled if valid else current.compiled),
-                 current.is_active if is_active is None else is_active, account_id, model_id),
+                (
+                    valid.name if valid else current.name,
+                    source if valid else current.source,
+                    Jsonb(valid.compiled if valid else current.compiled),
+                    current.is_active if is_active is None else is_active,
+                    account_id,
+                    model_id,
+                ),
             ).fetchone()
     except psycopg.errors.UniqueViolation:
         raise _taken(valid.name if valid else current.name) from None
@@ -210,8 +228,9 @@ def update_model(conn: psycopg.Connection, account_id: str, model_id: str, sourc
 def delete_model(conn: psycopg.Connection, account_id: str, model_id: str) -> None:
     if model_id in presets():
         raise PresetReadOnly(f'"{model_id}" is a preset; presets are read-only and cannot be deleted')
-    deleted = conn.execute("delete from raw.attribution_models where account_id = %s and id = %s returning id",
-                           (account_id, model_id)).fetchone()
+    deleted = conn.execute(
+        "delete from raw.attribution_models where account_id = %s and id = %s returning id", (account_id, model_id)
+    ).fetchone()
     if deleted is None:
         raise ModelNotFound(f"no attribution model {model_id!r} in this account")
 
@@ -220,7 +239,8 @@ def report_models(conn: psycopg.Connection, account_id: str) -> dict[str, str]:
     """{accepted name: name in the credits}: presets, data-driven models, custom ids and names."""
     names = {name: name for name in list(presets()) + list(DATA_DRIVEN)}
     for model_id, name in conn.execute(
-            "select id, name from raw.attribution_models where account_id = %s order by name", (account_id,)):
+        "select id, name from raw.attribution_models where account_id = %s order by name", (account_id,)
+    ):
         names[model_id] = model_id
         names.setdefault(name, model_id)
     return names

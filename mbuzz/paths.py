@@ -4,6 +4,7 @@ The dbt project (dbt_project.yml at the root, its files in dbt_project/), the ch
 seeds and the OpenAPI document are read at run time by the API, the CLI, Dagster and the
 Python port of the warehouse; each reader takes its path from here.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 Runs are recorded in the Dagster instance under MBUZZ_HOME/dagster, the same one
 `mbuzz ui` opens, so a run started here is visible in the Dagster UI.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,13 @@ def first_conversion_day() -> date | None:
     return row[0]
 
 
-def run_pipeline(partition: str | None = None, all_days: bool = False, data_driven: bool = True,
-                 on_event: Callable[[str], None] = lambda _: None, hourly: bool = False) -> PipelineResult:
+def run_pipeline(
+    partition: str | None = None,
+    all_days: bool = False,
+    data_driven: bool = True,
+    on_event: Callable[[str], None] = lambda _: None,
+    hourly: bool = False,
+) -> PipelineResult:
     """Materialise the whole graph for one day (default: today, UTC) or for every day with conversions.
 
     `hourly`: what the hourly schedule runs (the `hourly` job: rule-based models, no dbt tests)."""
@@ -81,8 +87,14 @@ def run_pipeline(partition: str | None = None, all_days: bool = False, data_driv
     watcher = threading.Thread(target=_follow, args=(instance, run_id, stop, on_event), daemon=True)
     watcher.start()
     try:
-        result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=partition_key,
-                                        tags=tags, run_id=run_id, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            partition_key=partition_key,
+            tags=tags,
+            run_id=run_id,
+            raise_on_error=False,
+        )
     finally:
         stop.set()
         watcher.join(5)

@@ -4,6 +4,7 @@ The one copy of the report queries: the API (`GET /attribution`), the dashboard,
 the demo's terminal table and its HTML report all call these functions. Every
 query is scoped by account and bound with parameters.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -26,8 +27,21 @@ class ReportRow:
     touches: int
 
 
-def attribution_report(conn, account_id: str, model: str, start: date, end: date, group_by: str = "channel",
-                       environment: str = "live", channel: str | None = None) -> list[ReportRow]:
+# The account's local day of an aggregate row (docs/money.md, "Local days"): the credits' local_day,
+# else (credits written before it existed) the UTC day of the bucket, whatever the session's time zone.
+LOCAL_DAY = "coalesce(local_day, (day::timestamptz at time zone 'UTC')::date)"
+
+
+def attribution_report(
+    conn,
+    account_id: str,
+    model: str,
+    start: date,
+    end: date,
+    group_by: str = "channel",
+    environment: str = "live",
+    channel: str | None = None,
+) -> list[ReportRow]:
     """Credited conversions and revenue per group over [start, end] (days, inclusive).
 
     With `channel` (and group_by source or campaign): only that channel's credited touches,
@@ -43,12 +57,18 @@ def attribution_report(conn, account_id: str, model: str, start: date, end: date
         select {dim_sql}, sum(conversions)::float8, sum(revenue)::float8, sum(touches)::bigint
         from {relation}
         where account_id = %(account_id)s and model = %(model)s and environment = %(environment)s
-          and day >= %(start)s and day <= %(end)s {channel_filter}
+          and {LOCAL_DAY} >= %(start)s and {LOCAL_DAY} <= %(end)s {channel_filter}
         group by {", ".join(str(i + 1) for i in range(len(dims)))}
         order by {len(dims) + 1} desc, 1
         """,
-        {"account_id": account_id, "model": model, "environment": environment, "start": start, "end": end,
-         "channel": channel},
+        {
+            "account_id": account_id,
+            "model": model,
+            "environment": environment,
+            "start": start,
+            "end": end,
+            "channel": channel,
+        },
     ).fetchall()
     return [ReportRow(dict(zip(dims, r[: len(dims)])), r[-3], r[-2], r[-1]) for r in rows]
 
@@ -61,13 +81,15 @@ def models_in_reports(conn, account_id: str, environment: str = "live") -> list[
     return [r[0] for r in rows]
 
 
-def model_comparison(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict[str, dict[str, float]]:
+def model_comparison(
+    conn, account_id: str, start: date, end: date, environment: str = "live"
+) -> dict[str, dict[str, float]]:
     """{channel: {model: credited conversions}} for every model, side by side."""
     rows = conn.execute(
-        """
+        f"""
         select channel, model, sum(conversions)::float8
         from marts.channel_attribution_daily
-        where account_id = %s and environment = %s and day >= %s and day <= %s
+        where account_id = %s and environment = %s and {LOCAL_DAY} >= %s and {LOCAL_DAY} <= %s
         group by 1, 2
         """,
         (account_id, environment, start, end),
@@ -80,16 +102,47 @@ def model_comparison(conn, account_id: str, start: date, end: date, environment:
 
 def spend_by_channel(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict[str, float]:
     """{channel: spend} over [start, end] (days, inclusive), straight from raw.ad_spend: it needs no pipeline run."""
+    # in the reporting currency with the day's rate, as stg_raw__ad_spend (dbt_project/macros/money.sql):
+    # an amount without its rate is left out (a gap fx_gaps() reports), never counted at 1.0
     rows = conn.execute(
         """
-        select channel, sum(amount)::float8
-        from raw.ad_spend
-        where account_id = %s and environment = %s and day >= %s and day <= %s
-        group by channel
+        select s.channel,
+               sum(case when s.amount = 0 or a.currency is null or upper(s.currency) = a.currency then s.amount
+                        else s.amount * r.rate end)::float8
+        from raw.ad_spend as s
+        join (select id, upper(nullif(btrim(settings ->> 'currency'), '')) as currency from raw.accounts) as a
+          on a.id = s.account_id
+        left join raw.fx_rates as r
+          on r.account_id = s.account_id and r.day = s.day and r.currency = upper(s.currency)
+         and r.quote_currency = a.currency
+        where s.account_id = %s and s.environment = %s and s.day >= %s and s.day <= %s
+        group by s.channel
         """,
         (account_id, environment, start, end),
     ).fetchall()
     return dict(rows)
+
+
+@dataclass(frozen=True)
+class FxGap:
+    currency: str
+    reporting_currency: str
+    day: date
+    conversions: int
+    spend_rows: int
+
+
+def fx_gaps(conn, account_id: str, start: date, end: date, environment: str = "live") -> list[FxGap]:
+    """The (currency, local day) pairs of [start, end] whose revenue or spend has no exchange rate
+    (marts.rpt_fx_gaps; docs/money.md); [] before the warehouse was built."""
+    if conn.execute("select to_regclass('marts.rpt_fx_gaps') is null").fetchone()[0]:
+        return []
+    rows = conn.execute(
+        "select currency, reporting_currency, day, conversions, spend_rows from marts.rpt_fx_gaps "
+        "where account_id = %s and environment = %s and day >= %s and day <= %s order by day, currency",
+        (account_id, environment, start, end),
+    ).fetchall()
+    return [FxGap(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
 
 def roas(revenue: float, spend: float | None) -> float | None:
@@ -168,8 +221,9 @@ class ChannelInterval:
 NO_INTERVAL = "no interval was computed for these days: re-run the attribution (`mbuzz pipeline run`)"
 
 
-def channel_intervals(conn, account_id: str, model: str, start: date, end: date,
-                      environment: str = "live", level: float = 0.95) -> dict[str, ChannelInterval]:
+def channel_intervals(
+    conn, account_id: str, model: str, start: date, end: date, environment: str = "live", level: float = 0.95
+) -> dict[str, ChannelInterval]:
     """{channel: 95% interval} of a model's credited conversions and revenue over [start, end]
     (days, inclusive). Each day's intervals come from the newest succeeded run that wrote that
     day for the model; the days' resample totals are added replicate by replicate (Poisson
@@ -211,6 +265,195 @@ def channel_intervals(conn, account_id: str, model: str, start: date, end: date,
             out[channel] = ChannelInterval(None, None, None, None, reason or NO_INTERVAL)
             continue
         (c_lo, c_hi), (r_lo, r_hi) = percentile_bounds(conv, level), percentile_bounds(rev, level)
-        out[channel] = ChannelInterval(float(np.asarray(c_lo)), float(np.asarray(c_hi)),
-                                       float(np.asarray(r_lo)), float(np.asarray(r_hi)), None)
+        out[channel] = ChannelInterval(
+            float(np.asarray(c_lo)), float(np.asarray(c_hi)), float(np.asarray(r_lo)), float(np.asarray(r_hi)), None
+        )
     return out
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    channel: str
+    shares: dict  # model -> share of the model's credited conversions in the range
+    spread: float  # max share − min share (share points as a fraction)
+    ratio: float | None  # max share / min share; None when the lowest model gives the channel nothing
+    std: float  # standard deviation of the shares across models
+    high: str  # the model that gives the channel the largest share
+    low: str  # the model that gives it the smallest
+
+
+def comparison_view(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict:
+    """Every model side by side per channel as a share of that model's credited conversions over [start, end],
+    the disagreement per channel (spread, max/min ratio, std, the models at each end), and plain-language
+    notes on the largest disagreements. The "why" comes from the same aggregates: under first_touch a
+    channel's credit counts the journeys it opened, under last_touch the ones it closed."""
+    relation = GROUPINGS["channel"][0]  # a constant: identifiers are never user input
+    rows = conn.execute(
+        f"""
+        select channel, model, sum(conversions)::float8
+        from {relation}
+        where account_id = %s and environment = %s and day >= %s and day <= %s
+        group by 1, 2
+        """,
+        (account_id, environment, start, end),
+    ).fetchall()
+    totals: dict[str, float] = defaultdict(float)
+    credited: dict[str, dict[str, float]] = defaultdict(dict)
+    for channel, model, conversions in rows:
+        credited[channel][model] = conversions
+        totals[model] += conversions
+    models = sorted(m for m in totals if totals[m] > 0)
+    channels = sorted(credited, key=lambda c: -max(credited[c].values(), default=0))
+    out = []
+    for channel in channels:
+        shares = {m: credited[channel].get(m, 0.0) / totals[m] for m in models}
+        if not shares:
+            continue
+        values = list(shares.values())
+        high, low = max(shares, key=shares.get), min(shares, key=shares.get)
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+        out.append(
+            Disagreement(
+                channel,
+                shares,
+                shares[high] - shares[low],
+                shares[high] / shares[low] if shares[low] > 0 else None,
+                std,
+                high,
+                low,
+            )
+        )
+    ranked = sorted(out, key=lambda d: -d.spread)
+    return {
+        "models": models,
+        "channels": [d.channel for d in out],
+        "rows": out,
+        "notes": [disagreement_note(d, credited[d.channel]) for d in ranked[:3] if d.spread >= 0.02],
+    }
+
+
+def disagreement_note(d: Disagreement, credited: dict[str, float]) -> str:
+    """One sentence on a channel's disagreement and, from its first- vs last-touch credit, why."""
+    if d.ratio is None:
+        head = f"{d.high} gives `{d.channel}` {d.shares[d.high]:.0%} of its conversions, {d.low} gives it none"
+    else:
+        head = f"{d.high} gives `{d.channel}` {d.ratio:.1f}× what {d.low} does ({d.shares[d.high]:.0%} vs {d.shares[d.low]:.0%})"
+    opened, closed = credited.get("first_touch"), credited.get("last_touch")
+    why = ""
+    if opened is not None and closed is not None and opened + closed > 0:
+        closing = closed / (opened + closed)
+        if closing >= 0.65:
+            why = f": `{d.channel}` sessions close journeys that other channels opened ({closing:.0%} of its first- and last-touch credit is last touch)"
+        elif closing <= 0.35:
+            why = f": `{d.channel}` opens journeys that other channels close ({1 - closing:.0%} of its first- and last-touch credit is first touch)"
+        else:
+            why = (
+                f": `{d.channel}` opens and closes journeys about equally, the models differ on the touches in between"
+            )
+    return head + why
+
+
+TREND_BUCKETS = ("day", "week")
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    period: date  # the day, or the Monday of the ISO week
+    channel: str
+    conversions: float
+    revenue: float
+
+
+def channel_trend(
+    conn, account_id: str, model: str, start: date, end: date, bucket: str = "day", environment: str = "live"
+) -> list[TrendPoint]:
+    """Credited conversions and revenue per channel per local day (the account's time zone) or ISO week
+    (Monday), oldest first, from the daily aggregate: no scan of the credits."""
+    from datetime import datetime, timedelta, timezone
+
+    if bucket not in TREND_BUCKETS:
+        raise ValueError(f"bucket must be one of {', '.join(TREND_BUCKETS)}")
+    relation = GROUPINGS["channel"][0]  # a constant: identifiers are never user input
+    rows = conn.execute(
+        f"""
+        select {LOCAL_DAY}, channel, sum(conversions)::float8, sum(revenue)::float8
+        from {relation}
+        where account_id = %s and model = %s and environment = %s and {LOCAL_DAY} >= %s and {LOCAL_DAY} <= %s
+        group by 1, 2
+        """,
+        (account_id, model, environment, start, end),
+    ).fetchall()
+    totals: dict[tuple[date, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for day, channel, conversions, revenue in rows:
+        if isinstance(day, datetime):  # the aggregate's day is a timestamptz at UTC midnight
+            day = day.astimezone(timezone.utc).date()
+        period = day if bucket == "day" else day - timedelta(days=day.weekday())
+        totals[(period, channel)][0] += conversions
+        totals[(period, channel)][1] += revenue
+    return [TrendPoint(period, channel, c, r) for (period, channel), (c, r) in sorted(totals.items())]
+
+
+def trend_series(
+    points: list[TrendPoint], start: date, end: date, bucket: str = "day", value: str = "conversions"
+) -> tuple[list[date], dict[str, list[float]]]:
+    """Every period of [start, end] (zeros where nothing was credited) and one series per channel."""
+    from datetime import timedelta
+
+    first = start if bucket == "day" else start - timedelta(days=start.weekday())
+    stride = timedelta(days=1 if bucket == "day" else 7)
+    periods = []
+    while first <= end:
+        periods.append(first)
+        first += stride
+    index = {p: i for i, p in enumerate(periods)}
+    series: dict[str, list[float]] = {}
+    for point in points:
+        if point.period in index:
+            series.setdefault(point.channel, [0.0] * len(periods))[index[point.period]] += getattr(point, value)
+    ordered = sorted(series, key=lambda c: -sum(series[c]))
+    return periods, {c: series[c] for c in ordered}
+
+
+@dataclass(frozen=True)
+class IdentityDay:
+    day: date
+    conversions: int
+    matched_conversions: int
+    sessions: int
+    stitched_sessions: int
+
+    @property
+    def match_rate(self) -> float | None:
+        return self.matched_conversions / self.conversions if self.conversions else None
+
+    @property
+    def stitch_rate(self) -> float | None:
+        return self.stitched_sessions / self.sessions if self.sessions else None
+
+
+def identity_match(conn, account_id: str, start: date, end: date, environment: str = "live") -> list[IdentityDay]:
+    """Per day of [start, end], from marts.rpt_identity_match_daily: conversions matched to a session
+    and sessions stitched to a known user ([] before the pipeline built the mart)."""
+    if not conn.execute("select to_regclass('marts.rpt_identity_match_daily') is not null").fetchone()[0]:
+        return []
+    rows = conn.execute(
+        "select day, conversions, matched_conversions, sessions, stitched_sessions "
+        "from marts.rpt_identity_match_daily "
+        "where account_id = %s and environment = %s and day between %s and %s order by day",
+        (account_id, environment, start, end),
+    ).fetchall()
+    return [IdentityDay(*r) for r in rows]
+
+
+def identity_totals(days: list[IdentityDay]) -> IdentityDay | None:
+    """The days summed (rates of the sums, not means of the rates)."""
+    if not days:
+        return None
+    return IdentityDay(
+        days[-1].day,
+        *(
+            sum(getattr(d, f) for d in days)
+            for f in ("conversions", "matched_conversions", "sessions", "stitched_sessions")
+        ),
+    )

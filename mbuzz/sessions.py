@@ -32,6 +32,7 @@ mbuzz/conversions.py), Python's code-point order is the default. Interval arithm
 
 No Flask and no database here: plain rows in, a DataFrame out.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,9 +54,23 @@ from mbuzz.paths import DBT_PROJECT_FILE
 
 UTM = (("source", "source"), ("medium", "medium"), ("campaign", "name"), ("term", "term"), ("content", "content"))
 MARKETING = ("utm_source", "utm_medium", "utm_campaign", *CLICK_ID_NAMES)
-JOURNEY_COLUMNS = ("journey_id", "conversion_id", "converted", "conversion_ts", "conversion_type", "revenue",
-                   "touch_index", "touch_ts", "session_id", "channel", "utm_source", "utm_medium", "utm_campaign",
-                   "milestones", "identity_key")
+JOURNEY_COLUMNS = (
+    "journey_id",
+    "conversion_id",
+    "converted",
+    "conversion_ts",
+    "conversion_type",
+    "revenue",
+    "touch_index",
+    "touch_ts",
+    "session_id",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "milestones",
+    "identity_key",
+)
 TextOrder = Callable[[str], Any]
 
 
@@ -108,6 +123,7 @@ def own_domains(settings_json: Mapping | None, extra: Iterable[str] = ()) -> tup
 
 # -- staging --------------------------------------------------------------------------------
 
+
 def _json_text(value: Any) -> str | None:
     """What PostgreSQL's `jsonb ->> key` gives for a JSON value."""
     if value is None:
@@ -156,14 +172,18 @@ def stage_event(row: Mapping[str, Any]) -> dict:
         "referrer_host": url_host(referrer),
     }
     for name, segment in UTM:
-        out[f"utm_{name}"] = (_clean(_field(props, f"utm_{name}")) or _clean(_field(ctx, "campaign", segment))
-                              or url_param(page_url, f"utm_{name}"))
+        out[f"utm_{name}"] = (
+            _clean(_field(props, f"utm_{name}"))
+            or _clean(_field(ctx, "campaign", segment))
+            or url_param(page_url, f"utm_{name}")
+        )
     for click_id in CLICK_ID_NAMES:
         out[click_id] = _clean(_field(props, click_id)) or url_param(page_url, click_id)
     return out
 
 
 # -- sessions -------------------------------------------------------------------------------
+
 
 @dataclass
 class Session:
@@ -212,13 +232,16 @@ def _campaign_key(event: dict) -> str | None:
     return "|".join((v or "").lower() for v in values)
 
 
-def sessionise(events: Sequence[dict], account_id: str, timeout_minutes: int = 30,
-               text_order: TextOrder | None = None) -> list[Session]:
+def sessionise(
+    events: Sequence[dict], account_id: str, timeout_minutes: int = 30, text_order: TextOrder | None = None
+) -> list[Session]:
     """Staged events (any visitors, one environment each) → sessions, as int_sessions cuts them."""
     key = text_order or (lambda s: s)
     timeout = timedelta(minutes=timeout_minutes)
     by_visitor: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for event in events:
+        if event["event_type"] == "impression":  # an ad seen is not a visit (int_sessions)
+            continue
         by_visitor[(event["environment"], event["visitor_id"])].append(event)
     sessions: list[Session] = []
     for (environment, visitor_id), visitor_events in by_visitor.items():
@@ -233,7 +256,8 @@ def sessionise(events: Sequence[dict], account_id: str, timeout_minutes: int = 3
                 session = client.get(event["client_session_id"])
                 if session is None:
                     session = client[event["client_session_id"]] = Session(
-                        account_id, environment, visitor_id, event["client_session_id"], is_client_session=True)
+                        account_id, environment, visitor_id, event["client_session_id"], is_client_session=True
+                    )
                     sessions.append(session)
                 session.events.append(event)
                 continue
@@ -243,8 +267,12 @@ def sessionise(events: Sequence[dict], account_id: str, timeout_minutes: int = 3
                 current_campaign = campaign
             session_start = visit_start or (campaign is not None and campaign != previous_current)
             if session_start:
-                current = Session(account_id, environment, visitor_id,
-                                  session_id_for(account_id, environment, visitor_id, event["event_id"]))
+                current = Session(
+                    account_id,
+                    environment,
+                    visitor_id,
+                    session_id_for(account_id, environment, visitor_id, event["event_id"]),
+                )
                 sessions.append(current)
             current.events.append(event)
             previous_at = event["occurred_at"]
@@ -253,6 +281,7 @@ def sessionise(events: Sequence[dict], account_id: str, timeout_minutes: int = 3
 
 
 # -- channels -------------------------------------------------------------------------------
+
 
 @dataclass
 class Touch:
@@ -269,8 +298,12 @@ class Touch:
         return getattr(self.session, name)
 
 
-def classify(sessions: Sequence[Session], own: Sequence[str] = (), rules: RuleSet | None = None,
-             text_order: TextOrder | None = None) -> list[Touch]:
+def classify(
+    sessions: Sequence[Session],
+    own: Sequence[str] = (),
+    rules: RuleSet | None = None,
+    text_order: TextOrder | None = None,
+) -> list[Touch]:
     """Source, medium, campaign and channel of every session, per int_sessions_classified."""
     rules = rules or load_rules()
     key = text_order or (lambda s: s)
@@ -282,21 +315,27 @@ def classify(sessions: Sequence[Session], own: Sequence[str] = (), rules: RuleSe
         group_values = None  # the (source, medium, campaign) of the current source group's first session
         for session in sorted(visitor_sessions, key=lambda s: (s.started_at, key(s.session_id))):
             landing = session.landing
-            found = landing_source(utm_source=landing["utm_source"], utm_medium=landing["utm_medium"],
-                                   utm_campaign=landing["utm_campaign"], click_ids=landing,
-                                   landing_host=landing["page_host"], referrer_host=landing["referrer_host"],
-                                   own_domains=own, rules=rules)
+            found = landing_source(
+                utm_source=landing["utm_source"],
+                utm_medium=landing["utm_medium"],
+                utm_campaign=landing["utm_campaign"],
+                click_ids=landing,
+                landing_host=landing["page_host"],
+                referrer_host=landing["referrer_host"],
+                own_domains=own,
+                rules=rules,
+            )
             is_self = found.is_self_referral
             if found.own is not None:
                 group_values = found.own
             source, medium, campaign = group_values or ("(direct)", "(none)", None)
             rule = rules.classify(source, medium, campaign)
-            touches.append(Touch(session, source, medium, campaign,
-                                 rule.channel if rule else "unassigned", is_self))
+            touches.append(Touch(session, source, medium, campaign, rule.channel if rule else "unassigned", is_self))
     return touches
 
 
 # -- identities and journeys ------------------------------------------------------------------
+
 
 def identities(touches: Iterable[Touch], conversions: Iterable[Mapping] = ()) -> dict[tuple[str, str], str]:
     """{(environment, visitor_id): user_id}: each visitor's latest link (int_identities)."""
@@ -317,50 +356,92 @@ def identities(touches: Iterable[Touch], conversions: Iterable[Mapping] = ()) ->
     return out
 
 
-def identity_key(environment: str, visitor_id: str, ids: Mapping[tuple[str, str], str],
-                 user_id: str | None = None) -> str:
+def identity_key(
+    environment: str, visitor_id: str, ids: Mapping[tuple[str, str], str], user_id: str | None = None
+) -> str:
     user = user_id or ids.get((environment, visitor_id))
     return f"user:{user}" if user is not None else f"visitor:{visitor_id}"
 
 
-def conversion_journey(touches: Sequence[Touch], conversion: Mapping[str, Any],
-                       ids: Mapping[tuple[str, str], str], settings: WarehouseSettings,
-                       previous_conversion_at: datetime | None = None,
-                       text_order: TextOrder | None = None) -> pd.DataFrame:
+def conversion_journey(
+    touches: Sequence[Touch],
+    conversion: Mapping[str, Any],
+    ids: Mapping[tuple[str, str], str],
+    settings: WarehouseSettings,
+    previous_conversion_at: datetime | None = None,
+    text_order: TextOrder | None = None,
+) -> pd.DataFrame:
     """The journey rows of one conversion, as fct_conversion_journeys holds them."""
     key = text_order or (lambda s: s)
     environment = conversion["environment"]
     t = conversion["converted_at"]
     wanted = identity_key(environment, conversion["visitor_id"], ids, _clean(conversion.get("user_id")))
-    mine = [x for x in touches
-            if x.environment == environment and identity_key(environment, x.visitor_id, ids) == wanted]
+    mine = [
+        x for x in touches if x.environment == environment and identity_key(environment, x.visitor_id, ids) == wanted
+    ]
     start = t - timedelta(days=settings.lookback_days)
-    window = [x for x in mine if start <= x.started_at <= t
-              and (not settings.conversion_cycles or previous_conversion_at is None
-                   or x.started_at > previous_conversion_at)]
+    window = [
+        x
+        for x in mine
+        if start <= x.started_at <= t
+        and (not settings.conversion_cycles or previous_conversion_at is None or x.started_at > previous_conversion_at)
+    ]
     window.sort(key=lambda x: (x.started_at, key(x.session_id)))
     if settings.max_touches is not None:
-        window = window[-settings.max_touches:]
+        window = window[-settings.max_touches :]
     first_milestone: dict[str, tuple[str, datetime]] = {}
     for milestone in settings.milestone_types:
-        marked = [(x.first_at(milestone), x.started_at, key(x.session_id), x.session_id) for x in mine
-                  if x.first_at(milestone) is not None]
+        marked = [
+            (x.first_at(milestone), x.started_at, key(x.session_id), x.session_id)
+            for x in mine
+            if x.first_at(milestone) is not None
+        ]
         if marked:
             at, _, _, session_id = min(marked)
             first_milestone[milestone] = (session_id, at)
-    base = {"journey_id": conversion["conversion_id"], "conversion_id": conversion["conversion_id"],
-            "converted": True, "conversion_ts": t, "conversion_type": (conversion.get("conversion_type") or "").lower(),
-            "revenue": float(conversion.get("revenue") or 0), "identity_key": wanted}
+    base = {
+        "journey_id": conversion["conversion_id"],
+        "conversion_id": conversion["conversion_id"],
+        "converted": True,
+        "conversion_ts": t,
+        "conversion_type": (conversion.get("conversion_type") or "").lower(),
+        "revenue": float(conversion.get("revenue") or 0),
+        "identity_key": wanted,
+    }
     rows = []
     for index, x in enumerate(window):
-        milestones = [m for m in settings.milestone_types
-                      if m in first_milestone and first_milestone[m][0] == x.session_id and first_milestone[m][1] <= t]
-        rows.append({**base, "touch_index": index, "touch_ts": x.started_at, "session_id": x.session_id,
-                     "channel": x.channel, "utm_source": x.source, "utm_medium": x.medium,
-                     "utm_campaign": x.campaign, "milestones": ";".join(milestones)})
+        milestones = [
+            m
+            for m in settings.milestone_types
+            if m in first_milestone and first_milestone[m][0] == x.session_id and first_milestone[m][1] <= t
+        ]
+        rows.append(
+            {
+                **base,
+                "touch_index": index,
+                "touch_ts": x.started_at,
+                "session_id": x.session_id,
+                "channel": x.channel,
+                "utm_source": x.source,
+                "utm_medium": x.medium,
+                "utm_campaign": x.campaign,
+                "milestones": ";".join(milestones),
+            }
+        )
     if not rows:  # a conversion without touches: one row the engine credits to `unassigned`
-        rows.append({**base, "touch_index": None, "touch_ts": None, "session_id": None, "channel": "",
-                     "utm_source": None, "utm_medium": None, "utm_campaign": None, "milestones": ""})
+        rows.append(
+            {
+                **base,
+                "touch_index": None,
+                "touch_ts": None,
+                "session_id": None,
+                "channel": "",
+                "utm_source": None,
+                "utm_medium": None,
+                "utm_campaign": None,
+                "milestones": "",
+            }
+        )
     frame = pd.DataFrame(rows, columns=list(JOURNEY_COLUMNS))
     frame["touch_ts"] = pd.to_datetime(frame["touch_ts"], utc=True)
     frame["conversion_ts"] = pd.to_datetime(frame["conversion_ts"], utc=True)
@@ -368,12 +449,23 @@ def conversion_journey(touches: Sequence[Touch], conversion: Mapping[str, Any],
     return frame
 
 
-def visitor_journey(events: Iterable[Mapping[str, Any]], conversion_ts: datetime, *, account_id: str,
-                    visitor_id: str, conversion_id: str, environment: str = "live",
-                    user_id: str | None = None, conversion_type: str = "", revenue: float = 0.0,
-                    conversions: Iterable[Mapping[str, Any]] = (), own_domains: Sequence[str] = (),
-                    settings: WarehouseSettings | None = None, rules: RuleSet | None = None,
-                    text_order: TextOrder | None = None) -> pd.DataFrame:
+def visitor_journey(
+    events: Iterable[Mapping[str, Any]],
+    conversion_ts: datetime,
+    *,
+    account_id: str,
+    visitor_id: str,
+    conversion_id: str,
+    environment: str = "live",
+    user_id: str | None = None,
+    conversion_type: str = "",
+    revenue: float = 0.0,
+    conversions: Iterable[Mapping[str, Any]] = (),
+    own_domains: Sequence[str] = (),
+    settings: WarehouseSettings | None = None,
+    rules: RuleSet | None = None,
+    text_order: TextOrder | None = None,
+) -> pd.DataFrame:
     """The touches of one conversion from raw event rows, in the attribution engine's input format.
 
     events: raw.events rows (dicts with event_id, environment, event_type, visitor_id, user_id,
@@ -386,18 +478,27 @@ def visitor_journey(events: Iterable[Mapping[str, Any]], conversion_ts: datetime
     staged = [stage_event(e) for e in events if e["environment"] == environment]
     sessions = sessionise(staged, account_id, settings.session_timeout_minutes, text_order)
     touches = classify(sessions, own_domains, rules, text_order)
-    this = {"conversion_id": conversion_id, "environment": environment, "visitor_id": visitor_id,
-            "user_id": user_id, "converted_at": conversion_ts, "conversion_type": conversion_type,
-            "revenue": revenue}
+    this = {
+        "conversion_id": conversion_id,
+        "environment": environment,
+        "visitor_id": visitor_id,
+        "user_id": user_id,
+        "converted_at": conversion_ts,
+        "conversion_type": conversion_type,
+        "revenue": revenue,
+    }
     others = [c for c in conversions if c["environment"] == environment and c["conversion_id"] != conversion_id]
     ids = identities(touches, [*others, this])
     previous = None
     if settings.conversion_cycles:
         wanted = identity_key(environment, visitor_id, ids, _clean(user_id))
         key = text_order or (lambda s: s)
-        before = [(c["converted_at"], key(c["conversion_id"])) for c in others
-                  if (c.get("conversion_type") or "").lower() == conversion_type.lower()
-                  and identity_key(environment, c["visitor_id"], ids, _clean(c.get("user_id"))) == wanted
-                  and (c["converted_at"], key(c["conversion_id"])) < (conversion_ts, key(conversion_id))]
+        before = [
+            (c["converted_at"], key(c["conversion_id"]))
+            for c in others
+            if (c.get("conversion_type") or "").lower() == conversion_type.lower()
+            and identity_key(environment, c["visitor_id"], ids, _clean(c.get("user_id"))) == wanted
+            and (c["converted_at"], key(c["conversion_id"])) < (conversion_ts, key(conversion_id))
+        ]
         previous = max(before)[0] if before else None
     return conversion_journey(touches, this, ids, settings, previous, text_order)

@@ -9,10 +9,13 @@ MBUZZ_DBT_THREADS       dbt threads (default 4; 1 for single-connection servers 
 MBUZZ_DBT_TARGET_PATH   dbt's target folder: manifest and partial-parse state (default: target/)
 DAGSTER_HOME            the Dagster instance (default: $MBUZZ_HOME/dagster)
 PGUSER                  the database user when DATABASE_URL names none (libpq's default: postgres)
+MBUZZ_JOURNEY_CHUNK     journey rows the attribution run reads (and credits) at a time (default 100000;
+                        cut on journey boundaries: peak memory follows this, not the history)
 
 The ingestion API's own limits are Flask config (`ingest_api/config.py`, `MBUZZ_*` JSON values
 loaded by Flask's prefixed-env loader).
 """
+
 from __future__ import annotations
 
 import os
@@ -32,6 +35,8 @@ class Settings:
     dbt_target_path: str | None = None
     dagster_home: Path | None = None
     db_user: str = "postgres"
+    lake: str | None = None  # MBUZZ_LAKE: a folder or object-store URL the raw rows are copied to (mbuzz/lake.py)
+    journey_chunk: int = 100_000  # MBUZZ_JOURNEY_CHUNK: touch rows per chunk of the attribution run
 
     @property
     def embedded(self) -> bool:
@@ -43,6 +48,9 @@ def get_settings() -> Settings:
     env = os.environ
     home = Path(env.get("MBUZZ_HOME") or ".mbuzz").resolve()
     threads = env.get("MBUZZ_DBT_THREADS")
+    chunk = env.get("MBUZZ_JOURNEY_CHUNK")
+    if chunk is not None and (not chunk.strip().isdigit() or int(chunk) < 1):
+        raise ValueError(f"MBUZZ_JOURNEY_CHUNK must be a positive whole number of rows, got {chunk!r}")
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         home=home,
@@ -53,6 +61,8 @@ def get_settings() -> Settings:
         dbt_target_path=env.get("MBUZZ_DBT_TARGET_PATH") or None,
         dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster").resolve(),
         db_user=env.get("PGUSER") or "postgres",
+        lake=env.get("MBUZZ_LAKE") or None,
+        journey_chunk=int(chunk) if chunk else 100_000,
     )
 
 
@@ -69,12 +79,12 @@ def libpq_url(url: str) -> str:
     """A URL psycopg and dbt understand (no SQLAlchemy driver suffix)."""
     for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix) :]
     return url
 
 
 def sqlalchemy_url(url: str) -> str:
-    return "postgresql+psycopg://" + libpq_url(url)[len("postgresql://"):]
+    return "postgresql+psycopg://" + libpq_url(url)[len("postgresql://") :]
 
 
 def with_database(url: str, database: str) -> str:

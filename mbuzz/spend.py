@@ -15,15 +15,16 @@ else is lost. Storing a row whose (day, channel, source, medium, campaign) exist
 amount and currency. The marts join spend with the credited conversions of every model
 (`marts.rpt_channel_roas`: ROAS and cost per conversion per day).
 """
+
 from __future__ import annotations
 
-import csv
-import io
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+
+from mbuzz.fx import currencies
+from mbuzz.uploads import csv_rows, row_day
 
 FIELDS = ("date", "channel", "utm_source", "utm_medium", "utm_campaign", "amount", "currency", "impressions", "clicks")
 DELIVERY_FIELDS = ("impressions", "clicks")
@@ -32,7 +33,6 @@ UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign")
 MAX_ROWS = 5000
 MAX_TEXT = 255
 MAX_AMOUNT = Decimal("1e14")  # numeric(18, 4)
-_CURRENCY = re.compile(r"^[A-Za-z]{3}$")
 
 
 class SpendInputError(ValueError):
@@ -71,18 +71,7 @@ class SpendResult:
 
 def parse_csv(text: str) -> list[dict]:
     """CSV text with a header row → one dict per line (unknown columns are errors later)."""
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames:
-        raise SpendInputError("the CSV has no header row: expected " + ",".join(FIELDS))
-    missing = [name for name in ("date", "channel", "amount", "currency") if name not in reader.fieldnames]
-    if missing:
-        raise SpendInputError(f"the CSV header lacks {', '.join(missing)}: expected " + ",".join(FIELDS))
-    rows = []
-    for row in reader:
-        rows.append({key: value for key, value in row.items() if key is not None})
-        if len(rows) > MAX_ROWS:
-            raise SpendInputError(f"more than {MAX_ROWS} rows: split the upload")
-    return rows
+    return csv_rows(text, FIELDS, ("date", "channel", "amount", "currency"), MAX_ROWS, SpendInputError)
 
 
 def validate(item: object) -> tuple[SpendRow | None, list[str]]:
@@ -91,15 +80,7 @@ def validate(item: object) -> tuple[SpendRow | None, list[str]]:
         return None, ["must be an object with " + ", ".join(FIELDS)]
     errors = [f"{key}: unknown field (expected {', '.join(FIELDS)})" for key in item if key not in FIELDS]
 
-    day = None
-    raw_day = item.get("date")
-    if not isinstance(raw_day, str) or not raw_day.strip():
-        errors.append("date: required, as YYYY-MM-DD")
-    else:
-        try:
-            day = date.fromisoformat(raw_day.strip())
-        except ValueError:
-            errors.append(f"date: {raw_day!r} is not a date (YYYY-MM-DD)")
+    day = row_day(item, errors)
 
     channel = item.get("channel")
     if not isinstance(channel, str) or not channel.strip():
@@ -133,8 +114,10 @@ def validate(item: object) -> tuple[SpendRow | None, list[str]]:
                 amount = None
 
     currency = item.get("currency")
-    if not isinstance(currency, str) or not _CURRENCY.match(currency.strip()):
+    if not isinstance(currency, str) or not currency.strip():
         errors.append("currency: required, a three-letter ISO 4217 code (EUR, USD)")
+    elif currency.strip().upper() not in currencies():
+        errors.append(f"currency: {currency!r} is not an ISO 4217 currency code (EUR, USD)")
 
     delivery = {}
     for name in DELIVERY_FIELDS:
@@ -152,8 +135,9 @@ def validate(item: object) -> tuple[SpendRow | None, list[str]]:
 
     if errors:
         return None, errors
-    return SpendRow(day=day, channel=channel.strip().lower(), amount=amount,
-                    currency=currency.strip().upper(), **utms, **delivery), []
+    return SpendRow(
+        day=day, channel=channel.strip().lower(), amount=amount, currency=currency.strip().upper(), **utms, **delivery
+    ), []
 
 
 def record_spend(conn, account_id: str, environment: str, items: list) -> SpendResult:
@@ -190,12 +174,17 @@ def record_spend(conn, account_id: str, environment: str, items: list) -> SpendR
                           clicks = excluded.clicks, received_at = now()
             """,
             {
-                "account_id": account_id, "environment": environment,
-                "day": [r.day for r in values], "channel": [r.channel for r in values],
-                "utm_source": [r.utm_source for r in values], "utm_medium": [r.utm_medium for r in values],
-                "utm_campaign": [r.utm_campaign for r in values], "amount": [r.amount for r in values],
+                "account_id": account_id,
+                "environment": environment,
+                "day": [r.day for r in values],
+                "channel": [r.channel for r in values],
+                "utm_source": [r.utm_source for r in values],
+                "utm_medium": [r.utm_medium for r in values],
+                "utm_campaign": [r.utm_campaign for r in values],
+                "amount": [r.amount for r in values],
                 "currency": [r.currency for r in values],
-                "impressions": [r.impressions for r in values], "clicks": [r.clicks for r in values],
+                "impressions": [r.impressions for r in values],
+                "clicks": [r.clicks for r in values],
             },
         )
     return result

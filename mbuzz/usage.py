@@ -5,6 +5,7 @@ query is bound with parameters and filtered by `account_id` (and the dashboard
 also runs them under row-level security, as the API role). Days are UTC days of
 `occurred_at`, which the `(account_id, occurred_at)` index serves.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -68,12 +69,20 @@ class KeyUsage:
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """[start 00:00 UTC, the day after end 00:00 UTC)."""
-    return (datetime.combine(start, time.min, timezone.utc),
-            datetime.combine(end + timedelta(days=1), time.min, timezone.utc))
+    return (
+        datetime.combine(start, time.min, timezone.utc),
+        datetime.combine(end + timedelta(days=1), time.min, timezone.utc),
+    )
 
 
-def recent_events(conn, account_id: str, page: int = 1, per_page: int = 25, event_type: str | None = None,
-                  environment: str | None = None) -> EventPage:
+def recent_events(
+    conn,
+    account_id: str,
+    page: int = 1,
+    per_page: int = 25,
+    event_type: str | None = None,
+    environment: str | None = None,
+) -> EventPage:
     """Newest first; one extra row is read to know whether there is a next page."""
     page = max(int(page), 1)
     per_page = min(max(int(per_page), 1), MAX_PER_PAGE)
@@ -87,8 +96,13 @@ def recent_events(conn, account_id: str, page: int = 1, per_page: int = 25, even
         order by occurred_at desc, event_id
         limit %(limit)s offset %(offset)s
         """,
-        {"account_id": account_id, "event_type": event_type or None, "environment": environment or None,
-         "limit": per_page + 1, "offset": (page - 1) * per_page},
+        {
+            "account_id": account_id,
+            "event_type": event_type or None,
+            "environment": environment or None,
+            "limit": per_page + 1,
+            "offset": (page - 1) * per_page,
+        },
     ).fetchall()
     return EventPage([EventRow(*r) for r in rows[:per_page]], page, per_page, len(rows) > per_page)
 
@@ -103,8 +117,9 @@ def event_types(conn, account_id: str, days: int = 90) -> list[str]:
     return [r[0] for r in rows]
 
 
-def utm_breakdown(conn, account_id: str, start: date, end: date, environment: str | None = None,
-                  limit: int = TOP_N) -> dict[str, list[tuple[str, int, int]]]:
+def utm_breakdown(
+    conn, account_id: str, start: date, end: date, environment: str | None = None, limit: int = TOP_N
+) -> dict[str, list[tuple[str, int, int]]]:
     """{utm field: [(value, events, visitors)]}: the top `limit` values of each field over [start, end]."""
     lower, upper = _bounds(start, end)
     out: dict[str, list[tuple[str, int, int]]] = {}
@@ -120,8 +135,14 @@ def utm_breakdown(conn, account_id: str, start: date, end: date, environment: st
             order by 2 desc, 1
             limit %(limit)s
             """,
-            {"field": field, "account_id": account_id, "lower": lower, "upper": upper,
-             "environment": environment or None, "limit": limit},
+            {
+                "field": field,
+                "account_id": account_id,
+                "lower": lower,
+                "upper": upper,
+                "environment": environment or None,
+                "limit": limit,
+            },
         ).fetchall()
         out[field] = [(v, n, visitors) for v, n, visitors in rows]
     return out

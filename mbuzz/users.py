@@ -14,6 +14,7 @@ The dashboard secret (Flask's SECRET_KEY, which also signs session cookies)
 is MBUZZ_SECRET_KEY when set, else a random key kept in `$MBUZZ_HOME/secret_key`
 (created on first use, mode 0600) so every worker and the CLI agree on it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -98,8 +99,9 @@ def get_user(conn, user_id: str) -> User:
 
 
 def list_users(conn, account_id: str) -> list[User]:
-    rows = conn.execute(f"select {_COLUMNS} from raw.users where account_id = %s order by created_at",
-                        (account_id,)).fetchall()
+    rows = conn.execute(
+        f"select {_COLUMNS} from raw.users where account_id = %s order by created_at", (account_id,)
+    ).fetchall()
     return [User(*r) for r in rows]
 
 
@@ -129,6 +131,7 @@ def verify(conn, email: str, password: str) -> User | None:
 
 
 # --- one-time setup links ---------------------------------------------------------------------------------------
+
 
 def secret_key(home: Path | None = None) -> str:
     """The dashboard secret: MBUZZ_SECRET_KEY, else `$MBUZZ_HOME/secret_key` (created once)."""
@@ -181,8 +184,7 @@ def user_for_token(conn, token: str, secret: str | None = None, max_age: int = S
         raise InvalidToken("this setup link has expired; ask for a new one") from None
     except BadSignature:
         raise InvalidToken("this setup link is not valid") from None
-    row = conn.execute(f"select {_COLUMNS}, password_hash from raw.users where id = %s",
-                       (data.get("u"),)).fetchone()
+    row = conn.execute(f"select {_COLUMNS}, password_hash from raw.users where id = %s", (data.get("u"),)).fetchone()
     if row is None or _fingerprint(row[-1]) != data.get("f"):
         raise InvalidToken("this setup link has already been used or is no longer valid")
     return User(*row[:-1])
@@ -193,6 +195,7 @@ def setup_url(base_url: str, token: str) -> str:
 
 
 # --- the demo account ---------------------------------------------------------------------------------------------
+
 
 def ensure_demo_user(conn, account_id: str, email: str = DEMO_EMAIL) -> tuple[str, str]:
     """Make `email` a user of the demo account with a fresh random password; returns (email, password).

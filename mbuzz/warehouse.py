@@ -12,6 +12,7 @@ configured: `timescaledb` when the extension is installed in the database, else 
 Dagster: `DbtProject(project_dir=PROJECT_DIR, profiles_dir=PROFILES_DIR)`, with
 `os.environ.update(dbt_env())` (or `DbtCliResource(..., env=...)`) before dbt runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -126,8 +128,9 @@ def run_dbt(
     full = _args(args, env["MBUZZ_DBT_TARGET"], vars, target_path)
     if subprocess_mode:
         dbt = Path(sys.executable).parent / "dbt"
-        proc = subprocess.run([str(dbt), *full], env={**os.environ, **env}, cwd=PROJECT_DIR,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(dbt), *full], env={**os.environ, **env}, cwd=PROJECT_DIR, capture_output=True, text=True
+        )
         if check and proc.returncode != 0:
             raise DbtError(f"dbt {' '.join(args)} failed:\n{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
         return DbtResult(proc.returncode == 0, env["MBUZZ_DBT_TARGET"], [])
@@ -183,6 +186,72 @@ def parse_project(target_path: str | Path | None = None) -> Path:
     target_path = Path(target_path) if target_path is not None else target_dir()
     run_dbt(["parse", "--quiet"], target=settings.dbt_target or "postgres", url=url, target_path=str(target_path))
     return target_path / "manifest.json"
+
+
+@contextmanager
+def dbt_environment(env: Mapping[str, str]):
+    """`with dbt_environment(dbt_env(...)):` the profile's variables set and the project folder
+    the working directory, both restored after (for dbt-based tools run in-process: MetricFlow)."""
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    cwd = os.getcwd()
+    try:
+        os.chdir(PROJECT_DIR)
+        yield
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+# the files of dbt's docs site: dbt copies its single-page app to index.html, and the page reads
+# the project's manifest (models, columns, lineage) and catalog (column types, row counts)
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+
+
+def generate_docs(target_path: str | Path | None = None, url: str | None = None, compile: bool = True) -> Path:
+    """`dbt docs generate` (in-process) into the target folder; returns the folder.
+
+    The catalog reads the database's information schema: column types as built. Run by
+    `mbuzz warehouse docs` and by the nightly job's `dbt_docs` asset (`compile=False`: the
+    catalog and manifest only, no compiled SQL, a second or two)."""
+    folder = Path(target_path) if target_path is not None else target_dir()
+    run_dbt(["docs", "generate", "--quiet", *([] if compile else ["--no-compile"])], url=url, target_path=str(folder))
+    missing = [name for name in DOCS_FILES if not (folder / name).exists()]
+    if missing:
+        raise DbtError(f"dbt docs generate wrote no {', '.join(missing)} in {folder}")
+    return folder
+
+
+def docs_server(folder: str | Path, port: int = 8580, host: str = "127.0.0.1"):
+    """A standard-library HTTP server for dbt's docs site in `folder`, bound to 127.0.0.1.
+
+    Only the site's three files are served (not the rest of target/: compiled SQL, run results).
+    `port=0` takes a free port (`server.server_address[1]`). Call `serve_forever()`; stop with
+    `shutdown()` and `server_close()`."""
+    from functools import partial
+    from http import HTTPStatus
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class DocsHandler(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            name = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+            if name not in DOCS_FILES:
+                self.send_error(HTTPStatus.NOT_FOUND, "the docs site has index.html, manifest.json, catalog.json")
+                return
+            self.path = "/" + name
+            super().do_GET()
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self.do_GET()
+
+        def log_message(self, format: str, *args) -> None:  # quiet: the CLI prints its own progress
+            pass
+
+    return ThreadingHTTPServer((host, port), partial(DocsHandler, directory=str(folder)))
 
 
 def _tail(text: str, lines: int = 40) -> str:

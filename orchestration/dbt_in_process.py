@@ -8,6 +8,7 @@ dbt event with dagster-dbt's own translation (`DbtCoreCliEventMessage.to_default
 so materialisations, dbt tests as asset checks and subset selection behave as with the CLI.
 dbt runs in a worker thread and its events are yielded as they happen (live progress in the UI).
 """
+
 from __future__ import annotations
 
 import queue
@@ -32,7 +33,8 @@ class InProcessDbt(dg.ConfigurableResource):
         from mbuzz.warehouse import run_dbt
 
         params = get_updated_cli_invocation_params_for_context(
-            context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator())
+            context=context, manifest={}, dagster_dbt_translator=DagsterDbtTranslator()
+        )
         full = [*args, *params.selection_args, "--quiet"]
         if list(args[:1]) == ["build"] and not context.selected_asset_check_keys:
             # no dbt tests in this run (the hourly job): their unit tests wait for the nightly run too
@@ -50,8 +52,11 @@ class InProcessDbt(dg.ConfigurableResource):
         def run() -> None:
             try:
                 # check: a failure raises DbtError naming the failed nodes, surfaced in the step below
-                run_dbt(full, callbacks=[lambda msg: events.put(msg_to_dict(msg))],
-                        target_path=str(target_path) if target_path else None)
+                run_dbt(
+                    full,
+                    callbacks=[lambda msg: events.put(msg_to_dict(msg))],
+                    target_path=str(target_path) if target_path else None,
+                )
             except BaseException as exc:
                 outcome["error"] = exc
             finally:
@@ -61,9 +66,13 @@ class InProcessDbt(dg.ConfigurableResource):
         worker.start()
         while (raw := events.get()) is not _DONE:
             event = DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={})
-            yield from event.to_default_asset_events(manifest=params.manifest,
-                                                     dagster_dbt_translator=params.dagster_dbt_translator,
-                                                     context=context, target_path=target_path, project=project)
+            yield from event.to_default_asset_events(
+                manifest=params.manifest,
+                dagster_dbt_translator=params.dagster_dbt_translator,
+                context=context,
+                target_path=target_path,
+                project=project,
+            )
         worker.join()
         context.log.debug(f"dbt {' '.join(full)}")
         if "error" in outcome:

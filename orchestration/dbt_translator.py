@@ -6,6 +6,7 @@ shows the warehouse's layers as they are on disk (and as docs/data_model.md desc
 seeds (the channel rules) get a `seeds` group. The raw tables and the attribution assets set
 their own groups (`raw`, `attribution`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

@@ -1,4 +1,5 @@
 """Daily partitions by conversion date (UTC)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -9,6 +9,7 @@ load so the graph follows the models on disk, as `DbtProject.prepare_if_dev()` d
 process, through dbt's partial parsing (well under a second when nothing changed), rather than
 dagster-dbt's preparer, which starts `dbt --version` and `dbt parse` processes (~15 s).
 """
+
 from __future__ import annotations
 
 from dagster_dbt import DbtProject
@@ -29,5 +30,7 @@ if using_dagster_dev():  # what dbt_project.prepare_if_dev() does, with the in-p
 
     parse_project(dbt_project.manifest_path.parent)
 if not dbt_project.manifest_path.exists():
-    raise MbuzzError(f"no dbt manifest at {dbt_project.manifest_path}: run `mbuzz warehouse parse` "
-                     "(or `make install`) to write it, then load the Dagster definitions again")
+    raise MbuzzError(
+        f"no dbt manifest at {dbt_project.manifest_path}: run `mbuzz warehouse parse` "
+        "(or `make install`) to write it, then load the Dagster definitions again"
+    )

@@ -3,6 +3,7 @@
 Great Expectations costs seconds to import, so it is imported here, inside the
 functions the asset checks call, and never on the CLI's or the API's start-up path.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,11 @@ class SuiteResult:
     rows: int
 
     def metadata(self) -> dict:
-        return {"rows_checked": self.rows, "expectations": self.evaluated,
-                "failed_expectations": ", ".join(self.failed) or "none"}
+        return {
+            "rows_checked": self.rows,
+            "expectations": self.evaluated,
+            "failed_expectations": ", ".join(self.failed) or "none",
+        }
 
 
 def _validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteResult:
@@ -36,7 +40,9 @@ def _validate(name: str, frame: pd.DataFrame, expectations: list) -> SuiteResult
     suite = context.suites.add(gx.ExpectationSuite(name=f"{name}_suite"))
     for expectation in expectations:
         suite.add_expectation(expectation)
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite)
+    )
     result = definition.run(batch_parameters={"dataframe": frame})
     failed = []
     for r in result.results:
@@ -60,16 +66,23 @@ def raw_events_suite(frame: pd.DataFrame, event_types: list[str]) -> SuiteResult
         occurred_at=pd.to_datetime(frame["occurred_at"], utc=True),
         seconds_in_future=(pd.to_datetime(frame["occurred_at"], utc=True) - now).dt.total_seconds(),
     )
-    return _validate("raw_events", frame, [
-        *(e.ExpectColumnValuesToNotBeNull(column=c) for c in ("account_id", "event_id", "event_type", "visitor_id", "occurred_at", "received_at")),
-        e.ExpectColumnValuesToBeInSet(column="environment", value_set=["test", "live"]),
-        # custom event names are allowed, but most traffic must be the standard types
-        e.ExpectColumnValuesToBeInSet(column="event_type", value_set=event_types, mostly=0.9),
-        e.ExpectColumnValuesToMatchRegex(column="event_type", regex=pattern),
-        e.ExpectColumnValueLengthsToBeBetween(column="event_type", min_value=1, max_value=max_length),
-        e.ExpectColumnMaxToBeBetween(column="seconds_in_future", max_value=0),
-        e.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=2, max_value=MAX_EVENT_BYTES),
-    ])
+    return _validate(
+        "raw_events",
+        frame,
+        [
+            *(
+                e.ExpectColumnValuesToNotBeNull(column=c)
+                for c in ("account_id", "event_id", "event_type", "visitor_id", "occurred_at", "received_at")
+            ),
+            e.ExpectColumnValuesToBeInSet(column="environment", value_set=["test", "live"]),
+            # custom event names are allowed, but most traffic must be the standard types
+            e.ExpectColumnValuesToBeInSet(column="event_type", value_set=event_types, mostly=0.9),
+            e.ExpectColumnValuesToMatchRegex(column="event_type", regex=pattern),
+            e.ExpectColumnValueLengthsToBeBetween(column="event_type", min_value=1, max_value=max_length),
+            e.ExpectColumnMaxToBeBetween(column="seconds_in_future", max_value=0),
+            e.ExpectColumnValuesToBeBetween(column="size_bytes", min_value=2, max_value=MAX_EVENT_BYTES),
+        ],
+    )
 
 
 def journeys_suite(frame: pd.DataFrame, channels: list[str]) -> SuiteResult:

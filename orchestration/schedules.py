@@ -10,24 +10,35 @@ freshness — still run, and the blocking ones still stop bad credits from reach
 import dagster as dg
 
 from orchestration.assets.dbt import attribution_marts, warehouse_models
+from orchestration.assets.docs import dbt_docs
 from orchestration.checks import journeys_expectations
 
 # The whole graph: dbt warehouse → attribution → marts and aggregates.
-pipeline_job = dg.define_asset_job("pipeline", selection=dg.AssetSelection.all(),
-                                   description="Raw events → dbt → attribution (all models) → marts and aggregates, "
-                                   "every check.")
+pipeline_job = dg.define_asset_job(
+    "pipeline",
+    selection=dg.AssetSelection.all(),
+    description="Raw events → dbt → attribution (all models) → marts and aggregates, every check.",
+)
 
 hourly_job = dg.define_asset_job(
     "hourly",
-    selection=(dg.AssetSelection.all()
-               - dg.AssetSelection.checks_for_assets(warehouse_models, attribution_marts)
-               | dg.AssetSelection.checks(journeys_expectations)),
-    description="The whole graph, incrementally, without the dbt tests (the nightly run has them).",
+    selection=(
+        dg.AssetSelection.all()
+        - dg.AssetSelection.checks_for_assets(warehouse_models, attribution_marts)
+        - dg.AssetSelection.assets(dbt_docs)  # the nightly run refreshes the docs' catalog
+        | dg.AssetSelection.checks(journeys_expectations)
+    ),
+    description="The whole graph, incrementally, without the dbt tests and the docs' catalog (the nightly run "
+    "has them).",
 )
 
 
-@dg.schedule(job=hourly_job, cron_schedule="15 * * * *", execution_timezone="UTC",
-             description="Hourly: incremental dbt, rule-based models for today's conversions.")
+@dg.schedule(
+    job=hourly_job,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    description="Hourly: incremental dbt, rule-based models for today's conversions.",
+)
 def hourly_incremental(context: dg.ScheduleEvaluationContext):
     day = context.scheduled_execution_time.strftime("%Y-%m-%d")
     return dg.RunRequest(
@@ -37,12 +48,19 @@ def hourly_incremental(context: dg.ScheduleEvaluationContext):
     )
 
 
-@dg.schedule(job=pipeline_job, cron_schedule="30 2 * * *", execution_timezone="UTC",
-             description="Nightly: yesterday's conversions under every model, Markov, Shapley and algorithmic "
-             "included, and every check.")
+@dg.schedule(
+    job=pipeline_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone="UTC",
+    description="Nightly: yesterday's conversions under every model, Markov, Shapley and algorithmic "
+    "included, and every check.",
+)
 def nightly_data_driven(context: dg.ScheduleEvaluationContext):
     from datetime import timedelta
 
     day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
-    return dg.RunRequest(run_key=f"nightly-{day}", partition_key=day,
-                         run_config={"ops": {"attribution_models": {"config": {"data_driven": True}}}})
+    return dg.RunRequest(
+        run_key=f"nightly-{day}",
+        partition_key=day,
+        run_config={"ops": {"attribution_models": {"config": {"data_driven": True}}}},
+    )

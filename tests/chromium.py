@@ -4,6 +4,7 @@ The tier installs `chromium` and `chromium-driver` with apt-get when they are mi
 as root; elsewhere it is skipped with the reason. Playwright's own browser download
 (`playwright install`) is never used.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,16 @@ import subprocess
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def install_chromium() -> str | None:
@@ -21,7 +30,9 @@ def install_chromium() -> str | None:
     if Path(CHROMIUM).exists() and shutil.which("chromedriver"):
         return None
     if os.geteuid() != 0:
-        return "chromium is not installed and the tests do not run as root (apt-get install -y chromium chromium-driver)"
+        return (
+            "chromium is not installed and the tests do not run as root (apt-get install -y chromium chromium-driver)"
+        )
     if not shutil.which("apt-get"):
         return "chromium is not installed and there is no apt-get here"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}

@@ -5,6 +5,7 @@ embedded server started in a temporary MBUZZ_HOME. Each session (and each
 xdist worker) gets its own freshly created database, dropped at the end, so
 parallel runs never see each other's rows.
 """
+
 from __future__ import annotations
 
 import os

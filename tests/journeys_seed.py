@@ -1,6 +1,7 @@
 """Journeys seeded straight into marts.fct_conversion_journeys (a plain table standing in for the
 dbt model) for tests of the attribution run itself: `conversions` conversions per account, each
 of `touches` touches, converted on START's day (the run window START .. END)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

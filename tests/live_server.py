@@ -1,5 +1,6 @@
 """`mbuzz serve` (gunicorn) as a real server on a free port of 127.0.0.1, for the tests that need
 real HTTP (the ingestion API's live and fault tests, the dashboard's browser tests)."""
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ class LiveServer:
     process: subprocess.Popen
 
 
-def start_server(database_url: str | None, log: Path, env: dict[str, str], workers: int = 2,
-                 threads: int | None = None) -> LiveServer:
+def start_server(
+    database_url: str | None, log: Path, env: dict[str, str], workers: int = 2, threads: int | None = None
+) -> LiveServer:
     """`mbuzz serve` with `env` added to this process's environment, up and answering /health,
     or the test fails with the server's log. `database_url=None`: no DATABASE_URL, so the server
     uses the embedded database of `env`'s MBUZZ_HOME."""
@@ -43,8 +45,7 @@ def start_server(database_url: str | None, log: Path, env: dict[str, str], worke
     if database_url is None:
         environment.pop("DATABASE_URL")
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, env=environment,
-                                   stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:

@@ -59,6 +59,7 @@ Rules of this server (it is one WASM backend, not a PostgreSQL cluster):
 Without ``node`` (18+) and ``npm`` the tier is skipped with a clear message,
 unless ``MBUZZ_REQUIRE_TIMESCALE=1`` (CI), where it fails instead.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -229,7 +230,9 @@ class TimescaleServer:
                 return url
             except psycopg.OperationalError as exc:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the TimescaleDB server does not accept connections ({exc}):\n{self.log()}") from exc
+                    raise RuntimeError(
+                        f"the TimescaleDB server does not accept connections ({exc}):\n{self.log()}"
+                    ) from exc
                 time.sleep(0.2)
 
     def _pump(self, proc: subprocess.Popen) -> None:

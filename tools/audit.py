@@ -13,6 +13,7 @@ Exit status: 1 when a known vulnerability is found that ALLOWED does not explain
 Whatever could not be audited (the service unreachable, a network blip) is printed as a
 WARNING with its count, so a run that audited nothing says so instead of passing silently.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,24 @@ ALLOWED: dict[str, str] = {}
 
 def export() -> dict[str, str]:
     REQUIREMENTS.parent.mkdir(exist_ok=True)
-    subprocess.run([str(BIN / "uv"), "export", "--frozen", "--all-groups", "--no-hashes", "--no-emit-project",
-                    "--no-emit-local", "--no-header", "--no-annotate", "--quiet", "-o", str(REQUIREMENTS)],
-                   cwd=REPO, check=True)
+    subprocess.run(
+        [
+            str(BIN / "uv"),
+            "export",
+            "--frozen",
+            "--all-groups",
+            "--no-hashes",
+            "--no-emit-project",
+            "--no-emit-local",
+            "--no-header",
+            "--no-annotate",
+            "--quiet",
+            "-o",
+            str(REQUIREMENTS),
+        ],
+        cwd=REPO,
+        check=True,
+    )
     pins = {}
     for line in REQUIREMENTS.read_text().splitlines():
         requirement = line.split(";")[0].strip()
@@ -49,9 +65,24 @@ def export() -> dict[str, str]:
 def pip_audit() -> list[dict] | None:
     """pip-audit's dependencies ({name, version, vulns} or {name, skip_reason}), None if it failed."""
     REPORT.unlink(missing_ok=True)
-    result = subprocess.run([str(BIN / "pip-audit"), "-r", str(REQUIREMENTS), "--disable-pip", "--no-deps",
-                             "--progress-spinner", "off", "-f", "json", "-o", str(REPORT)],
-                            cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(BIN / "pip-audit"),
+            "-r",
+            str(REQUIREMENTS),
+            "--disable-pip",
+            "--no-deps",
+            "--progress-spinner",
+            "off",
+            "-f",
+            "json",
+            "-o",
+            str(REPORT),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     if not REPORT.exists():  # it stopped before writing a report (e.g. no network at all)
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         print(f"WARNING: pip-audit failed (exit {result.returncode}): {last[:500]}", file=sys.stderr)
@@ -68,8 +99,11 @@ def latest_release_vulns(name: str, version: str) -> list[dict] | None:
         return None
     if data.get("info", {}).get("version") != version or "vulnerabilities" not in data:
         return None
-    return [{"id": v.get("id"), "fix_versions": v.get("fixed_in") or [], "aliases": v.get("aliases") or []}
-            for v in data["vulnerabilities"] if not v.get("withdrawn")]
+    return [
+        {"id": v.get("id"), "fix_versions": v.get("fixed_in") or [], "aliases": v.get("aliases") or []}
+        for v in data["vulnerabilities"]
+        if not v.get("withdrawn")
+    ]
 
 
 def main() -> int:
@@ -91,14 +125,21 @@ def main() -> int:
     for name, version, vuln in findings:
         why = ALLOWED.get(vuln["id"])
         fixed = ", ".join(vuln.get("fix_versions") or []) or "no fixed version"
-        print(f"{'explained' if why else 'VULNERABLE'}: {name} {version} {vuln['id']} (fixed in {fixed})"
-              + (f": {why}" if why else ""))
-    print(f"audit: {len(audited)} of {len(pins)} locked dependencies audited, {len(findings)} known "
-          f"vulnerabilities ({len(findings) - len(failing)} explained)")
+        print(
+            f"{'explained' if why else 'VULNERABLE'}: {name} {version} {vuln['id']} (fixed in {fixed})"
+            + (f": {why}" if why else "")
+        )
+    print(
+        f"audit: {len(audited)} of {len(pins)} locked dependencies audited, {len(findings)} known "
+        f"vulnerabilities ({len(findings) - len(failing)} explained)"
+    )
     if not_audited:
-        print(f"WARNING: {len(not_audited)} of {len(pins)} locked dependencies could not be audited (PyPI's "
-              "vulnerability data did not answer for their locked version; they are NOT known to be clean): "
-              + " ".join(f"{n}=={pins[n]}" for n in not_audited), file=sys.stderr)
+        print(
+            f"WARNING: {len(not_audited)} of {len(pins)} locked dependencies could not be audited (PyPI's "
+            "vulnerability data did not answer for their locked version; they are NOT known to be clean): "
+            + " ".join(f"{n}=={pins[n]}" for n in not_audited),
+            file=sys.stderr,
+        )
     return 1 if failing else 0
 
 

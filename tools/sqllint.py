@@ -9,6 +9,7 @@ manifest Dagster loads (target/manifest.json).
 
 Usage: python tools/sqllint.py lint|fix [sqlfluff options] [paths]   (default path: the models)
 """
+
 from __future__ import annotations
 
 import os

@@ -10,7 +10,10 @@
       id counts for every visitor that ever had it: the one it left may lose the conversion's
       user link);
     - its link to a user changed, which happens only through one of the two above (links are
-      events carrying a user_id and conversions recorded with one).
+      events carrying a user_id and conversions recorded with one);
+    - for a hashed e-mail address (the visitor `email_sha256:<hash>` of offline conversions), a
+      visitor whose identify calls carry the hash changed (its user is int_identities'; a hash
+      that moves from one user to another leaves the first user's journeys to a full refresh).
 
     A changed visitor affects `visitor:<it>` and every user it was ever linked to by a raw event
     or conversion: the user it belongs to now and the one its journeys were built under are both
@@ -153,11 +156,33 @@
 
     ),
 
-    changed_visitors as (
+    changed_real_visitors as (
 
         select * from resessionised_visitors
         union
         select * from converted_visitors
+
+    ),
+
+    -- a hashed e-mail address is a visitor of its own (`email_sha256:<hash>`, int_identities):
+    -- it changed with every changed visitor whose identify calls carry it
+    changed_visitors as (
+
+        select * from changed_real_visitors
+        union
+        select distinct changed_real_visitors.account_id, changed_real_visitors.environment,
+            'email_sha256:' || hashes.email_sha256 as visitor_id
+        from changed_real_visitors
+        cross join lateral (
+            select lower(btrim({{ json_text('raw_events.properties', ['traits', 'email_sha256']) }})) as email_sha256
+            from {{ source('raw', 'events') }} as raw_events
+            where raw_events.account_id = changed_real_visitors.account_id
+              and raw_events.visitor_id = changed_real_visitors.visitor_id
+              and raw_events.environment = changed_real_visitors.environment
+              and raw_events.event_type = 'identify'
+              and {{ json_text('raw_events.properties', ['traits', 'email_sha256']) }} is not null
+            offset 0
+        ) as hashes
 
     ),
 
@@ -181,6 +206,14 @@
               and raw_conversions.visitor_id = changed_visitors.visitor_id
               and raw_conversions.environment = changed_visitors.environment
               and nullif(btrim(raw_conversions.user_id), '') is not null
+            union
+            -- a hashed address's user: no raw row carries its visitor id, the identity graph has it
+            select identities.user_id
+            from {{ ref('int_identities') }} as identities
+            where identities.account_id = changed_visitors.account_id
+              and identities.environment = changed_visitors.environment
+              and identities.visitor_id = changed_visitors.visitor_id
+              and changed_visitors.visitor_id like 'email\_sha256:%'
         ) as links
 
     ),

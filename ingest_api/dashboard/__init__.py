@@ -5,7 +5,7 @@
 Pages: sign-in/out and one-time setup links (auth.py), overview (overview.py:
 recent events, UTM top 10, usage), API keys (keys.py), the snippets to install
 (install.py), attribution reports
-(reports.py), models and the DSL editor (models.py). Shared pieces are in
+(reports.py), models and the DSL editor (models.py), identity match rates (identity.py). Shared pieces are in
 base.py (the blueprint, sign-in, database scoping), every user-facing string
 in copy.py, forms in forms.py.
 
@@ -18,6 +18,7 @@ CSRF); every query scoped to the signed-in account, with row-level security
 as a second wall; another account's ids answer 404. Errors of dashboard pages
 are HTML pages; /api/... keeps its JSON errors (errors.py).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ingest_api import errors as api_errors
-from ingest_api.dashboard import auth, copy, install, keys, models, overview, reports  # noqa: F401  (routes)
+from ingest_api.dashboard import auth, copy, identity, install, keys, models, overview, reports  # noqa: F401  (routes)
 from ingest_api.dashboard.base import bp, load_user, render
 from mbuzz.errors import DatabaseUnavailable
 
@@ -40,7 +41,7 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                               "script-src 'self'; form-action 'self'; frame-ancestors 'none'",
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'",
 }
 
 
@@ -77,8 +78,13 @@ def _utc(value: datetime) -> datetime:
 
 
 def _error_page(status: int, message: str | None = None):
-    return render("error.html", status, code=status, title=copy.ERROR_TITLES.get(status, copy.ERROR_TITLES[500]),
-                  message=message or copy.ERROR_MESSAGES.get(status, copy.ERROR_MESSAGES[500]))
+    return render(
+        "error.html",
+        status,
+        code=status,
+        title=copy.ERROR_TITLES.get(status, copy.ERROR_TITLES[500]),
+        message=message or copy.ERROR_MESSAGES.get(status, copy.ERROR_MESSAGES[500]),
+    )
 
 
 def _http_error(exc: HTTPException):

@@ -13,6 +13,7 @@ Re-authentication: creating or revoking a key needs a sign-in (or a password
 confirmation) within DASHBOARD_REAUTH_SECONDS; past that, the form asks for the
 password again, counted by both throttles like a sign-in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,12 @@ def _safe_next(target: str | None) -> str:
     """Only a path of this dashboard or of the docs site: never another host (no open redirect)."""
     if target:
         parts = urlsplit(target)
-        if (not parts.scheme and not parts.netloc and target.startswith((bp.url_prefix + "/", "/docs/"))
-                and "\\" not in target):
+        if (
+            not parts.scheme
+            and not parts.netloc
+            and target.startswith((bp.url_prefix + "/", "/docs/"))
+            and "\\" not in target
+        ):
             return target
     return url_for("dashboard.overview")
 
@@ -149,8 +154,12 @@ def setup(token: str):
         try:
             user = users.user_for_token(conn, token, secret)
         except users.InvalidToken as exc:
-            return render("message.html", status=404, title=copy.SETUP_TITLE,
-                          message=copy.SETUP_BAD_LINK.format(reason=str(exc).removeprefix("this setup link ")))
+            return render(
+                "message.html",
+                status=404,
+                title=copy.SETUP_TITLE,
+                message=copy.SETUP_BAD_LINK.format(reason=str(exc).removeprefix("this setup link ")),
+            )
         form = SetupForm()
         if form.validate_on_submit():
             try:

@@ -11,6 +11,7 @@ re-reads the user; a deleted user is signed out. Database access:
   revocation); the shared services called there filter by the session's
   account id themselves (`mbuzz.reports`, `mbuzz.accounts.revoke_key(…, account_id)`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -24,8 +25,14 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from ingest_api import db
 from ingest_api.dashboard import copy
 
-bp = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates",
-               static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "dashboard",
+    __name__,
+    url_prefix="/dashboard",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
 
 MAX_RANGE_DAYS = 366 * 3
 

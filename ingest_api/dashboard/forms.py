@@ -1,4 +1,5 @@
 """The dashboard's forms (Flask-WTF): each carries a CSRF token and its own validation."""
+
 from __future__ import annotations
 
 import re
@@ -22,9 +23,17 @@ class LoginForm(FlaskForm):
 
 
 class SetupForm(FlaskForm):
-    password = PasswordField(copy.SETUP_PASSWORD,
-                             validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, message=copy.SETUP_LENGTH.format(
-                                 min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH))])
+    password = PasswordField(
+        copy.SETUP_PASSWORD,
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=copy.SETUP_LENGTH.format(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+            ),
+        ],
+    )
     confirm = PasswordField(copy.SETUP_CONFIRM, validators=[DataRequired(), EqualTo("password", copy.SETUP_MISMATCH)])
 
 
@@ -38,15 +47,27 @@ class KeyForm(ReauthMixin, FlaskForm):
     """A key's name, environment and kind; a publishable key's allowed origins, one per line (or
     separated by commas or spaces), each checked by `accounts.normalise_origin` → `self.allowed_origins`."""
 
-    name = StringField(copy.KEYS_NAME, validators=[
-        Length(max=KEY_NAME_MAX, message=copy.KEYS_NAME_TOO_LONG.format(max=KEY_NAME_MAX))])
-    environment = RadioField(copy.KEYS_ENV, choices=[SelectChoice("test", copy.KEYS_ENV_TEST), SelectChoice("live", copy.KEYS_ENV_LIVE)],
-                             default="test", validators=[InputRequired(copy.KEYS_ENV_REQUIRED)])
-    kind = RadioField(copy.KEYS_KIND, choices=[SelectChoice("secret", copy.KEYS_KIND_SECRET),
-                                               SelectChoice("publishable", copy.KEYS_KIND_PUBLISHABLE)],
-                      default="secret")  # absent (older clients, the API's habits): a secret key
-    origins = TextAreaField(copy.KEYS_ORIGINS, validators=[
-        Length(max=ORIGINS_MAX_CHARS, message=copy.KEYS_ORIGINS_TOO_LONG.format(max=ORIGINS_MAX_CHARS))])
+    name = StringField(
+        copy.KEYS_NAME, validators=[Length(max=KEY_NAME_MAX, message=copy.KEYS_NAME_TOO_LONG.format(max=KEY_NAME_MAX))]
+    )
+    environment = RadioField(
+        copy.KEYS_ENV,
+        choices=[SelectChoice("test", copy.KEYS_ENV_TEST), SelectChoice("live", copy.KEYS_ENV_LIVE)],
+        default="test",
+        validators=[InputRequired(copy.KEYS_ENV_REQUIRED)],
+    )
+    kind = RadioField(
+        copy.KEYS_KIND,
+        choices=[
+            SelectChoice("secret", copy.KEYS_KIND_SECRET),
+            SelectChoice("publishable", copy.KEYS_KIND_PUBLISHABLE),
+        ],
+        default="secret",
+    )  # absent (older clients, the API's habits): a secret key
+    origins = TextAreaField(
+        copy.KEYS_ORIGINS,
+        validators=[Length(max=ORIGINS_MAX_CHARS, message=copy.KEYS_ORIGINS_TOO_LONG.format(max=ORIGINS_MAX_CHARS))],
+    )
     allowed_origins: tuple[str, ...] = ()
 
     def validate_origins(self, field) -> None:
@@ -88,6 +109,10 @@ class RevokeForm(ReauthMixin, ConfirmForm):
 
 
 class ModelForm(FlaskForm):
-    source = TextAreaField(copy.EDITOR_SOURCE, validators=[
-        DataRequired(copy.EDITOR_EMPTY),
-        Length(max=MODEL_SOURCE_MAX, message=copy.EDITOR_TOO_LONG.format(max=MODEL_SOURCE_MAX))])
+    source = TextAreaField(
+        copy.EDITOR_SOURCE,
+        validators=[
+            DataRequired(copy.EDITOR_EMPTY),
+            Length(max=MODEL_SOURCE_MAX, message=copy.EDITOR_TOO_LONG.format(max=MODEL_SOURCE_MAX)),
+        ],
+    )

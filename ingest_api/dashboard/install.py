@@ -9,6 +9,7 @@
 The key is one of the account's active publishable keys (`?key=<id>` picks another; live first, then
 the newest). Without one, the page links to the keys page to create it, and shows the placeholder.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,5 +69,10 @@ def install():
     keys.sort(key=lambda k: (k.environment != "live", -k.created_at.timestamp()))
     key = _choose(keys)
     host = this_host()
-    return render("install.html", keys=keys, key=key, host=host,
-                  snippets=snippets(host, key.public_key if key else KEY_PLACEHOLDER))
+    return render(
+        "install.html",
+        keys=keys,
+        key=key,
+        host=host,
+        snippets=snippets(host, key.public_key if key else KEY_PLACEHOLDER),
+    )

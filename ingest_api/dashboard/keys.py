@@ -5,6 +5,7 @@ allowed origins, which the form checks with `accounts.normalise_origin` (forms.K
 
 Creating and revoking need a recent sign-in or the password again (auth.reauthenticated): 403 with the
 form asking for it otherwise, and nothing changed."""
+
 from __future__ import annotations
 
 from flask import flash, g, redirect, request, url_for
@@ -23,8 +24,16 @@ def _page(form: KeyForm, created: accounts.NewKey | None = None, status: int = 2
     with scoped() as conn:
         keys = accounts.list_keys(conn, g.account_id)
     keys.sort(key=lambda k: (not k.active, -k.created_at.timestamp()))
-    body, code = render("keys.html", status, form=form, keys=keys, created=created, revoke_form=ConfirmForm(),
-                        reauth=not recently_authenticated(), reauth_minutes=reauth_minutes())
+    body, code = render(
+        "keys.html",
+        status,
+        form=form,
+        keys=keys,
+        created=created,
+        revoke_form=ConfirmForm(),
+        reauth=not recently_authenticated(),
+        reauth_minutes=reauth_minutes(),
+    )
     return body, code, NO_STORE
 
 
@@ -46,8 +55,14 @@ def create_key():
     # The API role may only read keys: creation runs as the app's user, for the session's account only.
     try:
         with unscoped() as conn:
-            created = accounts.create_key(conn, g.account_id, form.environment.data, (form.name.data or "").strip(),
-                                          publishable=form.kind.data == "publishable", origins=form.allowed_origins)
+            created = accounts.create_key(
+                conn,
+                g.account_id,
+                form.environment.data,
+                (form.name.data or "").strip(),
+                publishable=form.kind.data == "publishable",
+                origins=form.allowed_origins,
+            )
     except MbuzzError as exc:  # the service's own rules (the form checked the same ones first)
         form.origins.errors = [str(exc)]
         return _page(form, status=400)
@@ -65,8 +80,14 @@ def _own_key(key_id: str) -> accounts.ApiKey:
 
 def _confirm_page(key: accounts.ApiKey, form: RevokeForm, status: int = 200):
     form.confirmed.data = "yes"
-    return render("confirm_revoke.html", status, key=key, form=form, reauth=not recently_authenticated(),
-                  reauth_minutes=reauth_minutes())
+    return render(
+        "confirm_revoke.html",
+        status,
+        key=key,
+        form=form,
+        reauth=not recently_authenticated(),
+        reauth_minutes=reauth_minutes(),
+    )
 
 
 @bp.post("/keys/<key_id>/revoke")

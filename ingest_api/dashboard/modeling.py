@@ -12,6 +12,7 @@ last 30 days (read with the pipeline's own journey query, `mbuzz.attribution_run
 The pipeline credits custom models under their id (`amod_…`), so reports name
 them by id and the dashboard maps ids back to names.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -81,17 +82,20 @@ def model_names(conn, account_id: str) -> dict[str, str]:
 
 # --- previews ----------------------------------------------------------------------------------------------------
 
+
 def sample_touches() -> pd.DataFrame:
     converted_at = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
-    return pd.DataFrame({
-        "journey_id": ["sample"] * len(SAMPLE_JOURNEY),
-        "touch_ts": [converted_at - timedelta(days=days) for _, days, _ in SAMPLE_JOURNEY],
-        "channel": [channel for channel, _, _ in SAMPLE_JOURNEY],
-        "converted": [True] * len(SAMPLE_JOURNEY),
-        "conversion_ts": [converted_at] * len(SAMPLE_JOURNEY),
-        "revenue": [SAMPLE_REVENUE] * len(SAMPLE_JOURNEY),
-        "milestones": [m for _, _, m in SAMPLE_JOURNEY],
-    })
+    return pd.DataFrame(
+        {
+            "journey_id": ["sample"] * len(SAMPLE_JOURNEY),
+            "touch_ts": [converted_at - timedelta(days=days) for _, days, _ in SAMPLE_JOURNEY],
+            "channel": [channel for channel, _, _ in SAMPLE_JOURNEY],
+            "converted": [True] * len(SAMPLE_JOURNEY),
+            "conversion_ts": [converted_at] * len(SAMPLE_JOURNEY),
+            "revenue": [SAMPLE_REVENUE] * len(SAMPLE_JOURNEY),
+            "milestones": [m for _, _, m in SAMPLE_JOURNEY],
+        }
+    )
 
 
 def preview_sample(compiled: dict) -> list[dict]:
@@ -103,9 +107,16 @@ def preview_sample(compiled: dict) -> list[dict]:
     rows = []
     for i, (channel, days, milestone) in enumerate(SAMPLE_JOURNEY):
         credit = by_index.get(i)
-        rows.append({"touch": i + 1, "channel": channel, "days_before": days, "milestone": milestone,
-                     "credit": float(credit.credit) if credit is not None else 0.0,
-                     "revenue_credit": float(credit.revenue_credit) if credit is not None else 0.0})
+        rows.append(
+            {
+                "touch": i + 1,
+                "channel": channel,
+                "days_before": days,
+                "milestone": milestone,
+                "credit": float(credit.credit) if credit is not None else 0.0,
+                "revenue_credit": float(credit.revenue_credit) if credit is not None else 0.0,
+            }
+        )
     return rows
 
 
@@ -119,11 +130,16 @@ def preview_recent(conn, account_id: str, compiled: dict, now: datetime | None =
         return None
     from attribution import attribute, channel_summary
     from attribution.journeys import JourneyOptions
-    from mbuzz.attribution_runs import load_journeys
+    from mbuzz.attribution_runs import account_level, load_group_journeys, load_journeys
 
     end = now or datetime.now(timezone.utc)
     start = end - timedelta(days=PREVIEW_DAYS)
-    touches = load_journeys(conn, account_id, start, end, with_paths=False)
+    if account_level({"model": compiled}):  # `journey_by account`: the company journeys (docs/b2b.md)
+        if not conn.execute("select to_regclass('marts.fct_group_conversion_journeys') is not null").fetchone()[0]:
+            return None
+        touches = load_group_journeys(conn, account_id, start, end)
+    else:
+        touches = load_journeys(conn, account_id, start, end, with_paths=False)
     touches = touches[touches["environment"] == "live"] if "environment" in touches else touches
     if touches.empty:
         return None
@@ -134,6 +150,5 @@ def preview_recent(conn, account_id: str, compiled: dict, now: datetime | None =
     summary = channel_summary(credits)
     return {
         "conversions": int(touches.loc[touches["converted"].astype(bool), "journey_id"].nunique()),
-        "channels": [(r.channel, float(r.conversions), float(r.revenue), float(r.share))
-                     for r in summary.itertuples()],
+        "channels": [(r.channel, float(r.conversions), float(r.revenue), float(r.share)) for r in summary.itertuples()],
     }

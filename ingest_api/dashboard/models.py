@@ -3,6 +3,7 @@
 The editor checks on every submit (and, with JavaScript, as you type through
 `POST /models/preview`, which answers the same panel as an HTML fragment).
 """
+
 from __future__ import annotations
 
 import psycopg
@@ -13,7 +14,7 @@ from ingest_api.dashboard.base import bp, login_required, not_found, render, sco
 from ingest_api.dashboard.forms import ConfirmForm, ModelForm
 from mbuzz import models_service as service
 
-STARTER = '''# Position based; the middle share goes to the middle touches in proportion
+STARTER = """# Position based; the middle share goes to the middle touches in proportion
 # to their channel weights (email counts double).
 model "my_model"
   credit first_touch with 0.4
@@ -21,7 +22,7 @@ model "my_model"
   credit middle_touches with 0.2 proportionally
   weight channel("email") by 2
 end
-'''
+"""
 
 
 def _preset_source(name: str) -> str:
@@ -39,8 +40,9 @@ def models():
 
     with scoped() as conn:
         custom = modeling.custom_models(conn, g.account_id)
-    return render("models.html", presets=list_presets(), data_driven=DATA_DRIVEN, custom=custom,
-                  toggle_form=ConfirmForm())
+    return render(
+        "models.html", presets=list_presets(), data_driven=DATA_DRIVEN, custom=custom, toggle_form=ConfirmForm()
+    )
 
 
 @bp.get("/models/presets/<name>")
@@ -56,8 +58,9 @@ def _panel(source: str, name_for_check: str | None = None, model_id: str | None 
     if checked.compiled is None:
         return panel
     with scoped() as conn:
-        if any(m.name == checked.compiled["name"] and m.id != model_id
-               for m in modeling.custom_models(conn, g.account_id)):
+        if any(
+            m.name == checked.compiled["name"] and m.id != model_id for m in modeling.custom_models(conn, g.account_id)
+        ):
             checked.problems.append(copy.EDITOR_NAME_TAKEN.format(name=checked.compiled["name"]))
     try:
         panel["sample"] = modeling.preview_sample(checked.compiled)
@@ -68,8 +71,12 @@ def _panel(source: str, name_for_check: str | None = None, model_id: str | None 
         current_app.logger.warning("model preview failed: %s", type(exc).__name__)
         panel["failure"] = copy.PREVIEW_FAILED.format(reason=str(exc).splitlines()[0][:300])
     if panel["sample"]:
-        panel["sample_chart"] = charts.bars([f'{r["touch"]}. {r["channel"]}' for r in panel["sample"]],
-                                            [r["credit"] for r in panel["sample"]], copy.PREVIEW_SAMPLE, fmt="{:.3f}")
+        panel["sample_chart"] = charts.bars(
+            [f"{r['touch']}. {r['channel']}" for r in panel["sample"]],
+            [r["credit"] for r in panel["sample"]],
+            copy.PREVIEW_SAMPLE,
+            fmt="{:.3f}",
+        )
     return panel
 
 
@@ -143,8 +150,12 @@ def toggle_model(model_id: str, action: str):
         not_found()
     message = copy.MODELS_ACTIVATED if model.is_active else copy.MODELS_DEACTIVATED
     flash(message.format(name=model.name), "success")
-    return redirect(request.form.get("back") == "editor" and url_for("dashboard.edit_model", model_id=model.id)
-                    or url_for("dashboard.models"), code=303)
+    return redirect(
+        request.form.get("back") == "editor"
+        and url_for("dashboard.edit_model", model_id=model.id)
+        or url_for("dashboard.models"),
+        code=303,
+    )
 
 
 @bp.post("/models/preview")

@@ -1,4 +1,5 @@
 """The overview: recent events (paged, filtered by type), UTM top 10, events per day and per key."""
+
 from __future__ import annotations
 
 from flask import g, request
@@ -30,9 +31,21 @@ def overview():
         types = sorted({*types, event_type})
     return render(
         "overview.html",
-        start=start, end=end, range_errors=range_errors,
-        events=events, types=types, event_type=event_type, environment=environment, totals=totals,
-        utm=utm, daily=daily, per_key=per_key, keys=keys,
-        usage_chart=charts.daily_columns(daily.days, {copy.COL_LIVE: daily.live, copy.COL_TEST: daily.test},
-                                         copy.USAGE_CHART) if daily.total else None,
+        start=start,
+        end=end,
+        range_errors=range_errors,
+        events=events,
+        types=types,
+        event_type=event_type,
+        environment=environment,
+        totals=totals,
+        utm=utm,
+        daily=daily,
+        per_key=per_key,
+        keys=keys,
+        usage_chart=charts.daily_columns(
+            daily.days, {copy.COL_LIVE: daily.live, copy.COL_TEST: daily.test}, copy.USAGE_CHART
+        )
+        if daily.total
+        else None,
     )

@@ -3,6 +3,7 @@
 Each entry of COMMANDS is "module:attribute"; the module is imported only when
 its command runs, so `mbuzz --help` stays fast (no pandas, dbt or Dagster).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -28,6 +29,10 @@ COMMANDS: dict[str, str] = {
     "spend": "mbuzz.cli.spend:spend",
     "runs": "mbuzz.cli.runs:runs",
     "export": "mbuzz.cli.export:export",
+    "lake": "mbuzz.cli.lake:lake",
+    "conversions": "mbuzz.cli.conversions:conversions",
+    "bi": "mbuzz.cli.bi:bi",
+    "fx": "mbuzz.cli.fx:fx",
 }
 
 HELP = {
@@ -42,10 +47,14 @@ HELP = {
     "pipeline": "Run the Dagster pipeline in-process.",
     "ui": "Open the Dagster UI (dagster dev) on mbuzz's instance.",
     "channels": "Explain which channel a landing gets and which rule fired.",
-    "warehouse": "Build the dbt warehouse (mbuzz warehouse build).",
+    "warehouse": "Build the dbt warehouse, serve its docs, query its metrics (MetricFlow).",
     "spend": "Upload ad spend (CSV) for ROAS and cost per conversion.",
     "runs": "Show the attribution run history (status, window, counts).",
     "export": "Export for other tools: media-mix model input (mbuzz export mmm).",
+    "lake": "Copy new raw rows to the lake (Parquet under MBUZZ_LAKE) for Spark.",
+    "conversions": "Import offline and CRM conversions (CSV), with a match report.",
+    "bi": "Read-only database logins for analysts and BI tools (one account each).",
+    "fx": "Import daily exchange rates (CSV) into the account's reporting currency.",
 }
 
 

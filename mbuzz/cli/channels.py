@@ -1,4 +1,5 @@
 """`mbuzz channels …`: debug channel tagging with the warehouse's own rules (the dbt seeds)."""
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,12 @@ def channels() -> None:
 @channels.command("explain")
 @click.option("--url", required=True, help="Landing page URL (its UTMs and click ids are read).")
 @click.option("--referrer", default=None, help="Referrer URL of the landing.")
-@click.option("--own-domain", "own_domains", multiple=True, help="An own domain (repeatable): referrals from it are self-referrals.")
+@click.option(
+    "--own-domain",
+    "own_domains",
+    multiple=True,
+    help="An own domain (repeatable): referrals from it are self-referrals.",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"channel": ..., "rule": ..., ...} as JSON.')
 def explain(url: str, referrer: str | None, own_domains: tuple[str, ...], as_json: bool) -> None:
     """Print the channel a session landing on URL from REFERRER gets, and the rule that fired."""
@@ -44,8 +50,11 @@ def rules(as_json: bool) -> None:
 
     rule_set = load_rules()
     if as_json:
-        click.echo(json.dumps([{"priority": r.priority, "channel": r.channel, "description": r.description}
-                               for r in rule_set.rules]))
+        click.echo(
+            json.dumps(
+                [{"priority": r.priority, "channel": r.channel, "description": r.description} for r in rule_set.rules]
+            )
+        )
         return
     for rule in rule_set.rules:
         click.echo(f"{rule.priority:>3}  {rule.channel:<18} {rule.description}")

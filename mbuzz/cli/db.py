@@ -1,4 +1,5 @@
 """`mbuzz db …`: the embedded server's life cycle and migrations."""
+
 from __future__ import annotations
 
 import click

@@ -1,4 +1,5 @@
 """`mbuzz dsl check FILE...`: parse and validate attribution DSL files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,10 +13,8 @@ def dsl() -> None:
 
 
 @dsl.command("check")
-@click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--channels", default=None,
-              help="Comma-separated known channels; other channel names are warned about.")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--channels", default=None, help="Comma-separated known channels; other channel names are warned about.")
 def check(files: tuple[Path, ...], channels: str | None) -> None:
     """Print `OK FILE`, or each error with line:column, the source line and a caret.
     Exits 1 if any file has an error (warnings alone do not fail)."""

@@ -1,5 +1,6 @@
 """`mbuzz keys …`: API keys. Secret keys (sk_…) are shown once; publishable keys (pk_…, for web
 pages: they may only send, from their allowed origins) are public and shown in `keys list`."""
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,23 @@ def keys() -> None:
 @click.option("--account", "account_id", required=True, help="Account id (acct_…).")
 @click.option("--env", "environment", type=click.Choice(["test", "live"]), required=True)
 @click.option("--name", default="", help="A label for the key.")
-@click.option("--publishable", is_flag=True,
-              help="A publishable key (pk_…) for web pages: it may only send events and conversions.")
-@click.option("--origin", "origins", multiple=True, metavar="ORIGIN",
-              help="With --publishable: a site allowed to send with the key (https://shop.example, or "
-                   "https://*.shop.example for its subdomains). Repeat for several.")
+@click.option(
+    "--publishable",
+    is_flag=True,
+    help="A publishable key (pk_…) for web pages: it may only send events and conversions.",
+)
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="With --publishable: a site allowed to send with the key (https://shop.example, or "
+    "https://*.shop.example for its subdomains). Repeat for several.",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": ..., "key": ...} only.')
-def create(account_id: str, environment: str, name: str, publishable: bool, origins: tuple[str, ...],
-           as_json: bool) -> None:
+def create(
+    account_id: str, environment: str, name: str, publishable: bool, origins: tuple[str, ...], as_json: bool
+) -> None:
     """Create a key. A secret key's plaintext is printed once and cannot be shown again."""
     from mbuzz import accounts as service
     from mbuzz.db import connect
@@ -59,12 +69,23 @@ def list_(account_id: str, as_json: bool) -> None:
     with connect() as conn:
         rows = service.list_keys(conn, account_id)
     if as_json:
-        click.echo(json.dumps([
-            {"id": k.id, "key": k.display, "kind": k.kind, "environment": k.environment, "name": k.name,
-             "allowed_origins": list(k.allowed_origins), "active": k.active,
-             "last_used_at": k.last_used_at and k.last_used_at.isoformat()}
-            for k in rows
-        ]))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": k.id,
+                        "key": k.display,
+                        "kind": k.kind,
+                        "environment": k.environment,
+                        "name": k.name,
+                        "allowed_origins": list(k.allowed_origins),
+                        "active": k.active,
+                        "last_used_at": k.last_used_at and k.last_used_at.isoformat(),
+                    }
+                    for k in rows
+                ]
+            )
+        )
         return
     for k in rows:
         state = "active" if k.active else "revoked"

@@ -1,4 +1,5 @@
 """`mbuzz runs list`: the attribution run history (attribution.attribution_runs)."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ def list_(limit: int, as_json: bool) -> None:
         click.echo(json.dumps(rows, default=str))
         return
     for r in rows:
-        window = (f"{r['window_start']:%Y-%m-%d %H:%M} .. {r['window_end']:%Y-%m-%d %H:%M}"
-                  if r["window_start"] else "-")
+        window = f"{r['window_start']:%Y-%m-%d %H:%M} .. {r['window_end']:%Y-%m-%d %H:%M}" if r["window_start"] else "-"
         counts = f"{r['conversions']} conversions, {r['credits_written']} credits" if r["status"] == "succeeded" else ""
-        click.echo(f"{r['run_id']}  {r['status']:<9}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {window}  {counts}"
-                   + (f"  {r['error']}" if r["error"] else ""))
+        click.echo(
+            f"{r['run_id']}  {r['status']:<9}  {r['started_at']:%Y-%m-%d %H:%M:%S}  {window}  {counts}"
+            + (f"  {r['error']}" if r["error"] else "")
+        )

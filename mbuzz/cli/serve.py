@@ -16,6 +16,7 @@ end; mbuzz's worker takes what is queued already and closes the socket at once, 
 a new connection is refused (the master closed its copy first) and a client or load
 balancer moves on to another server straight away.
 """
+
 from __future__ import annotations
 
 import click

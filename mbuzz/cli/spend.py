@@ -1,4 +1,5 @@
 """`mbuzz spend …`: upload ad spend from a CSV file (the API takes the same rows as JSON or CSV)."""
+
 from __future__ import annotations
 
 import json

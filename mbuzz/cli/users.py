@@ -1,4 +1,5 @@
 """`mbuzz users …`: dashboard users (account admins)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,12 @@ def users() -> None:
 @click.option("--account", "account_id", required=True, help="Account id (acct_…).")
 @click.option("--email", required=True, help="The user's e-mail (their sign-in name).")
 @click.option("--setup-link", is_flag=True, help="Print a one-time link to choose a password instead of prompting.")
-@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
-              help="Where the dashboard is served (`mbuzz serve`), for the setup link.")
+@click.option(
+    "--base-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where the dashboard is served (`mbuzz serve`), for the setup link.",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"id": ..., "email": ...[, "setup_url": ...]} only.')
 def create(account_id: str, email: str, setup_link: bool, base_url: str, as_json: bool) -> None:
     """Create a user of ACCOUNT; the password is asked for (hidden, twice) unless --setup-link."""

@@ -3,6 +3,7 @@
 `database_url()` is the one function every part of mbuzz (CLI, API, dbt
 profile, Dagster resources, tests) calls to find PostgreSQL.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -69,6 +70,7 @@ def events_are_unique(conn) -> bool:
     nothing`. False where raw.events is a TimescaleDB hypertable: raw.event_keys is the wall there."""
     from mbuzz.db.migrations_support import EVENTS_KEY_INDEX
 
-    row = conn.execute("select indisunique from pg_index where indexrelid = to_regclass(%s)",
-                       (f"raw.{EVENTS_KEY_INDEX}",)).fetchone()
+    row = conn.execute(
+        "select indisunique from pg_index where indexrelid = to_regclass(%s)", (f"raw.{EVENTS_KEY_INDEX}",)
+    ).fetchone()
     return bool(row and row[0])

@@ -11,6 +11,7 @@ and the API servers mbuzz started re-read server.json when a connection fails
 (`ingest_api.db.Database`). When run as root the server runs as the
 unprivileged system user the package creates.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,24 +99,33 @@ class EmbeddedServer:
             port = self._port()
             remembered = (self._state() or {}).get("port")
             if remembered is not None and remembered != port:
-                print(f"mbuzz: port {remembered} (remembered in {self.state_file}) is taken by another program; "
-                      f"the embedded database now listens on port {port}. Servers started by mbuzz follow it; "
-                      "anything else configured with the old URL needs the new one (`mbuzz db url`).",
-                      file=sys.stderr)
+                print(
+                    f"mbuzz: port {remembered} (remembered in {self.state_file}) is taken by another program; "
+                    f"the embedded database now listens on port {port}. Servers started by mbuzz follow it; "
+                    "anything else configured with the old URL needs the new one (`mbuzz db url`).",
+                    file=sys.stderr,
+                )
             socket_dir = self.pgdata
             self._prepare_permissions(user)
             try:
                 pg_ctl(
-                    ["-w", "-t", "30", "-o", f"-h 127.0.0.1 -p {port} -k {socket_dir}", "-l", str(self.log_file), "start"],
+                    [
+                        "-w",
+                        "-t",
+                        "30",
+                        "-o",
+                        f"-h 127.0.0.1 -p {port} -k {socket_dir}",
+                        "-l",
+                        str(self.log_file),
+                        "start",
+                    ],
                     pgdata=self.pgdata,
                     user=user,
                     timeout=60,
                 )
             except subprocess.CalledProcessError as exc:
                 tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
-                raise MbuzzError(
-                    f"the embedded PostgreSQL did not start (see {self.log_file}):\n{tail}"
-                ) from exc
+                raise MbuzzError(f"the embedded PostgreSQL did not start (see {self.log_file}):\n{tail}") from exc
             self.state_file.write_text(json.dumps({"port": port}))
         self._ensure_database()
         return self.url()

@@ -13,6 +13,7 @@ statement first inserts the keys into raw.event_keys and then the facts of exact
 were new. Either way a retried event, even with another timestamp, is a duplicate. No COPY: the
 TimescaleDB (PGlite) path breaks on COPY FROM STDIN, and COPY cannot skip duplicates.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -74,15 +75,30 @@ select count(*) from landed
 """
 
 
-def land_events(conn: psycopg.Connection, events: str, *, unique: bool, account_id: str, environment: str,
-                received_at: datetime, api_key_id: str | None = None, source: str = "api") -> int:
+def land_events(
+    conn: psycopg.Connection,
+    events: str,
+    *,
+    unique: bool,
+    account_id: str,
+    environment: str,
+    received_at: datetime,
+    api_key_id: str | None = None,
+    source: str = "api",
+) -> int:
     """Store a JSON array of event rows; the number stored (the rest were stored before).
 
     `unique`: `mbuzz.db.events_are_unique(conn)`. On plain PostgreSQL the first try runs in a
     savepoint of the caller's transaction: when the unique index refuses the batch, only that try
     is undone, and whatever the caller wrote before (and its tenant scope) stays."""
-    params = {"events": events, "account_id": account_id, "environment": environment,
-              "received_at": received_at, "api_key_id": api_key_id, "source": source}
+    params = {
+        "events": events,
+        "account_id": account_id,
+        "environment": environment,
+        "received_at": received_at,
+        "api_key_id": api_key_id,
+        "source": source,
+    }
     if not unique:
         return conn.execute(LAND_KEYED, params).fetchone()[0]
     try:

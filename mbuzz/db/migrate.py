@@ -1,4 +1,5 @@
 """Run the Alembic migrations of the raw and attribution schemas."""
+
 from __future__ import annotations
 
 from pathlib import Path

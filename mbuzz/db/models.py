@@ -13,6 +13,7 @@ the high-volume table, use the fact table's own unique index on
 per event instead of a second table) and `raw.event_keys` only where raw.events
 is a hypertable; the models declare the hypertable form of that index.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -128,6 +129,26 @@ class AdSpend(Base):
     received_at: Mapped[datetime] = _now()
 
 
+class FxRate(Base):
+    """A daily exchange rate an account brings (docs/money.md): `rate` units of `quote_currency`
+    per 1 `currency` on `day`; the warehouse converts amounts to the reporting currency with it."""
+
+    __tablename__ = "fx_rates"
+    __table_args__ = (
+        CheckConstraint("rate > 0", name="rate_positive"),
+        CheckConstraint("currency <> quote_currency", name="two_currencies"),
+        CheckConstraint("currency ~ '^[A-Z]{3}$' and quote_currency ~ '^[A-Z]{3}$'", name="codes"),
+        {"schema": "raw"},
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("raw.accounts.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    quote_currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(24, 10), nullable=False)
+    received_at: Mapped[datetime] = _now()
+
+
 class User(Base):
     """Dashboard users: account admins."""
 
@@ -138,6 +159,18 @@ class User(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("raw.accounts.id", ondelete="CASCADE"), nullable=False)
     email: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     password_hash: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now()
+
+
+class BiRole(Base):
+    """Read-only PostgreSQL logins for BI tools (`mbuzz bi grant`): role name -> account.
+    The views of schema `bi` show a role only its account's rows (migration 0012)."""
+
+    __tablename__ = "bi_roles"
+    __table_args__ = (Index(None, "account_id"), {"schema": "raw"})
+
+    role_name: Mapped[str] = mapped_column(Text, primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("raw.accounts.id", ondelete="CASCADE"), nullable=False)
     created_at: Mapped[datetime] = _now()
 
 
@@ -194,6 +227,7 @@ class Conversion(Base):
     __tablename__ = "conversions"
     __table_args__ = (
         CheckConstraint(ENV_CHECK, name="environment"),
+        CheckConstraint("email_sha256 ~ '^[0-9a-f]{64}$'", name="email_sha256_hex"),
         Index(None, "account_id", "converted_at"),
         Index(None, "account_id", "conversion_id"),
         Index(None, "account_id", "visitor_id"),
@@ -214,6 +248,9 @@ class Conversion(Base):
     received_at: Mapped[datetime] = _now()
     properties: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
     api_key_id: Mapped[str | None] = mapped_column(String(40))
+    # offline / CRM conversions (migration 0010): the source's own id and the person's hashed e-mail
+    external_id: Mapped[str | None] = mapped_column(Text)
+    email_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class ConversionKey(Base):
@@ -277,6 +314,7 @@ class AttributionCredit(Base):
     __tablename__ = "attribution_credits"
     __table_args__ = (
         CheckConstraint(ENV_CHECK, name="environment"),
+        CheckConstraint("touch_kind in ('visit', 'impression')", name="touch_kind"),
         Index(None, "account_id", "model", "converted_at"),
         Index(None, "account_id", "conversion_id"),
         {"schema": "attribution"},
@@ -299,6 +337,10 @@ class AttributionCredit(Base):
     utm_source: Mapped[str | None] = mapped_column(Text)
     utm_medium: Mapped[str | None] = mapped_column(Text)
     utm_campaign: Mapped[str | None] = mapped_column(Text)
+    # the conversion's day in the account's time zone (docs/money.md)
+    local_day: Mapped[date | None] = mapped_column(Date)
+    # 'visit' or 'impression' (docs/impressions.md)
+    touch_kind: Mapped[str] = mapped_column(Text, nullable=False, server_default="visit")
 
 
 class ChannelSummary(Base):

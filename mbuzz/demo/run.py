@@ -6,6 +6,7 @@ the Dagster pipeline run in-process → a channel × model table in the terminal
 and an HTML report with charts. A second run reuses everything: the same
 events and conversions come back as duplicates.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,14 +25,26 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mbuzz.demo.traffic import Traffic, batches, generate, spend
+from attribution.models import DATA_DRIVEN
+from mbuzz.demo.traffic import Traffic, batches, crm_deals, generate, spend
 from mbuzz.settings import get_settings
 
 ACCOUNT_NAME = "mbuzz demo"
 # column headers narrow enough for an 80-column terminal
-SHORT_NAMES = {"first_touch": "first", "last_touch": "last", "last_non_direct": "lnd", "linear": "lin",
-               "time_decay": "decay", "u_shaped": "U", "w_shaped": "W", "z_shaped": "Z", "algorithmic": "algo",
-               "markov": "mark", "shapley": "shap"}
+SHORT_NAMES = {
+    "first_touch": "first",
+    "last_touch": "last",
+    "last_non_direct": "lnd",
+    "linear": "lin",
+    "time_decay": "decay",
+    "u_shaped": "U",
+    "w_shaped": "W",
+    "z_shaped": "Z",
+    "algorithmic": "algo",
+    "markov": "mark",
+    "shapley": "shap",
+    "ordered_shapley": "oshap",
+}
 BATCH = 250
 
 
@@ -49,8 +62,11 @@ class ApiServer:
         self.base = f"http://127.0.0.1:{self.port}"
         mbuzz = Path(sys.executable).parent / "mbuzz"
         self.log = open(get_settings().home / "demo-api.log", "w")
-        self.proc = subprocess.Popen([str(mbuzz), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                                      "--workers", str(workers)], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(mbuzz), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def wait(self, timeout: float = 120) -> None:
         import requests
@@ -77,8 +93,9 @@ class ApiServer:
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=console)
+    return Progress(
+        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    )
 
 
 def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dict:
@@ -121,6 +138,26 @@ def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dic
         for status in pool.map(post_conversion, traffic.conversions):
             totals["conversions_new" if status == 201 else "conversions_repeat"] += 1
             progress.advance(task)
+
+    def post_offline(rows: list[dict]) -> dict:
+        for attempt in range(5):
+            r = session.post(base + "/api/v1/conversions/batch", json={"conversions": rows}, timeout=60)
+            if r.status_code == 429:
+                time.sleep(float(r.headers.get("Retry-After", 1)))
+                continue
+            if r.status_code != 200:
+                raise RuntimeError(f"POST /conversions/batch answered {r.status_code}: {r.text[:300]}")
+            return r.json()
+        raise RuntimeError("rate limited five times in a row")
+
+    offline = {"accepted": 0, "duplicates": 0, "rejected": 0, "match_report": {}}
+    for rows in batches(traffic.offline, 1000):
+        body = post_offline(rows)
+        for k in ("accepted", "duplicates", "rejected"):
+            offline[k] += body[k]
+        for k, v in body["match_report"].items():
+            offline["match_report"][k] = offline["match_report"].get(k, 0) + v
+    totals["offline"] = offline
     r = session.post(base + "/api/v1/spend", json={"spend": traffic.spend}, timeout=30)
     if r.status_code != 200:
         raise RuntimeError(f"POST /spend answered {r.status_code}: {r.text[:300]}")
@@ -135,11 +172,15 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
     from mbuzz.reports import model_comparison
 
     comparison = model_comparison(conn, account_id, start, end)
-    models = sorted({m for row in comparison.values() for m in row},
-                    key=lambda m: (m in ("markov", "shapley", "algorithmic"), m))
+    models = sorted({m for row in comparison.values() for m in row}, key=lambda m: (m in DATA_DRIVEN, m))
     channels = sorted(comparison, key=lambda c: -comparison[c].get("linear", 0))
-    table = Table(title="Credited conversions: channel × model", box=box.SIMPLE_HEAD, padding=(0, 1),
-                  pad_edge=False, collapse_padding=True)
+    table = Table(
+        title="Credited conversions: channel × model",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("channel", no_wrap=True)
     for m in models:
         table.add_column(SHORT_NAMES.get(m, m), justify="right", no_wrap=True)
@@ -148,14 +189,25 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
     return table, comparison, models, channels
 
 
-def write_report(folder: Path, conn, account, start: date, end: date, pipeline_result,
-                 channel_data: tuple, roas: list) -> Path:
+def write_report(
+    folder: Path, conn, account, start: date, end: date, pipeline_result, channel_data: tuple, roas: list
+) -> Path:
     """The HTML report; `channel_data` is `channel_table(...)` and `roas` is `channel_roas(...)` for the
     same account and days, as the console already showed them."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    from mbuzz.charts import bars, grouped_bars
-    from mbuzz.reports import attribution_report, channel_intervals, removal_effects
+    from mbuzz.attribution_runs import skipped_models
+    from mbuzz.charts import bars, grouped_bars, lines
+    from mbuzz.reports import (
+        attribution_report,
+        channel_intervals,
+        channel_trend,
+        comparison_view,
+        identity_match,
+        identity_totals,
+        removal_effects,
+        trend_series,
+    )
 
     _, comparison, models, channels = channel_data
     interval_charts = []
@@ -163,27 +215,98 @@ def write_report(folder: Path, conn, account, start: date, end: date, pipeline_r
         bounds = channel_intervals(conn, account.id, m, start, end)
         reason = next((b.reason for b in bounds.values() if b.reason), None) or (None if bounds else "none stored")
         by_model = sorted(channels, key=lambda c: -comparison[c].get(m, 0))
-        interval_charts.append((m, None if reason else bars(
-            by_model, [comparison[c].get(m, 0) for c in by_model], f"Credited conversions under {m}, 95% intervals",
-            errors=[(bounds[c].conversions_lower, bounds[c].conversions_upper) if c in bounds else None
-                    for c in by_model]), reason))
+        interval_charts.append(
+            (
+                m,
+                None
+                if reason
+                else bars(
+                    by_model,
+                    [comparison[c].get(m, 0) for c in by_model],
+                    f"Credited conversions under {m}, 95% intervals",
+                    errors=[
+                        (bounds[c].conversions_lower, bounds[c].conversions_upper) if c in bounds else None
+                        for c in by_model
+                    ],
+                ),
+                reason,
+            )
+        )
     campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
     removal = removal_effects(conn, account.id)
+    disagreement = comparison_view(conn, account.id, start, end)
+    trend_model = "linear"
+    points = channel_trend(conn, account.id, trend_model, start, end, "day")
+    trend_charts = []
+    for value, what in (("conversions", "Credited conversions"), ("revenue", "Credited revenue")):
+        periods, series = trend_series(points, start, end, "day", value)
+        trend_charts.append(
+            lines(
+                [p.isoformat() for p in periods],
+                dict(list(series.items())[:8]),
+                f"{what} per channel per day ({trend_model})",
+            )
+            if points
+            else None
+        )
+    identity_days = identity_match(conn, account.id, start, end)
+    identity_chart = (
+        lines(
+            [d.day.isoformat() for d in identity_days],
+            {
+                "conversions matched to a session (%)": [100 * (d.match_rate or 0) for d in identity_days],
+                "sessions stitched to a known user (%)": [100 * (d.stitch_rate or 0) for d in identity_days],
+            },
+            "Identity match rates per day",
+            fmt="{:.0f}%",
+        )
+        if identity_days
+        else None
+    )
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
     html = env.get_template("report.html").render(
-        account_name=account.name, start=start, end=end, run_id=pipeline_result.run_id,
+        account_name=account.name,
+        start=start,
+        end=end,
+        run_id=pipeline_result.run_id,
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        models=models, channels=channels, comparison=comparison, interval_charts=interval_charts,
-        comparison_chart=grouped_bars(channels, {m: [comparison[c].get(m, 0) for c in channels] for m in models},
-                                      "Credited conversions per channel, each model"),
-        campaign_model="linear", campaigns=campaigns,
-        campaign_chart=bars([f"{r.key['utm_source']} / {r.key['utm_campaign']}" for r in campaigns],
-                            [r.conversions for r in campaigns], "Top campaigns by credited conversions (linear)"),
-        roas=roas, roas_chart=grouped_bars([r.channel for r in roas], {m: [r.roas(m) or 0 for r in roas] for m in models},
-                                           "ROAS (credited revenue / spend) per paid channel, each model"),
-        removal=removal, markov_note="the Markov model needs more paths (see the pipeline's log)",
+        models=models,
+        channels=channels,
+        comparison=comparison,
+        interval_charts=interval_charts,
+        comparison_chart=grouped_bars(
+            channels,
+            {m: [comparison[c].get(m, 0) for c in channels] for m in models},
+            "Credited conversions per channel, each model",
+        ),
+        campaign_model="linear",
+        campaigns=campaigns,
+        campaign_chart=bars(
+            [f"{r.key['utm_source']} / {r.key['utm_campaign']}" for r in campaigns],
+            [r.conversions for r in campaigns],
+            "Top campaigns by credited conversions (linear)",
+        ),
+        roas=roas,
+        roas_chart=grouped_bars(
+            [r.channel for r in roas],
+            {m: [r.roas(m) or 0 for r in roas] for m in models},
+            "ROAS (credited revenue / spend) per paid channel, each model",
+        ),
+        removal=removal,
+        markov_note="the Markov model needs more paths (see the pipeline's log)",
         removal_chart=bars([r[0] for r in removal], [r[1] for r in removal], "Markov removal effects", fmt="{:.3f}"),
         checks=pipeline_result.checks,
+        disagreement=disagreement,
+        skipped=skipped_models(conn, account.id),
+        disagreement_chart=grouped_bars(
+            [d.channel for d in disagreement["rows"]],
+            {m: [100 * d.shares[m] for d in disagreement["rows"]] for m in disagreement["models"]},
+            "Share of credited conversions (%) per channel, each model",
+        ),
+        trend_model=trend_model,
+        trend_charts=trend_charts,
+        identity=identity_totals(identity_days),
+        identity_chart=identity_chart,
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
@@ -196,7 +319,7 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     from mbuzz.db import connect, database_url
     from mbuzz.db.migrate import upgrade
     from mbuzz.pipeline import dagster_home, run_pipeline
-    from mbuzz.reports import channel_roas
+    from mbuzz.reports import channel_roas, identity_match, identity_totals
     from mbuzz.settings import mask_url
     from mbuzz.users import ensure_demo_user
 
@@ -211,8 +334,9 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
 
     console.print("[bold][2/6][/bold] demo account and a live API key")
     with connect(url, autocommit=True) as conn:
-        account = next((a for a in service.list_accounts(conn) if a.name == ACCOUNT_NAME), None) \
-            or service.create_account(conn, ACCOUNT_NAME, tier="enterprise")
+        account = next(
+            (a for a in service.list_accounts(conn) if a.name == ACCOUNT_NAME), None
+        ) or service.create_account(conn, ACCOUNT_NAME, tier="enterprise")
         new = service.create_key(conn, account.id, "live", name=f"demo {datetime.now(timezone.utc):%Y-%m-%d %H:%M}")
         email, password = ensure_demo_user(conn, account.id)
     console.print(f"  account {account.id}, key {new.key.id} ({new.key.masked}), dashboard user {email}")
@@ -224,21 +348,38 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         console.print(f"  listening on {server.base}")
         console.print(f"[bold][4/6][/bold] sending {visitors:,} visitors' traffic over HTTP")
         end = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-        traffic = generate(visitors=visitors, days=days, end=end)
+        traffic = generate(visitors=visitors, days=days, end=end, crm=True)
         traffic.spend = spend(days=days, end=end)
+        traffic.offline = crm_deals(traffic, end)
         totals = send_traffic(server.base, new.plaintext, traffic, console)
     finally:
         server.stop()
-    console.print(f"  events: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates (already sent); "
-                  f"conversions: {totals['conversions_new']:,} new, {totals['conversions_repeat']:,} repeats")
+    console.print(
+        f"  events: {totals['accepted']:,} accepted, {totals['duplicates']:,} duplicates (already sent); "
+        f"conversions: {totals['conversions_new']:,} new, {totals['conversions_repeat']:,} repeats"
+    )
+    offline = totals["offline"]
+    matched = offline["match_report"]
+    console.print(
+        f"  CRM deals (POST /api/v1/conversions/batch): {offline['accepted']:,} new, "
+        f"{offline['duplicates']:,} duplicates; by e-mail hash {matched.get('email_sha256', 0):,}, "
+        f"unmatched {matched.get('unmatched', 0):,} (kept)"
+    )
+    console.print(f"  people on two devices (a phone that identifies too): {traffic.devices:,}")
     console.print(f"  ad spend: {totals['spend_rows']:,} daily rows for the paid campaigns (POST /api/v1/spend)")
-    console.print(f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. "
-                  f"{escape(str(totals['invalid_reasons'][:1]))}")
+    console.print(
+        f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. "
+        f"{escape(str(totals['invalid_reasons'][:1]))}"
+    )
 
     console.print("[bold][5/6][/bold] pipeline: dbt warehouse → attribution (all models) → marts, with checks")
     log_path = home / "demo-pipeline.log"
-    with console.status("pipeline") as status, open(log_path, "w") as log, \
-            contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with (
+        console.status("pipeline") as status,
+        open(log_path, "w") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         # dbt's and Dagster's own output goes to the log file; the status line shows each step and check
         result = run_pipeline(all_days=True, on_event=lambda msg: status.update(f"  {msg}"))
     failed = [c for c in result.checks if not c[2]]
@@ -254,18 +395,34 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     with connect(url) as conn:
         channel_data = channel_table(conn, account.id, start_day, end_day)
         console.print(channel_data[0])
-        console.print("  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
-                      "algo = algorithmic (logistic), mark = Markov, shap = Shapley; the report has decimals")
+        console.print(
+            "  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
+            "algo = algorithmic (logistic), mark = Markov, shap = Shapley; the report has decimals"
+        )
+        identity = identity_totals(identity_match(conn, account.id, start_day, end_day))
+        if identity:
+            console.print(
+                f"  identity: {identity.matched_conversions:,} of {identity.conversions:,} conversions "
+                "matched a session "
+                f"({identity.match_rate or 0:.0%}), {identity.stitched_sessions:,} of {identity.sessions:,} "
+                f"sessions stitched to a known user ({identity.stitch_rate or 0:.0%})"
+            )
         roas = channel_roas(conn, account.id, start_day, end_day)
-        console.print("  ROAS (credited revenue / spend, linear): " + ", ".join(
-            f"{r.channel} {r.roas('linear'):.1f}×" for r in roas if r.roas("linear") is not None))
+        console.print(
+            "  ROAS (credited revenue / spend, linear): "
+            + ", ".join(f"{r.channel} {r.roas('linear'):.1f}×" for r in roas if r.roas("linear") is not None)
+        )
         path = write_report(report_dir, conn, account, start_day, end_day, result, channel_data, roas)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
-    console.print(f"media-mix model input: [bold].venv/bin/mbuzz export mmm --account {account.id} --model linear "
-                  "--grain week -o mmm.csv[/bold] (docs/mmm.md)")
-    console.print("dashboard: [bold].venv/bin/mbuzz serve[/bold] → http://127.0.0.1:8000/dashboard, "
-                  f"sign in as {email} / {password} (a new password each demo run)")
+    console.print(
+        f"media-mix model input: [bold].venv/bin/mbuzz export mmm --account {account.id} --model linear "
+        "--grain week -o mmm.csv[/bold] (docs/mmm.md)"
+    )
+    console.print(
+        "dashboard: [bold].venv/bin/mbuzz serve[/bold] → http://127.0.0.1:8000/dashboard, "
+        f"sign in as {email} / {password} (a new password each demo run)"
+    )
     console.print(f"your demo API key (shown once): {new.plaintext}")
     console.print(f"done in {time.monotonic() - started:.0f} s")
     return 0

@@ -4,7 +4,15 @@ Visitors arrive over several weeks through realistic channels (search, social,
 email, paid campaigns with click ids, referrals, direct), come back in several
 sessions, some identify themselves, hit MQL/SQL milestones and convert with
 revenue. The same seed gives the same history, so demo runs are comparable.
+
+With `crm=True` (the demo's traffic) the history also has what the whole customer journey
+brings: identify calls carry the person's e-mail (the API hashes it and never stores it), some
+identified people come back on a second device (a phone with its own visitor id that identifies
+as the same user), and `crm_deals` gives the CRM's closed deals for some of those people, matched
+by the SHA-256 of the address only, plus a few deals of people the site never saw. The extra
+draws come from streams of their own, so the clicks-only history of a seed stays as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +70,19 @@ def spend(days: int = 45, end: datetime | None = None, seed: int = 7) -> list[di
         for channel, source, medium, campaign, base in DAILY_SPEND:
             amount = round(base * rng.uniform(0.75, 1.25), 2)
             impressions = round(amount / delivery.uniform(4, 12) * 1000)  # a CPM of $4-12
-            rows.append({"date": day, "channel": channel, "utm_source": source, "utm_medium": medium,
-                         "utm_campaign": campaign, "amount": amount, "currency": "USD",
-                         "impressions": impressions, "clicks": round(impressions * delivery.uniform(0.005, 0.03))})
+            rows.append(
+                {
+                    "date": day,
+                    "channel": channel,
+                    "utm_source": source,
+                    "utm_medium": medium,
+                    "utm_campaign": campaign,
+                    "amount": amount,
+                    "currency": "USD",
+                    "impressions": impressions,
+                    "clicks": round(impressions * delivery.uniform(0.005, 0.03)),
+                }
+            )
     return rows
 
 
@@ -74,14 +92,23 @@ class Traffic:
     conversions: list[dict] = field(default_factory=list)
     invalid_events: list[dict] = field(default_factory=list)
     spend: list[dict] = field(default_factory=list)  # POST /api/v1/spend rows
+    people: dict[str, tuple[str, str]] = field(default_factory=dict)  # user id → (e-mail, last seen), with crm
+    devices: int = 0  # people seen on a second device, with crm
+    offline: list[dict] = field(default_factory=list)  # POST /api/v1/conversions/batch rows (crm_deals)
 
 
 def _iso(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def generate(visitors: int = 3000, days: float = 45, seed: int = 7, end: datetime | None = None,
-             prefix: str = "demo") -> Traffic:
+def generate(
+    visitors: int = 3000,
+    days: float = 45,
+    seed: int = 7,
+    end: datetime | None = None,
+    prefix: str = "demo",
+    crm: bool = False,
+) -> Traffic:
     """Generate `visitors` visitors' histories ending at `end` (default: the start of this hour).
 
     Ids (events, visitors, users) start with `prefix`, so two histories with different
@@ -90,18 +117,23 @@ def generate(visitors: int = 3000, days: float = 45, seed: int = 7, end: datetim
     end = end or datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=days)
     weights = [w for w, _ in SOURCES]
+    devices = random.Random(seed + 2)  # its own stream: the clicks-only history stays the same
     traffic = Traffic()
     n = 0
     for v in range(visitors):
-        visitor_id = f"vis_{prefix}{v:06d}"
+        home_id = f"vis_{prefix}{v:06d}"
         user_id = f"user_{prefix}{v:06d}" if rng.random() < 0.35 else None
         intent = rng.random()  # some visitors are simply more likely to go far
         t = start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.85))
         sessions = 1 + min(int(rng.expovariate(0.6)), 6)
+        # with crm, some identified people use a phone for every other visit, and identify there too
+        phone = crm and user_id is not None and sessions > 1 and devices.random() < 0.4
+        traffic.devices += phone
         milestones_done: set[str] = set()
         for s in range(sessions):
             if t >= end:
                 break
+            visitor_id = f"{home_id}p" if phone and s % 2 == 1 else home_id
             _, landing = rng.choices(SOURCES, weights=weights)[0]
             pages = 1 + min(int(rng.expovariate(0.7)), 5)
             for p in range(pages):
@@ -112,32 +144,72 @@ def generate(visitors: int = 3000, days: float = 45, seed: int = 7, end: datetim
                     if "utm_source" in props or any(k.endswith("clid") for k in props):
                         query = "&".join(f"{k}={props[k]}" for k in props if k.startswith("utm_") or k.endswith("clid"))
                         props["url"] = props["url"] + "?" + query
-                traffic.events.append({
-                    "event_id": f"{prefix}-{n}", "event_type": "page_view", "visitor_id": visitor_id,
-                    "timestamp": _iso(t), "properties": props,
-                })
+                traffic.events.append(
+                    {
+                        "event_id": f"{prefix}-{n}",
+                        "event_type": "page_view",
+                        "visitor_id": visitor_id,
+                        "timestamp": _iso(t),
+                        "properties": props,
+                    }
+                )
                 t += timedelta(seconds=rng.uniform(20, 240))
-            if user_id and s == 0:
+            if user_id and (s == 0 or (phone and s == 1)):
                 n += 1
-                traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": "identify", "visitor_id": visitor_id,
-                                       "user_id": user_id, "timestamp": _iso(t), "properties": {"plan": "trial"}})
+                traits = {"traits": {"email": f"{user_id.removeprefix('user_')}@people.example"}} if crm else {}
+                traffic.events.append(
+                    {
+                        "event_id": f"{prefix}-{n}",
+                        "event_type": "identify",
+                        "visitor_id": visitor_id,
+                        "user_id": user_id,
+                        "timestamp": _iso(t),
+                        "properties": {"plan": "trial", **traits},
+                    }
+                )
             for milestone, p_hit in (("mql", 0.25 + 0.3 * intent), ("sql", 0.15 + 0.3 * intent)):
-                if milestone not in milestones_done and (milestone == "mql" or "mql" in milestones_done) and rng.random() < p_hit / sessions:
+                if (
+                    milestone not in milestones_done
+                    and (milestone == "mql" or "mql" in milestones_done)
+                    and rng.random() < p_hit / sessions
+                ):
                     n += 1
                     milestones_done.add(milestone)
-                    traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": milestone, "visitor_id": visitor_id,
-                                           "user_id": user_id, "timestamp": _iso(t), "properties": {}})
+                    traffic.events.append(
+                        {
+                            "event_id": f"{prefix}-{n}",
+                            "event_type": milestone,
+                            "visitor_id": visitor_id,
+                            "user_id": user_id,
+                            "timestamp": _iso(t),
+                            "properties": {},
+                        }
+                    )
             if s == sessions - 1 and rng.random() < 0.08 + 0.25 * intent * (1 + len(milestones_done)) / 3:
                 if t < end:
                     n += 1
                     revenue = round(rng.choice([29, 49, 99, 199, 499]) * (1 + rng.random() * 0.2), 2)
                     # the purchase is an event; the conversion points at it by event_id (stable across runs)
-                    traffic.events.append({"event_id": f"{prefix}-{n}", "event_type": "purchase", "visitor_id": visitor_id,
-                                           "user_id": user_id, "timestamp": _iso(t),
-                                           "properties": {"url": SITE + "/checkout/thank-you", "revenue": revenue}})
-                    traffic.conversions.append({
-                        "event_id": f"{prefix}-{n}", "conversion_type": "purchase", "revenue": revenue, "currency": "USD",
-                    })
+                    traffic.events.append(
+                        {
+                            "event_id": f"{prefix}-{n}",
+                            "event_type": "purchase",
+                            "visitor_id": visitor_id,
+                            "user_id": user_id,
+                            "timestamp": _iso(t),
+                            "properties": {"url": SITE + "/checkout/thank-you", "revenue": revenue},
+                        }
+                    )
+                    traffic.conversions.append(
+                        {
+                            "event_id": f"{prefix}-{n}",
+                            "conversion_type": "purchase",
+                            "revenue": revenue,
+                            "currency": "USD",
+                        }
+                    )
+            if crm and user_id:
+                traffic.people[user_id] = (f"{user_id.removeprefix('user_')}@people.example", _iso(t))
             t += timedelta(hours=rng.expovariate(1 / 60))
     traffic.invalid_events = [
         {"event_type": "page view!", "visitor_id": "vis_bad1", "properties": {}},  # not a slug
@@ -147,13 +219,52 @@ def generate(visitors: int = 3000, days: float = 45, seed: int = 7, end: datetim
     return traffic
 
 
+def crm_deals(traffic: Traffic, end: datetime, seed: int = 7, share: float = 0.2, strangers: int = 4) -> list[dict]:
+    """The CRM's closed deals (`POST /api/v1/conversions/batch` rows) for about `share` of the
+    people `generate(crm=True)` made: each a few days after the person was last seen (before
+    `end`), named by the SHA-256 of the address only, as a CRM export for ad platforms is; and
+    `strangers` deals of people the site never saw (kept, reported unmatched)."""
+    from mbuzz.identity import hash_email
+
+    rng = random.Random(seed + 3)
+    rows = []
+    for user_id, (email, last_seen) in traffic.people.items():
+        if rng.random() >= share:
+            continue
+        closed = datetime.fromisoformat(last_seen.replace("Z", "+00:00")) + timedelta(days=rng.uniform(0.5, 5))
+        rows.append(
+            {
+                "external_id": f"crm-{user_id.removeprefix('user_')}",
+                "conversion_type": "closed_won",
+                "timestamp": _iso(min(closed, end - timedelta(minutes=1))),
+                "email_sha256": hash_email(email),
+                "revenue": rng.choice([1200, 4800, 12000]),
+                "currency": "USD",
+                "properties": {"stage": "closed_won"},
+            }
+        )
+    for k in range(strangers):
+        rows.append(
+            {
+                "external_id": f"crm-walk-in-{k}",
+                "conversion_type": "store_purchase",
+                "timestamp": _iso(end - timedelta(days=1 + k)),
+                "email_sha256": hash_email(f"walk-in-{k}@people.example"),
+                "revenue": 250,
+                "currency": "USD",
+            }
+        )
+    return rows
+
+
 def batches(items: list, size: int):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
-def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "live",
-                streamed: bool = False) -> tuple[int, int]:
+def load_direct(
+    conn, account_id: str, traffic: Traffic, environment: str = "live", streamed: bool = False
+) -> tuple[int, int]:
     """Land a traffic history straight into the raw tables (tests and benchmarks; the demo uses HTTP).
 
     Events land through the API's own statements (mbuzz.db.landing.land_events), so the same
@@ -165,12 +276,31 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
     from mbuzz.ids import new_id
 
     events = traffic.events
-    rows = [{"event_id": e["event_id"], "event_type": e["event_type"], "visitor_id": e["visitor_id"],
-             "user_id": e.get("user_id"), "occurred_at": e["timestamp"], "properties": e.get("properties") or {},
-             **({"received_at": e["timestamp"]} if streamed else {})} for e in events]
+    rows = [
+        {
+            "event_id": e["event_id"],
+            "event_type": e["event_type"],
+            "visitor_id": e["visitor_id"],
+            "user_id": e.get("user_id"),
+            "occurred_at": e["timestamp"],
+            "properties": e.get("properties") or {},
+            **({"received_at": e["timestamp"]} if streamed else {}),
+        }
+        for e in events
+    ]
     received_at = conn.execute("select now()").fetchone()[0]
-    inserted = land_events(conn, json.dumps(rows), unique=events_are_unique(conn), account_id=account_id,
-                           environment=environment, received_at=received_at) if rows else 0
+    inserted = (
+        land_events(
+            conn,
+            json.dumps(rows),
+            unique=events_are_unique(conn),
+            account_id=account_id,
+            environment=environment,
+            received_at=received_at,
+        )
+        if rows
+        else 0
+    )
     by_id = {e["event_id"]: e for e in events}
     convs = [(c, by_id[c["event_id"]]) for c in traffic.conversions]
     conversions = conn.execute(
@@ -203,7 +333,9 @@ def load_direct(conn, account_id: str, traffic: Traffic, environment: str = "liv
             "revenue": [c.get("revenue") for c, _ in convs],
             "currency": [c.get("currency") for c, _ in convs],
             "ts": [e["timestamp"] for _, e in convs],
-            "account_id": account_id, "environment": environment, "streamed": streamed,
+            "account_id": account_id,
+            "environment": environment,
+            "streamed": streamed,
         },
     ).rowcount
     return inserted, conversions

@@ -9,7 +9,6 @@ range (one pass of the engine, vectorised over all journeys at once).
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from mbuzz.attribution_runs import run_attribution
 from orchestration.assets.dbt import warehouse_models
 from orchestration.partitions import daily, window
 from orchestration.resources import Warehouse
@@ -20,38 +19,69 @@ class AttributionConfig(dg.Config):
 
 
 JOURNEYS = get_asset_key_for_model([warehouse_models], "fct_conversion_journeys")
+# account-level (B2B) journeys, read by `journey_by account` models (docs/b2b.md)
+GROUP_JOURNEYS = get_asset_key_for_model([warehouse_models], "fct_group_conversion_journeys")
+# the journeys' impression touches (docs/impressions.md), read beside them
+IMPRESSIONS = get_asset_key_for_model([warehouse_models], "fct_journey_impressions")
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("attribution_credits", deps=[JOURNEYS], group_name="attribution", kinds={"python", "postgres"},
-                     description="Per-touch credits of every conversion under every preset, active custom DSL "
-                     "model and data-driven model (attribution.attribution_credits)."),
-        dg.AssetSpec("channel_summaries", deps=[JOURNEYS], group_name="attribution", kinds={"python", "postgres"},
-                     description="Markov removal effects, textbook totals and bootstrap intervals per run "
-                     "(attribution.channel_summaries)."),
+        dg.AssetSpec(
+            "attribution_credits",
+            deps=[JOURNEYS, IMPRESSIONS, GROUP_JOURNEYS],
+            group_name="attribution",
+            kinds={"python", "postgres"},
+            description="Per-touch credits of every conversion under every preset, active custom DSL "
+            "model (on company journeys for `journey_by account`) and data-driven model "
+            "(attribution.attribution_credits).",
+        ),
+        dg.AssetSpec(
+            "channel_summaries",
+            deps=[JOURNEYS, IMPRESSIONS],
+            group_name="attribution",
+            kinds={"python", "postgres"},
+            description="Markov removal effects, textbook totals and bootstrap intervals per run "
+            "(attribution.channel_summaries).",
+        ),
     ],
     partitions_def=daily,
     backfill_policy=dg.BackfillPolicy.single_run(),
     name="attribution_models",
 )
 def attribution_models(context: dg.AssetExecutionContext, config: AttributionConfig, warehouse: Warehouse):
+    # imported here: loading the definitions (the daemon's schedule ticks, `dagster` commands, the
+    # code server) needs neither pandas nor the engine
+    from mbuzz.attribution_runs import run_attribution
+
     start, end = window(context)
-    result = run_attribution(warehouse.connect, start, end, data_driven=config.data_driven,
-                             partition_key=context.partition_key if context.has_partition_key else None,
-                             log=context.log.debug)
+    result = run_attribution(
+        warehouse.connect,
+        start,
+        end,
+        data_driven=config.data_driven,
+        partition_key=context.partition_key if context.has_partition_key else None,
+        log=context.log.debug,
+    )
     for model, reason in result.skipped.items():
         context.log.warning(f"{model} skipped: {reason}")
-    yield dg.MaterializeResult(asset_key="channel_summaries", metadata={
-        "run_id": result.run_id, "config_hash": result.config_hash,
-        "markov": "skipped: " + result.skipped["markov"] if "markov" in result.skipped else "written",
-    })
-    yield dg.MaterializeResult(asset_key="attribution_credits", metadata={
-        "run_id": result.run_id,
-        "config_hash": result.config_hash,
-        "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}",
-        "conversions": result.conversions,
-        "credits_written": result.credits_written,
-        "models": ", ".join(result.models),
-        "skipped_models": ", ".join(f"{m}: {r}" for m, r in result.skipped.items()) or "none",
-    })
+    yield dg.MaterializeResult(
+        asset_key="channel_summaries",
+        metadata={
+            "run_id": result.run_id,
+            "config_hash": result.config_hash,
+            "markov": "skipped: " + result.skipped["markov"] if "markov" in result.skipped else "written",
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="attribution_credits",
+        metadata={
+            "run_id": result.run_id,
+            "config_hash": result.config_hash,
+            "window": f"{start:%Y-%m-%d} .. {end:%Y-%m-%d}",
+            "conversions": result.conversions,
+            "credits_written": result.credits_written,
+            "models": ", ".join(result.models),
+            "skipped_models": ", ".join(f"{m}: {r}" for m, r in result.skipped.items()) or "none",
+        },
+    )

@@ -19,13 +19,23 @@ from orchestration.project import dbt_project
 CREDIT_MODELS = "tag:credits"
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, exclude=CREDIT_MODELS, name="warehouse_models",
-            dagster_dbt_translator=LayerTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    exclude=CREDIT_MODELS,
+    name="warehouse_models",
+    dagster_dbt_translator=LayerTranslator(),
+)
 def warehouse_models(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     yield from dbt.stream(["build"], context)
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, select=CREDIT_MODELS, name="attribution_marts",
-            dagster_dbt_translator=LayerTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    select=CREDIT_MODELS,
+    name="attribution_marts",
+    dagster_dbt_translator=LayerTranslator(),
+)
 def attribution_marts(context: dg.AssetExecutionContext, dbt: InProcessDbt):
     yield from dbt.stream(["build"], context)

@@ -1,4 +1,5 @@
 """Helpers of the API tests (a module of its own: `conftest` names clash across test folders)."""
+
 from __future__ import annotations
 
 from ingest_helpers import contract_client_class

@@ -6,6 +6,7 @@ gets is validated against docs/api/openapi.yml by openapi-core, templated paths
 (`/conversions/{conversion_id}`) included: the status must be documented for the operation and
 the body must match its schema; unknown paths must still answer the JSON error shape.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -23,12 +24,14 @@ from ingest_helpers import Tenant, make_tenant  # noqa: E402
 def api_app(database_url):
     from ingest_api import create_app
 
-    application = create_app({
-        "DATABASE_URL": database_url,
-        "RATE_LIMIT_TIERS": TIERS,
-        "RATELIMIT_KEY_PREFIX": f"mbuzz-api-test-{secrets.token_hex(4)}",
-        "TESTING": True,
-    })
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "RATE_LIMIT_TIERS": TIERS,
+            "RATELIMIT_KEY_PREFIX": f"mbuzz-api-test-{secrets.token_hex(4)}",
+            "TESTING": True,
+        }
+    )
     application.test_client_class = ContractClient
     yield application
     application.extensions["mbuzz.db"].dispose()

@@ -9,6 +9,7 @@ computed by mbuzz/sessions.py. Then the warehouse is built with dbt and, for eve
 ids, channels, order, UTMs, milestones), and every preset run by the engine on the warehouse's
 journey must give exactly the credits the API answered.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -52,13 +53,25 @@ def fixture_events(user: str) -> list[dict]:
         page("vis_a", at(minutes=61, seconds=1), f"{site}/", event_id="a04"),
         # a visit whose campaign changes twice; an untagged event and a repeat of the campaign don't split
         page("vis_a", at(days=1), f"{site}/?utm_source=newsletter&utm_medium=email&utm_campaign=march", event_id="a05"),
-        page("vis_a", at(days=1, minutes=5), f"{site}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
-             event_id="a06"),
+        page(
+            "vis_a",
+            at(days=1, minutes=5),
+            f"{site}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
+            event_id="a06",
+        ),
         page("vis_a", at(days=1, minutes=6), f"{site}/shoes", event_id="a07"),
-        page("vis_a", at(days=1, minutes=7), f"{site}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
-             event_id="a08"),
-        page("vis_a", at(days=1, minutes=8), f"{site}/?utm_source=Facebook&utm_medium=paid_social&utm_campaign=SPRING",
-             event_id="a09"),  # same campaign, other case: no split
+        page(
+            "vis_a",
+            at(days=1, minutes=7),
+            f"{site}/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring",
+            event_id="a08",
+        ),
+        page(
+            "vis_a",
+            at(days=1, minutes=8),
+            f"{site}/?utm_source=Facebook&utm_medium=paid_social&utm_campaign=SPRING",
+            event_id="a09",
+        ),  # same campaign, other case: no split
         # a self-referral from the own blog keeps the previous session's source
         page("vis_a", at(days=2), f"{site}/a", "https://blog.shop.example.com/post", event_id="a10"),
         # organic search, the sql, the identify
@@ -100,8 +113,14 @@ def warehouse(server_url, tmp_path_factory):
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     url = with_database(server_url, name)
     upgrade(url)
-    app = create_app({"DATABASE_URL": url, "RATE_LIMIT_TIERS": TIERS, "TESTING": True,
-                      "RATELIMIT_KEY_PREFIX": f"agree-{secrets.token_hex(4)}"})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "RATE_LIMIT_TIERS": TIERS,
+            "TESTING": True,
+            "RATELIMIT_KEY_PREFIX": f"agree-{secrets.token_hex(4)}",
+        }
+    )
     app.test_client_class = ContractClient
     yield url, app, tmp_path_factory.mktemp("dbt")
     app.extensions["mbuzz.db"].dispose()
@@ -115,8 +134,10 @@ def recorded(warehouse):
     url, app, _ = warehouse
     with psycopg.connect(url, autocommit=True) as conn:
         tenant = make_tenant(conn)
-        conn.execute("update raw.accounts set settings = %s where id = %s",
-                     (psycopg.types.json.Jsonb({"own_domains": [OWN]}), tenant.account_id))
+        conn.execute(
+            "update raw.accounts set settings = %s where id = %s",
+            (psycopg.types.json.Jsonb({"own_domains": [OWN]}), tenant.account_id),
+        )
     client = app.test_client()
     user = f"user_{secrets.token_hex(3)}"
     response = client.post("/api/v1/events", json={"events": fixture_events(user)}, headers=tenant.bearer())
@@ -124,11 +145,21 @@ def recorded(warehouse):
     requests = [
         {"event_id": "b07", "conversion_type": "purchase", "revenue": 240.5, "currency": "EUR"},  # the user's journey
         {"event_id": "a12", "conversion_type": "demo", "revenue": 0, "currency": "EUR"},  # before vis_b existed
-        {"visitor_id": "vis_c", "timestamp": at(days=8, minutes=50), "conversion_type": "purchase",
-         "revenue": 99.99, "currency": "USD"},
+        {
+            "visitor_id": "vis_c",
+            "timestamp": at(days=8, minutes=50),
+            "conversion_type": "purchase",
+            "revenue": 99.99,
+            "currency": "USD",
+        },
         {"visitor_id": "vis_d", "timestamp": at(days=3), "conversion_type": "signup"},
-        {"visitor_id": "vis_ghost", "timestamp": at(days=4), "conversion_type": "purchase", "revenue": 5,
-         "currency": "EUR"},
+        {
+            "visitor_id": "vis_ghost",
+            "timestamp": at(days=4),
+            "conversion_type": "purchase",
+            "revenue": 5,
+            "currency": "EUR",
+        },
     ]
     answers = {}
     for body in requests:
@@ -143,8 +174,20 @@ def built(warehouse, recorded):
     from mbuzz.warehouse import run_dbt
 
     url, _, target = warehouse
-    run_dbt(["build", "--exclude", "tag:credits", "--target-path", str(target / "target"),
-             "--log-path", str(target / "logs")], url=url, target="postgres", subprocess_mode=True)
+    run_dbt(
+        [
+            "build",
+            "--exclude",
+            "tag:credits",
+            "--target-path",
+            str(target / "target"),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        url=url,
+        target="postgres",
+        subprocess_mode=True,
+    )
     return url
 
 
@@ -156,8 +199,19 @@ from marts.fct_conversion_journeys
 where account_id = %s and conversion_id = %s
 order by touch_index nulls first
 """
-COMPARED = ["touch_index", "touch_ts", "session_id", "channel", "utm_source", "utm_medium", "utm_campaign",
-            "milestones", "conversion_ts", "revenue", "identity_key"]
+COMPARED = [
+    "touch_index",
+    "touch_ts",
+    "session_id",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "milestones",
+    "conversion_ts",
+    "revenue",
+    "identity_key",
+]
 
 
 def warehouse_journey(url: str, account_id: str, conversion_id: str) -> pd.DataFrame:
@@ -190,8 +244,16 @@ def test_the_fixture_covers_the_cases(built, recorded):
     by_request = list(journeys.values())
     user_journey = by_request[0]
     assert user_journey["identity_key"].iloc[0].startswith("user:")
-    assert {"paid_search", "direct", "email", "paid_social", "organic_search", "referral", "affiliate",
-            "organic_social"} <= set(user_journey["channel"]), set(user_journey["channel"])
+    assert {
+        "paid_search",
+        "direct",
+        "email",
+        "paid_social",
+        "organic_search",
+        "referral",
+        "affiliate",
+        "organic_social",
+    } <= set(user_journey["channel"]), set(user_journey["channel"])
     assert "mql" in set(user_journey["milestones"]) and "sql" in set(user_journey["milestones"])
     assert user_journey["session_id"].str.startswith("sess_").sum() == len(user_journey) - 1  # + the client session
     assert (user_journey["touch_ts"].value_counts() > 1).any()  # two sessions start at the same instant
@@ -214,8 +276,9 @@ def test_provisional_credits_equal_the_engine_on_the_warehouse_journey(built, re
     tenant, answers = recorded
     for conversion_id, answer in answers.items():
         journey = warehouse_journey(built, tenant.account_id, conversion_id)
-        expected = service.touch_credits(attribute(journey.drop(columns=["touch_index"]), model,
-                                                   service.ENGINE_OPTIONS))
+        expected = service.touch_credits(
+            attribute(journey.drop(columns=["touch_index"]), model, service.ENGINE_OPTIONS)
+        )
         assert answer["attribution_credits"][model] == expected, (conversion_id, model)
 
 

@@ -1,24 +1,25 @@
 """/api/v1/attribution_models: presets listed read-only, custom DSL models created, validated
 (422 with line and column), renamed, (de)activated and deleted; tenancy; the service module the
 dashboard shares."""
+
 from __future__ import annotations
 
 import pytest
 
 from attribution import list_presets
 
-WEIGHTED = '''model "Channel Weighted"
+WEIGHTED = """model "Channel Weighted"
   weight channel("paid_search") by 1.5
   weight channel("email") by 1.2
   distribute proportionally
 end
-'''
-U_LIKE = '''model "{name}"
+"""
+U_LIKE = """model "{name}"
   credit first_touch with 0.4
   credit last_touch with 0.4
   credit middle_touches with 0.2 equally
 end
-'''
+"""
 
 
 def create(client, tenant, source, **extra):
@@ -48,11 +49,21 @@ def test_create_stores_source_and_compiled(client, conn, tenant):
     assert model["preset"] is False and model["is_active"] is True and model["source"] == WEIGHTED
     assert model["compiled"]["weights"] == {"paid_search": 1.5, "email": 1.2}
     assert model["warnings"] == []
-    row = conn.execute("select account_id, source, compiled, is_active from raw.attribution_models where id = %s",
-                       (model["id"],)).fetchone()
+    row = conn.execute(
+        "select account_id, source, compiled, is_active from raw.attribution_models where id = %s", (model["id"],)
+    ).fetchone()
     assert row == (tenant.account_id, WEIGHTED, model["compiled"], True)
     shown = client.get(f"/api/v1/attribution_models/{model['id']}", headers=tenant.bearer())
     assert shown.status_code == 200 and shown.json["compiled"] == model["compiled"]
+
+
+def test_journey_by_account_is_stored_in_the_compiled_model(client, tenant, other_tenant):
+    source = 'model "Deals"\n  journey_by account\n  distribute equally\nend\n'
+    response = create(client, tenant, source)
+    assert response.status_code == 201, response.json
+    assert response.json["compiled"]["journey_by"] == "account"  # the run gives it company journeys (docs/b2b.md)
+    model_id = response.json["id"]
+    assert client.get(f"/api/v1/attribution_models/{model_id}", headers=other_tenant.bearer()).status_code == 404
 
 
 def test_create_inactive_and_unknown_channel_is_a_warning(client, tenant):
@@ -64,13 +75,17 @@ def test_create_inactive_and_unknown_channel_is_a_warning(client, tenant):
     assert "carrier_pigeon" in response.json["warnings"][0]["message"]
 
 
-@pytest.mark.parametrize("source, line, column, fragment", [
-    ('model "Half"\n  credit first_touch with 0.5\nend\n', 1, 1, "credits sum to 0.5"),
-    ('model "Bad"\n  credit first_touch with 1.0\n  crdit last_touch with 0.5\nend\n', 3, 3, ""),
-    ('model "Neg"\n  weight channel("email") by 0\n  distribute equally\nend\n', 2, None, ""),
-    ('model "Sel"\n  credit nowhere_touches with 1.0\nend\n', 2, None, ""),
-    ('model "Open"\n  credit first_touch with 1.0\n', None, None, ""),
-])
+@pytest.mark.parametrize(
+    "source, line, column, fragment",
+    [
+        ('model "Half"\n  credit first_touch with 0.5\nend\n', 1, 1, "credits sum to 0.5"),
+        ('model "Bad"\n  credit first_touch with 1.0\n  crdit last_touch with 0.5\nend\n', 3, 3, ""),
+        ('model "Neg"\n  weight channel("email") by 0\n  distribute equally\nend\n', 2, None, ""),
+        ('model "Sel"\n  credit nowhere_touches with 1.0\nend\n', 2, None, ""),
+        ('model "Open"\n  credit first_touch with 1.0\n', None, None, ""),
+        ('model "Co"\n  journey_by company\n  distribute equally\nend\n', 2, 3, "journey_by takes person or account"),
+    ],
+)
 def test_invalid_dsl_is_422_with_line_and_column(client, tenant, source, line, column, fragment):
     response = create(client, tenant, source)
     assert response.status_code == 422, response.json
@@ -92,13 +107,16 @@ def test_two_models_in_one_program_are_422(client, tenant):
     assert response.status_code == 422 and "exactly one" in response.json["error"]["message"]
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({}, "source: is required"),
-    ({"source": ""}, "source: shorter than 1"),
-    ({"source": 12}, "source: must be of type string"),
-    ({"source": WEIGHTED, "is_active": "yes"}, "is_active: must be of type boolean"),
-    ({"source": WEIGHTED, "name": "x"}, "name: unknown field"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({}, "source: is required"),
+        ({"source": ""}, "source: shorter than 1"),
+        ({"source": 12}, "source: must be of type string"),
+        ({"source": WEIGHTED, "is_active": "yes"}, "is_active: must be of type boolean"),
+        ({"source": WEIGHTED, "name": "x"}, "name: unknown field"),
+    ],
+)
 def test_invalid_bodies_are_422(client, tenant, body, fragment):
     response = client.post("/api/v1/attribution_models", json=body, headers=tenant.bearer())
     assert response.status_code == 422
@@ -122,8 +140,11 @@ def test_patch_source_active_and_rename(client, tenant):
     assert off.status_code == 200 and off.json["is_active"] is False and off.json["source"] == model["source"]
     on = client.patch(f"/api/v1/attribution_models/{model['id']}", json={"is_active": True}, headers=tenant.bearer())
     assert on.json["is_active"] is True
-    renamed = client.patch(f"/api/v1/attribution_models/{model['id']}", json={"source": U_LIKE.format(name="Ours")},
-                           headers=tenant.bearer())
+    renamed = client.patch(
+        f"/api/v1/attribution_models/{model['id']}",
+        json={"source": U_LIKE.format(name="Ours")},
+        headers=tenant.bearer(),
+    )
     assert renamed.status_code == 200 and renamed.json["name"] == "Ours" and renamed.json["compiled"]["name"] == "Ours"
     assert renamed.json["updated_at"] >= model["updated_at"]
     shown = client.get(f"/api/v1/attribution_models/{model['id']}", headers=tenant.bearer()).json
@@ -136,8 +157,9 @@ def test_patch_errors(client, tenant):
     url = f"/api/v1/attribution_models/{first['id']}"
     clash = client.patch(url, json={"source": U_LIKE.format(name="Second")}, headers=tenant.bearer())
     assert clash.status_code == 409
-    invalid = client.patch(url, json={"source": 'model "First"\n  credit first_touch with 0.7\nend'},
-                           headers=tenant.bearer())
+    invalid = client.patch(
+        url, json={"source": 'model "First"\n  credit first_touch with 0.7\nend'}, headers=tenant.bearer()
+    )
     assert invalid.status_code == 422 and invalid.json["error"]["details"][0]["line"] == 1
     empty = client.patch(url, json={}, headers=tenant.bearer())
     assert empty.status_code == 422

@@ -1,5 +1,6 @@
 """A bounded schemathesis run over the conversions, attribution models and report operations:
 no 500s, every response as the document says."""
+
 from __future__ import annotations
 
 import schemathesis
@@ -12,10 +13,13 @@ SERVED = r"^/api/v1/(conversions|conversions/\{conversion_id\}|attribution_model
 
 def test_fuzzing_our_operations_never_gives_a_500(api_app, tenant):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.yml", api_app).include(path_regex=SERVED)
-    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"]
+    operations = [
+        op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"
+    ]
     assert len(operations) == 8
     auth = tenant.bearer("test")["Authorization"]
     for operation in operations:
+
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck))
         def fuzz(case):

@@ -1,5 +1,6 @@
 """benchmarks/accuracy.py's simulator knows the truth: in a trivial shape (one channel) every
 model recovers it exactly, and the truth accounts for exactly the conversions the channels cause."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -51,3 +52,21 @@ def test_scores(accuracy):
     reversed_ = pd.Series([0.5, 1.0, 2.0, 3.0], index=list("abcd"))
     mae, rho, top = accuracy.scores(reversed_, truth)
     assert mae > 0.1 and rho == pytest.approx(-1.0) and top == pytest.approx(2 / 3)  # top 3 a,b,c against d,c,b
+
+
+def test_per_journey_truth_and_error(accuracy):
+    import pandas as pd
+
+    from attribution import attribute
+
+    touches, _, want = accuracy.simulate(3000, 4, "order", seed=1, per_journey=True)
+    converted = touches.groupby("journey_id")["converted"].first()
+    assert sorted(want.index) == sorted(converted[converted == 1].index)
+    np.testing.assert_allclose(want.sum(axis=1), 1.0)
+    truth_credits = want.stack().rename("credit").rename_axis(["journey_id", "channel"]).reset_index()
+    assert accuracy.journey_error(truth_credits, want) == pytest.approx(0.0)
+    # a journey's credits all on a channel the truth gives nothing: the distance is 1 for that journey
+    wrong = pd.DataFrame({"journey_id": want.index, "channel": "nowhere", "credit": 1.0})
+    assert accuracy.journey_error(wrong, want) == pytest.approx(1.0)
+    out = attribute(touches, "ordered_shapley")
+    assert 0 < accuracy.journey_error(out, want) < accuracy.journey_error(attribute(touches, "last_touch"), want)

@@ -1,4 +1,5 @@
 """CSV reading and writing: the Arrow path reads what the pandas path reads."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,11 +21,13 @@ STYLES = {
 def write(tmp_path, style: str, converted=("1", "0")) -> str:
     a, b, conv = STYLES[style]
     path = tmp_path / f"{style}.csv"
-    path.write_text(HEADER
-                    + f"j1,{a},email,{converted[0]},{conv},120.5,mql,s1\n"
-                    + f"j1,{b},direct,{converted[0]},{conv},120.5,,s2\n"
-                    + f"j2,,,{converted[0]},{conv},,,\n"  # a conversion without touches
-                    + f"j3,{a},\"social, paid\",{converted[1]},,,,s3\n")
+    path.write_text(
+        HEADER
+        + f"j1,{a},email,{converted[0]},{conv},120.5,mql,s1\n"
+        + f"j1,{b},direct,{converted[0]},{conv},120.5,,s2\n"
+        + f"j2,,,{converted[0]},{conv},,,\n"  # a conversion without touches
+        + f'j3,{a},"social, paid",{converted[1]},,,,s3\n'
+    )
     return str(path)
 
 
@@ -44,8 +47,7 @@ def test_arrow_reader_reads_what_pandas_reads(tmp_path, style, converted):
     fast, slow = aio.read_touchpoints(path), pandas_read(path)
     assert list(fast.columns) == list(slow.columns)
     for col in ("touch_ts", "conversion_ts"):
-        pd.testing.assert_series_equal(fast[col].astype("datetime64[ns, UTC]"),
-                                       slow[col].astype("datetime64[ns, UTC]"))
+        pd.testing.assert_series_equal(fast[col].astype("datetime64[ns, UTC]"), slow[col].astype("datetime64[ns, UTC]"))
     for col in ("journey_id", "channel", "milestones", "session_id"):
         assert fast[col].tolist() == slow[col].tolist()
     np.testing.assert_array_equal(fast["revenue"].to_numpy(float), slow["revenue"].to_numpy(float))

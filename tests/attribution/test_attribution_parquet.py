@@ -2,6 +2,7 @@
 `mbuzz` group) and attribution.io as the CLI uses it: same credits whatever the formats,
 carried columns passed through (CSV: the text as read; Parquet: the stored types), and
 bad input an InputError naming the file, the column and the value, with no output left."""
+
 from __future__ import annotations
 
 import csv
@@ -20,10 +21,12 @@ from attribution.synthetic import synthetic_touches
 from mbuzz.cli import cli
 
 HEADER = "journey_id,touch_ts,channel,converted,conversion_ts,revenue,code,note\n"
-ROWS = ("j1,2024-03-01T10:00:00Z,email,1,2024-03-05T10:00:00Z,100,007,\n"
-        "j1,2024-03-02T10:00:00Z,direct,1,2024-03-05T10:00:00Z,100,,\"a, b\"\n"
-        "j1,2024-03-03T10:00:00Z,social,1,2024-03-05T10:00:00Z,100,1.50,x\n"
-        "j2,2024-03-01T10:00:00Z,email,0,,,0x1F,y\n")
+ROWS = (
+    "j1,2024-03-01T10:00:00Z,email,1,2024-03-05T10:00:00Z,100,007,\n"
+    'j1,2024-03-02T10:00:00Z,direct,1,2024-03-05T10:00:00Z,100,,"a, b"\n'
+    "j1,2024-03-03T10:00:00Z,social,1,2024-03-05T10:00:00Z,100,1.50,x\n"
+    "j2,2024-03-01T10:00:00Z,email,0,,,0x1F,y\n"
+)
 FORMATS = [("csv", "csv"), ("parquet", "csv"), ("csv", "parquet"), ("parquet", "parquet")]
 
 
@@ -86,13 +89,19 @@ def test_csv_carried_columns_pass_through_as_text(tmp_path, out_fmt):
 def test_parquet_carried_columns_keep_their_types(tmp_path):
     ts = pd.to_datetime(["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-01"], utc=True)
     conv = pd.to_datetime(["2024-03-05"] * 3 + [None], utc=True)
-    table = pa.table({
-        "journey_id": pa.array([1, 1, 1, 2], pa.int64()), "touch_ts": pa.array(ts),
-        "channel": ["email", "direct", "social", "email"], "converted": [True, True, True, False],
-        "conversion_ts": pa.array(conv), "revenue": [10.0, 10.0, 10.0, None],
-        "n": pa.array([1, None, 3, 4], pa.int32()), "code": ["007", "", None, "z"],
-        "when": pa.array(ts.tz_localize(None)).cast(pa.timestamp("ms")),
-    })
+    table = pa.table(
+        {
+            "journey_id": pa.array([1, 1, 1, 2], pa.int64()),
+            "touch_ts": pa.array(ts),
+            "channel": ["email", "direct", "social", "email"],
+            "converted": [True, True, True, False],
+            "conversion_ts": pa.array(conv),
+            "revenue": [10.0, 10.0, 10.0, None],
+            "n": pa.array([1, None, 3, 4], pa.int32()),
+            "code": ["007", "", None, "z"],
+            "when": pa.array(ts.tz_localize(None)).cast(pa.timestamp("ms")),
+        }
+    )
     pq.write_table(table, tmp_path / "tp.parquet")
     back = pq.read_table(attribute_file(tmp_path / "tp.parquet", tmp_path / "credits.parquet"))
     assert back.schema.field("journey_id").type == pa.int64()
@@ -107,16 +116,18 @@ def test_parquet_carried_columns_keep_their_types(tmp_path):
     # and as CSV: the same values, null as empty
     with attribute_file(tmp_path / "tp.parquet", tmp_path / "c.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["journey_id"], r["n"], r["code"]) for r in rows] == \
-        [("1", "1", "007"), ("1", "", ""), ("1", "3", "")]
+    assert [(r["journey_id"], r["n"], r["code"]) for r in rows] == [("1", "1", "007"), ("1", "", ""), ("1", "3", "")]
 
 
 def parquet_with(tmp_path, name, **columns) -> str:
-    base = {"journey_id": ["j1", "j1", "j2"],
-            "touch_ts": ["2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", "2024-03-01T10:00:00Z"],
-            "channel": ["email", "direct", "email"], "converted": ["1", "1", "0"],
-            "conversion_ts": ["2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z", None],
-            "revenue": ["10", "10", None]}
+    base = {
+        "journey_id": ["j1", "j1", "j2"],
+        "touch_ts": ["2024-03-01T10:00:00Z", "2024-03-02T10:00:00Z", "2024-03-01T10:00:00Z"],
+        "channel": ["email", "direct", "email"],
+        "converted": ["1", "1", "0"],
+        "conversion_ts": ["2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z", None],
+        "revenue": ["10", "10", None],
+    }
     base.update(columns)
     path = tmp_path / f"{name}.parquet"
     pq.write_table(pa.table({k: v for k, v in base.items() if v is not None}), path)
@@ -130,32 +141,56 @@ def csv_with(tmp_path, name, text) -> str:
 
 
 BAD = {  # name: (make the file, words the error names)
-    "csv bad revenue": (lambda d: csv_with(d, "r", HEADER + ROWS.replace(",100,1.50", ",abc,1.50")),
-                        ["r.csv", "column revenue", "line 4", "'abc'", "not a number"]),
-    "csv bad timestamp": (lambda d: csv_with(d, "t", HEADER + ROWS.replace("2024-03-02T10:00:00Z", "yesterday")),
-                          ["t.csv", "column touch_ts", "line 3", "'yesterday'", "not a timestamp"]),
-    "csv missing column": (lambda d: csv_with(d, "m", "journey_id,channel\nj1,email\n"),
-                           ["m.csv", "missing column", "touch_ts", "revenue"]),
+    "csv bad revenue": (
+        lambda d: csv_with(d, "r", HEADER + ROWS.replace(",100,1.50", ",abc,1.50")),
+        ["r.csv", "column revenue", "line 4", "'abc'", "not a number"],
+    ),
+    "csv bad timestamp": (
+        lambda d: csv_with(d, "t", HEADER + ROWS.replace("2024-03-02T10:00:00Z", "yesterday")),
+        ["t.csv", "column touch_ts", "line 3", "'yesterday'", "not a timestamp"],
+    ),
+    "csv missing column": (
+        lambda d: csv_with(d, "m", "journey_id,channel\nj1,email\n"),
+        ["m.csv", "missing column", "touch_ts", "revenue"],
+    ),
     "csv empty": (lambda d: csv_with(d, "e", ""), ["e.csv", "is empty"]),
     "csv ragged": (lambda d: csv_with(d, "g", HEADER + ROWS + "j3,1,2\n"), ["g.csv", "not a readable CSV"]),
-    "parquet bad revenue": (lambda d: parquet_with(d, "r", revenue=["10", "abc", None]),
-                            ["r.parquet", "column revenue", "row 2", "'abc'", "not a number"]),
-    "parquet bad timestamp": (lambda d: parquet_with(d, "t", touch_ts=["2024-03-01", "nope", "2024-03-01"]),
-                              ["t.parquet", "column touch_ts", "row 2", "'nope'", "not a timestamp"]),
-    "parquet missing column": (lambda d: parquet_with(d, "m", conversion_ts=None),
-                               ["m.parquet", "missing column", "conversion_ts"]),
-    "parquet empty file": (lambda d: csv_with(d, "e", "").rename(d / "e.parquet"),
-                           ["e.parquet", "not a readable Parquet file"]),
-    "parquet not parquet": (lambda d: csv_with(d, "n", HEADER + ROWS).rename(d / "n.parquet"),
-                            ["n.parquet", "not a readable Parquet file"]),
-    "parquet timestamp of wrong type": (lambda d: parquet_with(d, "w", touch_ts=pa.array([1, 2, 3])),
-                                        ["w.parquet", "column touch_ts is int64", "not a timestamp"]),
-    "parquet revenue of wrong type": (lambda d: parquet_with(d, "w", revenue=pa.array([[1], [2], [3]])),
-                                      ["w.parquet", "column revenue is list", "not a number"]),
-    "parquet converted of wrong type": (lambda d: parquet_with(d, "w", converted=pa.array([[1], [1], [0]])),
-                                        ["w.parquet", "column converted is list", "not a flag"]),
-    "parquet channel of wrong type": (lambda d: parquet_with(d, "w", channel=pa.array([[1], [2], [1]])),
-                                      ["w.parquet", "column channel is list", "not text"]),
+    "parquet bad revenue": (
+        lambda d: parquet_with(d, "r", revenue=["10", "abc", None]),
+        ["r.parquet", "column revenue", "row 2", "'abc'", "not a number"],
+    ),
+    "parquet bad timestamp": (
+        lambda d: parquet_with(d, "t", touch_ts=["2024-03-01", "nope", "2024-03-01"]),
+        ["t.parquet", "column touch_ts", "row 2", "'nope'", "not a timestamp"],
+    ),
+    "parquet missing column": (
+        lambda d: parquet_with(d, "m", conversion_ts=None),
+        ["m.parquet", "missing column", "conversion_ts"],
+    ),
+    "parquet empty file": (
+        lambda d: csv_with(d, "e", "").rename(d / "e.parquet"),
+        ["e.parquet", "not a readable Parquet file"],
+    ),
+    "parquet not parquet": (
+        lambda d: csv_with(d, "n", HEADER + ROWS).rename(d / "n.parquet"),
+        ["n.parquet", "not a readable Parquet file"],
+    ),
+    "parquet timestamp of wrong type": (
+        lambda d: parquet_with(d, "w", touch_ts=pa.array([1, 2, 3])),
+        ["w.parquet", "column touch_ts is int64", "not a timestamp"],
+    ),
+    "parquet revenue of wrong type": (
+        lambda d: parquet_with(d, "w", revenue=pa.array([[1], [2], [3]])),
+        ["w.parquet", "column revenue is list", "not a number"],
+    ),
+    "parquet converted of wrong type": (
+        lambda d: parquet_with(d, "w", converted=pa.array([[1], [1], [0]])),
+        ["w.parquet", "column converted is list", "not a flag"],
+    ),
+    "parquet channel of wrong type": (
+        lambda d: parquet_with(d, "w", channel=pa.array([[1], [2], [1]])),
+        ["w.parquet", "column channel is list", "not text"],
+    ),
 }
 
 
@@ -189,6 +224,7 @@ def test_failed_write_leaves_the_old_output_and_no_partial_file(tmp_path, monkey
         else:
             Path(sink).write_bytes(b"half a file")
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(aio.pq, "write_table", half_then_fail)
     monkeypatch.setattr(aio.pacsv, "write_csv", half_then_fail)
     result = run(["--model", "u_shaped", "--touchpoints", str(src), "--out", str(out)])

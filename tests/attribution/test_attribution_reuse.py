@@ -1,4 +1,5 @@
 """Prepare once, run many: attribute_many and the shared output columns."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,9 +24,19 @@ def touches() -> pd.DataFrame:
     frame = synthetic_touches(400, seed=11)
     frame["journey_id"] = "j" + frame["journey_id"].astype(str)  # text ids keep their dtype
     frame["utm_campaign"] = np.where(frame.index % 3 == 0, None, "spring")
-    empty = pd.DataFrame({"journey_id": ["z1"], "touch_ts": [pd.NaT], "channel": [""], "converted": [1],
-                          "conversion_ts": [CONVERSION], "revenue": [7.0], "milestones": [""],
-                          "session_id": [-1], "utm_campaign": ["none"]})
+    empty = pd.DataFrame(
+        {
+            "journey_id": ["z1"],
+            "touch_ts": [pd.NaT],
+            "channel": [""],
+            "converted": [1],
+            "conversion_ts": [CONVERSION],
+            "revenue": [7.0],
+            "milestones": [""],
+            "session_id": [-1],
+            "utm_campaign": ["none"],
+        }
+    )
     return pd.concat([frame, empty], ignore_index=True)
 
 

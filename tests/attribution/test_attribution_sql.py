@@ -7,6 +7,7 @@ journeys, and every preset plus the Channel Weighted program and programs that
 exercise filtered selectors, milestones, weights, time decay and lookback are
 run both ways.
 """
+
 from __future__ import annotations
 
 import ast
@@ -29,9 +30,24 @@ from tests.attribution.test_reference_vectors import REFERENCE, VECTORS
 ACCOUNT = "acct_sql_test"
 CONVERSION = pd.Timestamp("2024-03-01T12:00:00Z")
 OPTIONS = JourneyOptions(conversion_cycles=False)  # what the pipeline runs
-COLUMNS = ("account_id", "environment", "journey_id", "conversion_id", "converted", "conversion_ts",
-           "conversion_type", "revenue", "touch_index", "touch_ts", "session_id", "channel",
-           "utm_source", "utm_medium", "utm_campaign", "milestones")
+COLUMNS = (
+    "account_id",
+    "environment",
+    "journey_id",
+    "conversion_id",
+    "converted",
+    "conversion_ts",
+    "conversion_type",
+    "revenue",
+    "touch_index",
+    "touch_ts",
+    "session_id",
+    "channel",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "milestones",
+)
 
 PROGRAMS = """
 model "Channel Weighted"
@@ -94,44 +110,73 @@ def mart_rows(frame: pd.DataFrame) -> list[tuple]:
     rows = []
     for r in frame.itertuples(index=False):
         touch = isinstance(r.channel, str) and r.channel.strip() != "" and pd.notna(r.touch_ts)
-        rows.append((ACCOUNT, "test", r.journey_id, r.journey_id if r.converted else None, bool(r.converted),
-                     r.conversion_ts if pd.notna(r.conversion_ts) else None, "purchase",
-                     None if pd.isna(r.revenue) else float(r.revenue), None,
-                     r.touch_ts if touch else None, r.session_id if touch else None,
-                     r.channel if touch else None, None, None, None, r.milestones))
+        rows.append(
+            (
+                ACCOUNT,
+                "test",
+                r.journey_id,
+                r.journey_id if r.converted else None,
+                bool(r.converted),
+                r.conversion_ts if pd.notna(r.conversion_ts) else None,
+                "purchase",
+                None if pd.isna(r.revenue) else float(r.revenue),
+                None,
+                r.touch_ts if touch else None,
+                r.session_id if touch else None,
+                r.channel if touch else None,
+                None,
+                None,
+                None,
+                r.milestones,
+            )
+        )
     return rows
 
 
 def compare(conn, frame: pd.DataFrame, names=None) -> None:
     with conn.cursor() as cur:
-        cur.executemany(f"insert into marts.fct_conversion_journeys ({', '.join(COLUMNS)}) values "
-                        f"({', '.join(['%s'] * len(COLUMNS))})", mart_rows(frame))
+        cur.executemany(
+            f"insert into marts.fct_conversion_journeys ({', '.join(COLUMNS)}) values "
+            f"({', '.join(['%s'] * len(COLUMNS))})",
+            mart_rows(frame),
+        )
     for name in names or MODELS:
         model = MODELS[name]
         text, params = compile_sql(model)
-        got = pd.DataFrame(conn.execute(text, {**params, "account_id": ACCOUNT}).fetchall(),
-                           columns=["journey_id", "touch_index", "channel", "credit", "revenue_credit"])
+        got = pd.DataFrame(
+            conn.execute(text, {**params, "account_id": ACCOUNT}).fetchall(),
+            columns=["journey_id", "touch_index", "channel", "credit", "revenue_credit"],
+        )
         want = attribute(frame, model, OPTIONS)
         key = ["journey_id", "touch_index"]
         got = got.astype({"journey_id": str}).sort_values(key).reset_index(drop=True)
-        want = want[["journey_id", "touch_index", "channel", "credit", "revenue_credit"]].astype(
-            {"journey_id": str}).sort_values(key).reset_index(drop=True)
+        want = (
+            want[["journey_id", "touch_index", "channel", "credit", "revenue_credit"]]
+            .astype({"journey_id": str})
+            .sort_values(key)
+            .reset_index(drop=True)
+        )
         assert len(got) == len(want), name
         assert got["journey_id"].tolist() == want["journey_id"].tolist(), name
         assert got["touch_index"].tolist() == want["touch_index"].tolist(), name
         assert got["channel"].tolist() == want["channel"].tolist(), name
         np.testing.assert_allclose(got["credit"].astype(float), want["credit"], rtol=0, atol=1e-9, err_msg=name)
-        np.testing.assert_allclose(got["revenue_credit"].astype(float), want["revenue_credit"], rtol=1e-9,
-                                   atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(
+            got["revenue_credit"].astype(float), want["revenue_credit"], rtol=1e-9, atol=1e-9, err_msg=name
+        )
 
 
 CHANNELS = ["direct", "paid_search", "email", "social", "display", " email "]
 MILESTONES = ["", "", "", "mql", "sql", "mql;sql", " mql ; sql "]
 
-touch_strategy = st.tuples(st.sampled_from(CHANNELS), st.integers(-2, 45 * 4),  # age in quarter days
-                           st.sampled_from(MILESTONES))
-journey_strategy = st.tuples(st.lists(touch_strategy, min_size=0, max_size=7), st.booleans(),
-                             st.one_of(st.none(), st.integers(0, 100_000)))
+touch_strategy = st.tuples(
+    st.sampled_from(CHANNELS),
+    st.integers(-2, 45 * 4),  # age in quarter days
+    st.sampled_from(MILESTONES),
+)
+journey_strategy = st.tuples(
+    st.lists(touch_strategy, min_size=0, max_size=7), st.booleans(), st.one_of(st.none(), st.integers(0, 100_000))
+)
 
 
 def table(journeys) -> pd.DataFrame:
@@ -143,13 +188,21 @@ def table(journeys) -> pd.DataFrame:
             touches = [("", None, "")]
         for channel, quarter_days, milestones in touches:
             session += 1
-            rows.append({"journey_id": f"j{k:03d}",
-                         "touch_ts": CONVERSION - pd.Timedelta(hours=6 * quarter_days)
-                         if quarter_days is not None else pd.NaT,
-                         "channel": channel, "converted": int(converted), "conversion_ts": conv_ts,
-                         "revenue": revenue, "milestones": milestones,
-                         # text ids of mixed length: ties in touch_ts are broken by byte order
-                         "session_id": f"s{(session * 7919) % 1000}_{session}"})
+            rows.append(
+                {
+                    "journey_id": f"j{k:03d}",
+                    "touch_ts": CONVERSION - pd.Timedelta(hours=6 * quarter_days)
+                    if quarter_days is not None
+                    else pd.NaT,
+                    "channel": channel,
+                    "converted": int(converted),
+                    "conversion_ts": conv_ts,
+                    "revenue": revenue,
+                    "milestones": milestones,
+                    # text ids of mixed length: ties in touch_ts are broken by byte order
+                    "session_id": f"s{(session * 7919) % 1000}_{session}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -181,28 +234,41 @@ def test_sql_reproduces_the_reference_vectors(db):
 
 
 def test_sql_window_and_unassigned(db):
-    frame = table([([("email", 4, ""), ("direct", 1, "")], True, 1000), ([], True, 500),
-                   ([("social", 200, "")], True, None)])  # j002: its only touch is outside 30 days
+    frame = table(
+        [([("email", 4, ""), ("direct", 1, "")], True, 1000), ([], True, 500), ([("social", 200, "")], True, None)]
+    )  # j002: its only touch is outside 30 days
     with db.transaction(force_rollback=True):
         compare(db, frame, ["linear"])
         text, params = compile_sql(load_model("linear"), window=True)
-        rows = db.execute(text + " order by 1, 2", {**params, "account_id": ACCOUNT,
-                                                     "start": CONVERSION, "end": CONVERSION + pd.Timedelta(1, "s")})
+        rows = db.execute(
+            text + " order by 1, 2",
+            {**params, "account_id": ACCOUNT, "start": CONVERSION, "end": CONVERSION + pd.Timedelta(1, "s")},
+        )
         assert [(r[0], r[2], float(r[3])) for r in rows] == [
-            ("j000", "email", 0.5), ("j000", "direct", 0.5), ("j001", "unassigned", 1.0),
-            ("j002", "unassigned", 1.0)]
-        empty = db.execute(text, {**params, "account_id": ACCOUNT, "start": CONVERSION + pd.Timedelta(1, "s"),
-                                  "end": CONVERSION + pd.Timedelta(2, "s")}).fetchall()
+            ("j000", "email", 0.5),
+            ("j000", "direct", 0.5),
+            ("j001", "unassigned", 1.0),
+            ("j002", "unassigned", 1.0),
+        ]
+        empty = db.execute(
+            text,
+            {
+                **params,
+                "account_id": ACCOUNT,
+                "start": CONVERSION + pd.Timedelta(1, "s"),
+                "end": CONVERSION + pd.Timedelta(2, "s"),
+            },
+        ).fetchall()
         assert empty == []
 
 
-HOSTILE = '''
+HOSTILE = """
 model "Hostile"
   credit first_touch where channel in ("x'); drop table marts.fct_conversion_journeys; --") with 0.5
   credit milestone_touch("%(account_id)s') or true --") with 0.25
   credit other_touches with 0.25
 end
-'''
+"""
 
 
 def test_dsl_text_never_reaches_the_sql_text(db):

@@ -1,4 +1,5 @@
 """`mbuzz attribute` and `mbuzz dsl check` through click's CliRunner on small CSVs."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -29,12 +30,10 @@ def reference_csv(tmp_path):
 @pytest.mark.parametrize("model", sorted(VECTORS))
 def test_attribute_presets_from_csv(runner, reference_csv, tmp_path, model):
     out = tmp_path / "credits.csv"
-    result = runner.invoke(attribute, ["--model", model, "--touchpoints", str(reference_csv),
-                                       "--out", str(out)])
+    result = runner.invoke(attribute, ["--model", model, "--touchpoints", str(reference_csv), "--out", str(out)])
     assert result.exit_code == 0, result.output
     credits = pd.read_csv(out).sort_values("touch_index")
-    assert list(credits.columns[:5]) == ["journey_id", "touch_index", "channel", "credit",
-                                         "revenue_credit"]
+    assert list(credits.columns[:5]) == ["journey_id", "touch_index", "channel", "credit", "revenue_credit"]
     assert credits["credit"].tolist() == pytest.approx(VECTORS[model], abs=1e-6)
     assert credits["session_id"].tolist() == [f"s{i}" for i in range(5)]
 
@@ -43,8 +42,9 @@ def test_attribute_with_dsl_file_and_summary(runner, reference_csv, tmp_path):
     program = tmp_path / "weighted.dsl"
     program.write_text('model "W"\n  weight channel("email") by 2\n  distribute proportionally\nend\n')
     out = tmp_path / "credits.csv"
-    result = runner.invoke(attribute, ["--model", str(program), "--touchpoints", str(reference_csv),
-                                       "--out", str(out), "--summary"])
+    result = runner.invoke(
+        attribute, ["--model", str(program), "--touchpoints", str(reference_csv), "--out", str(out), "--summary"]
+    )
     assert result.exit_code == 0, result.output
     assert "Channel summary" in result.output and "email" in result.output
     credits = pd.read_csv(out).sort_values("touch_index")
@@ -55,32 +55,61 @@ def test_attribute_markov_with_bootstrap(runner, tmp_path):
     path = tmp_path / "tp.csv"
     synthetic_touches(300, seed=1).to_csv(path, index=False)
     out = tmp_path / "credits.csv"
-    result = runner.invoke(attribute, ["--model", "markov", "--touchpoints", str(path), "--out",
-                                       str(out), "--ci", "0.9", "--bootstrap", "5", "--summary"])
+    result = runner.invoke(
+        attribute,
+        [
+            "--model",
+            "markov",
+            "--touchpoints",
+            str(path),
+            "--out",
+            str(out),
+            "--ci",
+            "0.9",
+            "--bootstrap",
+            "5",
+            "--summary",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "removal_effect" in result.output and "90% CI low" in result.output
 
 
 def test_attribute_options(runner, reference_csv, tmp_path):
     out = tmp_path / "credits.csv"
-    result = runner.invoke(attribute, ["--model", "first_touch", "--touchpoints", str(reference_csv),
-                                       "--out", str(out), "--lookback", "10", "--max-touches", "2",
-                                       "--transform", "remove_if_not_all(direct)"])
+    result = runner.invoke(
+        attribute,
+        [
+            "--model",
+            "first_touch",
+            "--touchpoints",
+            str(reference_csv),
+            "--out",
+            str(out),
+            "--lookback",
+            "10",
+            "--max-touches",
+            "2",
+            "--transform",
+            "remove_if_not_all(direct)",
+        ],
+    )
     assert result.exit_code == 0, result.output
     credits = pd.read_csv(out).sort_values("touch_index")
     # ages 20 and 14 fall outside 10 days; direct is removed; first of the rest wins
-    assert credits[["touch_index", "channel", "credit"]].values.tolist() == \
-        [[2, "paid_search", 1.0], [3, "email", 0.0]]
+    assert credits[["touch_index", "channel", "credit"]].values.tolist() == [[2, "paid_search", 1.0], [3, "email", 0.0]]
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--model", "nope"], "unknown model 'nope'"),
-    (["--model", "markov"], "needs at least 100 paths"),
-    (["--model", "linear", "--transform", "shuffle"], "unknown path transform"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--model", "markov"], "needs at least 100 paths"),
+        (["--model", "linear", "--transform", "shuffle"], "unknown path transform"),
+    ],
+)
 def test_attribute_errors(runner, reference_csv, tmp_path, args, message):
-    result = runner.invoke(attribute, args + ["--touchpoints", str(reference_csv),
-                                              "--out", str(tmp_path / "o.csv")])
+    result = runner.invoke(attribute, args + ["--touchpoints", str(reference_csv), "--out", str(tmp_path / "o.csv")])
     assert result.exit_code == 1
     assert message in result.output
 

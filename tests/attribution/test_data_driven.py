@@ -1,4 +1,5 @@
 """Markov (exact), Shapley and algorithmic models against hand-computed cases."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,7 @@ from tests.attribution.conftest import credits_by_touch, journey
 
 
 def paths_frame(paths):
-    return pd.concat([journey(p, journey_id=f"j{i}", converted=c) for i, (p, c) in enumerate(paths)],
-                     ignore_index=True)
+    return pd.concat([journey(p, journey_id=f"j{i}", converted=c) for i, (p, c) in enumerate(paths)], ignore_index=True)
 
 
 # a > b converts, a does not, b converts, a > c does not, c > b converts
@@ -75,13 +75,13 @@ def test_markov_refuses_without_non_converting_paths():
         fit_markov(prepare(frame), min_paths=1)
 
 
-@pytest.mark.parametrize("model", ["markov", "markov:3", "shapley", "algorithmic"])
+@pytest.mark.parametrize("model", ["markov", "markov:3", "shapley", "ordered_shapley", "algorithmic"])
 def test_data_driven_models_refuse_small_data(model):
     with pytest.raises(InsufficientDataError, match="needs at least 100 paths"):
         attribute(CHAIN, model)
 
 
-@pytest.mark.parametrize("model", ["markov", "markov:2", "shapley", "algorithmic"])
+@pytest.mark.parametrize("model", ["markov", "markov:2", "shapley", "ordered_shapley", "algorithmic"])
 def test_data_driven_credits_are_a_distribution(model):
     frame = synthetic_touches(500, seed=5)
     out = attribute(frame, model)
@@ -99,8 +99,7 @@ def test_unknown_models():
 
 
 # Shapley: paths a (1 of 2 convert), b (1 of 1), {a,b} (2 of 3): v(a)=1/2, v(b)=1, v(ab)=2/3.
-SHAPLEY = paths_frame([(["a", "b"], 1), (["a"], 0), (["b"], 1), (["a", "b"], 0), (["a"], 1),
-                       (["b", "a", "b"], 1)])
+SHAPLEY = paths_frame([(["a", "b"], 1), (["a"], 0), (["b"], 1), (["a", "b"], 0), (["a"], 1), (["b", "a", "b"], 1)])
 
 
 def test_shapley_by_hand():

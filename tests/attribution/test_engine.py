@@ -1,4 +1,5 @@
 """Rule semantics, journey options, carried columns and edge cases of the engine."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,30 +16,29 @@ def run(frame, program, **opts):
 
 
 def test_redistribution_is_proportional_to_remaining_shares():
-    program = '''model "m"
+    program = """model "m"
       credit first_touch with 0.5
       credit milestone_touch("mql") with 0.3
       credit last_touch with 0.2
-    end'''
+    end"""
     # no mql: 0.3 goes to first/last in proportion 0.5:0.2
-    assert credits_by_touch(run(journey(["a", "b", "c"]), program)) == \
-        pytest.approx([0.5 / 0.7, 0, 0.2 / 0.7])
+    assert credits_by_touch(run(journey(["a", "b", "c"]), program)) == pytest.approx([0.5 / 0.7, 0, 0.2 / 0.7])
 
 
 def test_other_touches_are_what_other_rules_left():
-    program = '''model "m"
+    program = """model "m"
       credit touches where channel in ("email") with 0.5
       credit other_touches with 50%
-    end'''
+    end"""
     out = run(journey(["email", "social", "email", "direct"]), program)
     assert credits_by_touch(out) == pytest.approx([0.25, 0.25, 0.25, 0.25])
 
 
 def test_filtered_positional_selectors():
-    program = '''model "m"
+    program = """model "m"
       credit first_touch where channel not in ("direct", "email") with 0.5
       credit last_touch where channel in ("email") with 0.5
-    end'''
+    end"""
     out = run(journey(["direct", "email", "social", "email", "direct"]), program)
     assert credits_by_touch(out) == pytest.approx([0, 0, 0.5, 0.5, 0])
 
@@ -67,12 +67,21 @@ def test_time_decay_by_fractional_age():
 
 
 def test_zero_touch_conversion_goes_to_unassigned():
-    frame = pd.DataFrame({"journey_id": ["j9"], "touch_ts": [pd.NaT], "channel": [""],
-                          "converted": [1], "conversion_ts": [CONVERSION], "revenue": [50.0],
-                          "conversion_id": ["c9"]})
+    frame = pd.DataFrame(
+        {
+            "journey_id": ["j9"],
+            "touch_ts": [pd.NaT],
+            "channel": [""],
+            "converted": [1],
+            "conversion_ts": [CONVERSION],
+            "revenue": [50.0],
+            "conversion_id": ["c9"],
+        }
+    )
     out = attribute(frame, "u_shaped")
-    assert out[["channel", "credit", "revenue_credit", "conversion_id"]].values.tolist() == \
-        [["unassigned", 1.0, 50.0, "c9"]]
+    assert out[["channel", "credit", "revenue_credit", "conversion_id"]].values.tolist() == [
+        ["unassigned", 1.0, 50.0, "c9"]
+    ]
 
 
 def test_non_converting_journeys_get_no_rows():
@@ -117,13 +126,16 @@ def test_max_touches_keeps_the_last():
     assert out.set_index("touch_index")["credit"].to_dict() == {2: 1.0, 3: 0.0}
 
 
-@pytest.mark.parametrize("transform,kept", [
-    ("unique", ["direct", "a", "a", "b", "direct", "direct"]),
-    ("exposure", ["direct", "a", "b", "direct"]),
-    ("first", ["direct", "a", "b"]),
-    ("remove_if_not_all(direct)", ["a", "a", "b"]),
-    ('remove_if_last_and_not_all("direct")', ["direct", "a", "a", "b"]),
-])
+@pytest.mark.parametrize(
+    "transform,kept",
+    [
+        ("unique", ["direct", "a", "a", "b", "direct", "direct"]),
+        ("exposure", ["direct", "a", "b", "direct"]),
+        ("first", ["direct", "a", "b"]),
+        ("remove_if_not_all(direct)", ["a", "a", "b"]),
+        ('remove_if_last_and_not_all("direct")', ["direct", "a", "a", "b"]),
+    ],
+)
 def test_path_transforms(transform, kept):
     frame = journey(["direct", "a", "a", "b", "direct", "direct"])
     out = run(frame, "linear", transform=transform).sort_values("touch_index")
@@ -164,6 +176,7 @@ def test_missing_columns_are_reported():
 
 def test_compiled_dict_is_json_and_runs():
     import json
+
     compiled = json.loads(json.dumps(load_model("w_shaped")))
     assert credits_by_touch(attribute(journey(["a", "b"]), compiled)) == pytest.approx([0.5, 0.5])
 
@@ -173,4 +186,5 @@ def test_timestamps_as_strings():
     frame["touch_ts"] = frame["touch_ts"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     frame["conversion_ts"] = frame["conversion_ts"].astype(str)
     assert credits_by_touch(attribute(frame, "time_decay")) == pytest.approx(
-        list(np.array([0.5 ** (2 / 7), 0.5 ** (1 / 7)]) / (0.5 ** (2 / 7) + 0.5 ** (1 / 7))))
+        list(np.array([0.5 ** (2 / 7), 0.5 ** (1 / 7)]) / (0.5 ** (2 / 7) + 0.5 ** (1 / 7)))
+    )

@@ -2,6 +2,7 @@
 estimate, narrow with more data, cover a known truth at about the nominal 95% on simulated data
 (a rule-based model and a data-driven one), add up over disjoint days, and are missing with a
 reason when they cannot be computed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,9 +28,16 @@ def simulated(rate: float, p_convert: float, rng: np.random.Generator) -> pd.Dat
     converted = (rng.random(n) < p_convert)[jid]
     ts = pd.Timestamp("2026-03-01", tz="UTC") + pd.to_timedelta(np.arange(len(jid)) % 5, unit="h")
     end = pd.Timestamp("2026-03-02", tz="UTC")
-    return pd.DataFrame({"journey_id": jid, "touch_ts": ts, "channel": CHANNELS[ch], "converted": converted.astype(int),
-                         "conversion_ts": pd.Series(end, index=range(len(jid))).where(converted),
-                         "revenue": np.where(converted, 10.0, np.nan)})
+    return pd.DataFrame(
+        {
+            "journey_id": jid,
+            "touch_ts": ts,
+            "channel": CHANNELS[ch],
+            "converted": converted.astype(int),
+            "conversion_ts": pd.Series(end, index=range(len(jid))).where(converted),
+            "revenue": np.where(converted, 10.0, np.nan),
+        }
+    )
 
 
 def intervals_of(touches: pd.DataFrame, model: str, samples: int = 200, seed: int = 0, refit: bool = False):
@@ -41,8 +49,10 @@ def intervals_of(touches: pd.DataFrame, model: str, samples: int = 200, seed: in
     fit = None
     if refit:
         codes = index.get_indexer(jr.id_index)
+
         def fit(b):
             return run_model(jr, spec, journey_weights=weights[b, codes])
+
     return credit_intervals(credits, index, weights, ["channel"], refit=fit).table().set_index("channel")
 
 
@@ -55,8 +65,9 @@ def test_replicate_totals_is_the_weighted_sum_of_each_resample():
     assert replicate_totals(journey, group, values, weights, 2).tolist() == [[4.5, 0.5], [2.0, 3.0]]
 
 
-@pytest.mark.parametrize("model,refit", [("linear", False), ("u_shaped", False), ("markov", True),
-                                         ("shapley", True), ("algorithmic", True)])
+@pytest.mark.parametrize(
+    "model,refit", [("linear", False), ("u_shaped", False), ("markov", True), ("shapley", True), ("algorithmic", True)]
+)
 def test_every_model_interval_contains_its_point_estimate(model, refit):
     samples = 20 if model == "algorithmic" else 60  # a logistic fit per resample
     table = intervals_of(synthetic_touches(3000, seed=4), model, samples=samples, refit=refit)
@@ -72,6 +83,7 @@ def test_intervals_narrow_with_more_data(model, refit):
     def relative_width(n):
         t = intervals_of(synthetic_touches(n, seed=9), model, samples=80, refit=refit)
         return ((t["conversions_upper"] - t["conversions_lower"]) / t["conversions"]).median()
+
     small, large = relative_width(1500), relative_width(12000)
     assert large < 0.6 * small  # ≈ 1/√8 ≈ 0.35 in theory
 
@@ -122,8 +134,14 @@ def test_a_resample_a_data_driven_model_cannot_fit_gives_no_interval_and_a_reaso
     index = pd.Index(pd.unique(touches["journey_id"]))
     weights = poisson_weights(len(index), 60, seed=0)
     codes = index.get_indexer(jr.id_index)
-    result = credit_intervals(credits, index, weights, ["channel"], min_conversions=5,
-                              refit=lambda b: run_model(jr, spec, journey_weights=weights[b, codes]))
+    result = credit_intervals(
+        credits,
+        index,
+        weights,
+        ["channel"],
+        min_conversions=5,
+        refit=lambda b: run_model(jr, spec, journey_weights=weights[b, codes]),
+    )
     table = result.table()
     assert table["conversions_lower"].isna().all() and result.conversion_samples is None
     assert "could not be fit" in result.reason and "100 paths" in result.reason
@@ -141,8 +159,10 @@ def test_replicates_of_disjoint_days_add_up_to_the_range():
     whole = credit_intervals(credits, index, weights, ["channel"])
     groups = by_day.groups
     for g, channel in enumerate(whole.groups["channel"]):
-        parts = [(by_day.conversions[k], by_day.conversion_samples[:, k])
-                 for k in np.flatnonzero(groups["channel"].to_numpy() == channel)]
+        parts = [
+            (by_day.conversions[k], by_day.conversion_samples[:, k])
+            for k in np.flatnonzero(groups["channel"].to_numpy() == channel)
+        ]
         point, samples = combine(parts)
         assert point == pytest.approx(whole.conversions[g])
         np.testing.assert_allclose(samples, whole.conversion_samples[:, g])

@@ -1,4 +1,5 @@
 """Markov transitions counted from unique (path, converted) aggregates: exact."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,11 +18,11 @@ def reference_removal_effects(jr, order):
 
     counts = Counter()
     for j in range(jr.n_journeys):
-        chans = [jr.channels[c] for c in jr.channel[jr.starts[j]:jr.starts[j + 1]]]
+        chans = [jr.channels[c] for c in jr.channel[jr.starts[j] : jr.starts[j + 1]]]
         if not chans:
             continue
         path = [c for i, c in enumerate(chans) if i == 0 or c != chans[i - 1]]
-        states = ["start"] + [tuple(path[max(0, i - order + 1):i + 1]) for i in range(len(path))]
+        states = ["start"] + [tuple(path[max(0, i - order + 1) : i + 1]) for i in range(len(path))]
         states.append("conv" if jr.converted[j] else "null")
         counts.update(zip(states[:-1], states[1:]))
     transient = sorted({s for s, _ in counts}, key=str)
@@ -59,10 +60,19 @@ def test_removal_effects_equal_the_per_path_chain(order):
 @pytest.mark.parametrize("chunk", [1, 2, 3, 5])
 def test_unique_paths_is_exact_in_chunks(chunk):
     # long paths that share long prefixes, so several chunks are needed
-    paths = [list("abababab"), list("abababac"), list("abababab"), list("ab"), list("aba"),
-             list("ababababab"), list("b"), list("abababab")]
-    frame = pd.concat([journey(p, journey_id=f"j{i}", converted=int(i in (0, 3)))
-                       for i, p in enumerate(paths)], ignore_index=True)
+    paths = [
+        list("abababab"),
+        list("abababac"),
+        list("abababab"),
+        list("ab"),
+        list("aba"),
+        list("ababababab"),
+        list("b"),
+        list("abababab"),
+    ]
+    frame = pd.concat(
+        [journey(p, journey_id=f"j{i}", converted=int(i in (0, 3))) for i, p in enumerate(paths)], ignore_index=True
+    )
     jr = prepare(frame, JourneyOptions(lookback_days=None))
     codes = _unique_paths(jr, chunk)
     default = _unique_paths(jr)
@@ -79,8 +89,9 @@ def test_chunked_fit_equals_single_pass():
     jr = prepare(synthetic_touches(2000, seed=9, mean_length=6, max_length=30), JourneyOptions(lookback_days=None))
     one = fit_markov(jr, 2)
     for chunk in (1, 4, 7):
-        np.testing.assert_allclose(fit_markov(jr, 2, _chunk=chunk).removal_effects, one.removal_effects,
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            fit_markov(jr, 2, _chunk=chunk).removal_effects, one.removal_effects, rtol=0, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("order", [1, 2])
@@ -100,8 +111,12 @@ def test_journey_weights_fit_as_if_journeys_were_repeated(order):
     by_channel = dict(zip(want.channels, want.removal_effects))
     for channel, effect in zip(got.channels, got.removal_effects):
         assert effect == pytest.approx(by_channel.get(channel, 0.0), abs=1e-9)
-    np.testing.assert_allclose(fit_markov(jr, order, journey_weights=np.ones(len(jr.lengths))).removal_effects,
-                               fit_markov(jr, order).removal_effects, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        fit_markov(jr, order, journey_weights=np.ones(len(jr.lengths))).removal_effects,
+        fit_markov(jr, order).removal_effects,
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 def test_weighted_bootstrap_matches_the_resampling_bootstrap():
@@ -120,7 +135,11 @@ def test_weighted_bootstrap_matches_the_resampling_bootstrap():
     slow = bootstrap_channel_totals(refit, touches, n=40, ci=0.9, seed=1).set_index("channel")
     fast = bootstrap_weighted_totals(
         lambda w: markov_summary(fit_markov(jr, journey_weights=w)).set_index("channel")["total_conversions"],
-        len(jr.lengths), n=40, ci=0.9, seed=1).set_index("channel")
+        len(jr.lengths),
+        n=40,
+        ci=0.9,
+        seed=1,
+    ).set_index("channel")
     np.testing.assert_allclose(fast.loc[slow.index, "conversions"], slow["conversions"], rtol=1e-9)
     # same distribution, different draws: the intervals agree to within sampling noise
     width = (slow["upper"] - slow["lower"]).clip(lower=1.0)

@@ -1,4 +1,5 @@
 """The reference vectors of docs/attribution.md ("Reference vectors"), to 1e-6, for every preset."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,11 @@ import pytest
 from attribution import attribute, list_presets
 from tests.attribution.conftest import credits_by_touch, journey
 
-REFERENCE = journey(["organic_search", "email", "paid_search", "email", "direct"],
-                    ages=[20, 14, 7, 1, 0], milestones=["", "mql", "", "sql", ""])
+REFERENCE = journey(
+    ["organic_search", "email", "paid_search", "email", "direct"],
+    ages=[20, 14, 7, 1, 0],
+    milestones=["", "mql", "", "sql", ""],
+)
 
 VECTORS = {
     "first_touch": [1, 0, 0, 0, 0],
@@ -20,13 +24,13 @@ VECTORS = {
     "last_non_direct": [0, 0, 0, 1, 0],
 }
 
-CHANNEL_WEIGHTED = '''
+CHANNEL_WEIGHTED = """
 model "Channel Weighted"
   weight channel("paid_search") by 1.5
   weight channel("email") by 1.2
   distribute proportionally
 end
-'''
+"""
 
 
 def test_every_preset_has_a_vector():
@@ -40,11 +44,14 @@ def test_reference_journey(model):
     assert out["revenue_credit"].sum() == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize("channels,expected", [
-    (["email"], [1.0]),
-    (["email", "social"], [0.5, 0.5]),
-    (["email", "social", "direct"], [0.4, 0.2, 0.4]),
-])
+@pytest.mark.parametrize(
+    "channels,expected",
+    [
+        (["email"], [1.0]),
+        (["email", "social"], [0.5, 0.5]),
+        (["email", "social", "direct"], [0.4, 0.2, 0.4]),
+    ],
+)
 def test_u_shaped_short_journeys(channels, expected):
     assert credits_by_touch(attribute(journey(channels), "u_shaped")) == pytest.approx(expected, abs=1e-6)
 
@@ -65,13 +72,13 @@ def test_channel_weighted():
 
 
 def test_u_shaped_program_of_the_original_design():
-    program = '''
+    program = """
 model "U-Shaped Attribution"
   credit first_touch with 0.4
   credit last_touch with 0.4
   credit middle_touches with 0.2 equally
 end
-'''
+"""
     out = attribute(REFERENCE, program)
     assert credits_by_touch(out) == pytest.approx(VECTORS["u_shaped"], abs=1e-6)
 
@@ -83,8 +90,11 @@ def test_last_non_direct_all_direct_falls_back_to_linear():
 
 def test_many_journeys_at_once_match_one_by_one():
     import pandas as pd
-    parts = [journey(["a", "b", "c"][: i % 3 + 1] + ["direct"] * (i % 2), journey_id=f"j{i}",
-                     milestones=None) for i in range(12)]
+
+    parts = [
+        journey(["a", "b", "c"][: i % 3 + 1] + ["direct"] * (i % 2), journey_id=f"j{i}", milestones=None)
+        for i in range(12)
+    ]
     together = attribute(pd.concat(parts, ignore_index=True), "u_shaped")
     for i, part in enumerate(parts):
         alone = attribute(part, "u_shaped")

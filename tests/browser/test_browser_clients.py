@@ -19,6 +19,7 @@ From the disallowed origin the browser gets 403 and nothing is stored. With Glob
 Control and `data-respect-dnt="true"` mbuzz.js sends nothing and sets no cookie. A send answered
 503 is retried with the same messageIds and stored once.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,8 +73,11 @@ AJS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Shop · {p
 </head><body><h1>Shop</h1></body></html>"""
 
 # analytics.js 2.0 batching (one POST /v1/b per 10 calls or 300 ms), per the load options
-BATCHING = {"integrations": {"Segment.io": {"deliveryStrategy": {"strategy": "batching",
-                                                                 "config": {"size": 10, "timeout": 300}}}}}
+BATCHING = {
+    "integrations": {
+        "Segment.io": {"deliveryStrategy": {"strategy": "batching", "config": {"size": 10, "timeout": 300}}}
+    }
+}
 
 
 class ShopHandler(BaseHTTPRequestHandler):
@@ -186,13 +190,20 @@ def site(warehouse, tmp_path_factory):
                 options = BATCHING if path.startswith("/ajs/batched") else {}
                 return AJS_PAGE.format(path=path, key=json.dumps(key), api=json.dumps(api), options=json.dumps(options))
             return None
+
         return page
 
     shop, other = start_shop(render("shop")), start_shop(render("other"))
-    live = start_server(warehouse, tmp_path_factory.mktemp("browser-clients") / "server.log",
-                        {"MBUZZ_RATELIMIT_KEY_PREFIX": f"browser-{secrets.token_hex(4)}",
-                         "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}'},
-                        workers=1, threads=8)
+    live = start_server(
+        warehouse,
+        tmp_path_factory.mktemp("browser-clients") / "server.log",
+        {
+            "MBUZZ_RATELIMIT_KEY_PREFIX": f"browser-{secrets.token_hex(4)}",
+            "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}',
+        },
+        workers=1,
+        threads=8,
+    )
     with psycopg.connect(warehouse, autocommit=True) as conn:
         account = create_account(conn, f"Browser shop {secrets.token_hex(3)}")
         pk = create_key(conn, account.id, "live", "website", publishable=True, origins=[shop.origin]).plaintext
@@ -224,15 +235,21 @@ class Recorder:
         context.on("request", self._request)
 
     def _request(self, request) -> None:
-        self.requests.append({"method": request.method, "url": request.url, "headers": request.headers,
-                              "body": request.post_data})
+        self.requests.append(
+            {"method": request.method, "url": request.url, "headers": request.headers, "body": request.post_data}
+        )
 
     def watch(self, page) -> None:
         page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
 
     def posts(self, origin: str, path: str | None = None) -> list[dict]:
-        return [r for r in self.requests if r["method"] == "POST" and r["url"].startswith(origin)
-                and (path is None or urlsplit(r["url"]).path == path)]
+        return [
+            r
+            for r in self.requests
+            if r["method"] == "POST"
+            and r["url"].startswith(origin)
+            and (path is None or urlsplit(r["url"]).path == path)
+        ]
 
 
 def watched_page(browser):
@@ -253,9 +270,13 @@ def rows(url: str, query: str, params=()) -> list[dict]:
 
 
 def events_of(url: str, account_id: str, visitor_id: str) -> list[dict]:
-    return rows(url, "select * from raw.events where account_id = %s and (visitor_id = %s or user_id in "
-                     "(select user_id from raw.events where account_id = %s and visitor_id = %s and user_id is not null)) "
-                     "order by occurred_at, event_id", (account_id, visitor_id, account_id, visitor_id))
+    return rows(
+        url,
+        "select * from raw.events where account_id = %s and (visitor_id = %s or user_id in "
+        "(select user_id from raw.events where account_id = %s and visitor_id = %s and user_id is not null)) "
+        "order by occurred_at, event_id",
+        (account_id, visitor_id, account_id, visitor_id),
+    )
 
 
 def wait_for_events(url: str, account_id: str, visitor_id: str, expected: dict[str, int]) -> list[dict]:
@@ -267,20 +288,30 @@ def wait_for_events(url: str, account_id: str, visitor_id: str, expected: dict[s
         if all(counts[kind] >= n for kind, n in expected.items()):
             return found
         if time.monotonic() > deadline:
-            pytest.fail(f"after {ROWS_TIMEOUT} s, stored {counts}, expected {expected}: "
-                        f"{[(e['event_type'], e['properties'].get('url')) for e in found]}")
+            pytest.fail(
+                f"after {ROWS_TIMEOUT} s, stored {counts}, expected {expected}: "
+                f"{[(e['event_type'], e['properties'].get('url')) for e in found]}"
+            )
         time.sleep(0.2)
 
 
 def record_conversion(site: Site, user_id: str) -> str:
     """The shop's backend records the user's purchase (another device: its own visitor id)."""
-    response = requests.post(f"{site.api}/api/v1/conversions", timeout=20,
-                             headers={"Authorization": f"Bearer {site.sk}"},
-                             json={"visitor_id": f"backend_{user_id}", "user_id": user_id,
-                                   # milliseconds: a whole-second "now" can fall before the visit's
-                                   # first page view when the three page loads take under a second
-                                   "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                                   "conversion_type": "purchase", "revenue": 120, "currency": "EUR"})
+    response = requests.post(
+        f"{site.api}/api/v1/conversions",
+        timeout=20,
+        headers={"Authorization": f"Bearer {site.sk}"},
+        json={
+            "visitor_id": f"backend_{user_id}",
+            "user_id": user_id,
+            # milliseconds: a whole-second "now" can fall before the visit's
+            # first page view when the three page loads take under a second
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "conversion_type": "purchase",
+            "revenue": 120,
+            "currency": "EUR",
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["conversion_id"]
 
@@ -332,18 +363,27 @@ def ajs_run(site, browser, analytics_next) -> Run:
     page.goto(f"{site.shop.origin}/ajs/batched/checkout")
     third = page.evaluate(AJS_BATCHED_VISIT)
     cookies = {c["name"]: c["value"] for c in context.cookies(site.shop.origin)}
-    events = wait_for_events(site.database_url, site.account_id, first["anonymousId"],
-                             {"page_view": 3, "product_viewed": 1, "alias": 1, "identify": 1, "checkout_started": 1})
+    events = wait_for_events(
+        site.database_url,
+        site.account_id,
+        first["anonymousId"],
+        {"page_view": 3, "product_viewed": 1, "alias": 1, "identify": 1, "checkout_started": 1},
+    )
     context.close()
-    return Run(first["anonymousId"], user_id, events, recorder, record_conversion(site, user_id),
-               {"visits": [first, second, third], "cookies": cookies})
+    return Run(
+        first["anonymousId"],
+        user_id,
+        events,
+        recorder,
+        record_conversion(site, user_id),
+        {"visits": [first, second, third], "cookies": cookies},
+    )
 
 
 def test_analytics_next_loads_its_settings_from_mbuzz_and_sends_nothing_elsewhere(site, ajs_run):
     gets = [r["url"] for r in ajs_run.recorder.requests if r["method"] == "GET" and r["url"].startswith(site.api)]
     assert f"{site.api}/v1/projects/{site.pk}/settings" in gets
-    elsewhere = [r["url"] for r in ajs_run.recorder.requests
-                 if not r["url"].startswith((site.api, site.shop.origin))]
+    elsewhere = [r["url"] for r in ajs_run.recorder.requests if not r["url"].startswith((site.api, site.shop.origin))]
     assert elsewhere == []  # not Segment's CDN, not api.segment.io
 
 
@@ -367,8 +407,15 @@ def test_analytics_next_calls_land_with_one_visitor_id_across_page_loads(ajs_run
     assert third["userId"] == run.user_id  # remembered on the next page load
     assert run.extra["cookies"]["ajs_anonymous_id"].strip('"') == run.visitor_id
     kinds = sorted(e["event_type"] for e in run.events)
-    assert kinds == ["alias", "checkout_started", "identify", "page_view", "page_view", "page_view",
-                     "product_viewed"], kinds
+    assert kinds == [
+        "alias",
+        "checkout_started",
+        "identify",
+        "page_view",
+        "page_view",
+        "page_view",
+        "product_viewed",
+    ], kinds
     assert {e["visitor_id"] for e in run.events} == {run.visitor_id}
     alias = next(e for e in run.events if e["event_type"] == "alias")
     assert alias["user_id"] == run.user_id and alias["properties"]["previous_id"] == run.visitor_id
@@ -412,18 +459,40 @@ def mbuzz_run(site, browser) -> Run:
     page.evaluate("() => history.replaceState({}, '', '/app/pricing#reviews')")  # an anchor: no page view
     page.goto(f"{site.shop.origin}/app/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G-1")
     second = page.evaluate(MBUZZ_VISIT)
+    # the second visit's page view is stored before the purchase: under load the journey twice
+    # lost the second session when the purchase followed at once (suspected: page views are
+    # skew-corrected by received_at - sentAt, conversions are not; open in issue 14's note)
+    wait_for_events(site.database_url, site.account_id, first["visitorId"], {"page_view": 3})
     answer = page.evaluate(MBUZZ_CONVERT, user_id)
     page.goto(f"{site.shop.origin}/app/thanks")
     third = page.evaluate(MBUZZ_VISIT)
     cookies = {c["name"]: c["value"] for c in context.cookies(site.shop.origin)}
-    events = wait_for_events(site.database_url, site.account_id, first["visitorId"],
-                             {"page_view": 4, "queued_before_load": 3, "add_to_cart": 1, "identify": 1})
+    events = wait_for_events(
+        site.database_url,
+        site.account_id,
+        first["visitorId"],
+        {"page_view": 4, "queued_before_load": 3, "add_to_cart": 1, "identify": 1},
+    )
     context.close()
-    conversions = rows(site.database_url, "select * from raw.conversions where account_id = %s and visitor_id = %s",
-                       (site.account_id, first["visitorId"]))
-    return Run(first["visitorId"], user_id, events, recorder, answer and answer.get("conversion_id"),
-               {"visits": [first, second, third], "answer": answer, "cookies": cookies, "landing": landing,
-                "conversions": conversions})
+    conversions = rows(
+        site.database_url,
+        "select * from raw.conversions where account_id = %s and visitor_id = %s",
+        (site.account_id, first["visitorId"]),
+    )
+    return Run(
+        first["visitorId"],
+        user_id,
+        events,
+        recorder,
+        answer and answer.get("conversion_id"),
+        {
+            "visits": [first, second, third],
+            "answer": answer,
+            "cookies": cookies,
+            "landing": landing,
+            "conversions": conversions,
+        },
+    )
 
 
 def test_mbuzz_js_keeps_one_first_party_visitor_id(mbuzz_run):
@@ -464,8 +533,10 @@ def test_mbuzz_js_track_identify_and_the_queue_snippet(site, mbuzz_run):
     assert len(set(sent)) == len(sent)  # nothing failed, so nothing was sent twice
     # every stored event has the id the browser made (a uuid; the server would have made evt_…),
     # including those beaconed while a page was going away (which the recorder may not see)
-    assert all(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", e["event_id"])
-               for e in events), [e["event_id"] for e in events]
+    assert all(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", e["event_id"])
+        for e in events
+    ), [e["event_id"] for e in events]
     assert len({e["event_id"] for e in events}) == len(events)
 
 
@@ -490,8 +561,9 @@ def test_mbuzz_js_retries_a_failed_send_with_the_same_message_ids(site, browser)
         upstream = route.fetch()
         if len(attempts) == 1:
             assert upstream.status == 200
-            return route.fulfill(status=503, headers={"Access-Control-Allow-Origin": site.shop.origin,
-                                                      "Retry-After": "1"}, body="{}")
+            return route.fulfill(
+                status=503, headers={"Access-Control-Allow-Origin": site.shop.origin, "Retry-After": "1"}, body="{}"
+            )
         return route.fulfill(response=upstream)
 
     context.route(f"{site.api}/v1/b", first_answer_lost)
@@ -525,8 +597,14 @@ def test_mbuzz_js_honours_global_privacy_control_when_asked(site, browser):
     context.close()
     assert state == {"visitorId": None, "userId": None} and answer is None
     assert recorder.posts(site.api) == [] and not [c for c in cookies if c["name"].startswith("_mbuzz")]
-    assert rows(site.database_url, "select count(*) as n from raw.events where account_id = %s "
-                "and properties->>'utm_source' = 'gpc'", (site.account_id,))[0]["n"] == 0
+    assert (
+        rows(
+            site.database_url,
+            "select count(*) as n from raw.events where account_id = %s and properties->>'utm_source' = 'gpc'",
+            (site.account_id,),
+        )[0]["n"]
+        == 0
+    )
 
 
 def test_a_disallowed_origin_is_refused_and_nothing_is_stored(site, browser):
@@ -536,11 +614,14 @@ def test_a_disallowed_origin_is_refused_and_nothing_is_stored(site, browser):
     visitor = page.evaluate(MBUZZ_VISIT)["visitorId"]
     answer = page.evaluate("() => mbuzz.conversion('purchase', {revenue: 5, currency: 'EUR'})")
     # what analytics.js would send from there: text/plain with the key, to a short path
-    seen = page.evaluate("""async ([api, key]) => {
+    seen = page.evaluate(
+        """async ([api, key]) => {
       const response = await fetch(api + '/v1/p', {method: 'POST', headers: {'Content-Type': 'text/plain'},
         body: JSON.stringify({writeKey: key, type: 'page', anonymousId: 'elsewhere', messageId: 'm-elsewhere'})});
       return {status: response.status, body: await response.json()};
-    }""", [site.api, site.pk])
+    }""",
+        [site.api, site.pk],
+    )
     page.wait_for_timeout(300)
     context.close()
     assert refused.value.status == 403
@@ -550,8 +631,14 @@ def test_a_disallowed_origin_is_refused_and_nothing_is_stored(site, browser):
     assert any("403" in line for line in recorder.console), recorder.console  # mbuzz.js says why
     assert events_of(site.database_url, site.account_id, visitor) == []
     assert events_of(site.database_url, site.account_id, "elsewhere") == []
-    assert rows(site.database_url, "select count(*) as n from raw.conversions where account_id = %s and visitor_id = %s",
-                (site.account_id, visitor))[0]["n"] == 0
+    assert (
+        rows(
+            site.database_url,
+            "select count(*) as n from raw.conversions where account_id = %s and visitor_id = %s",
+            (site.account_id, visitor),
+        )[0]["n"]
+        == 0
+    )
 
 
 # ---------------------------------------------------------------- the warehouse: one dbt build over both runs
@@ -571,9 +658,23 @@ def built(site, ajs_run, mbuzz_run, tmp_path_factory) -> str:
     from mbuzz.warehouse import run_dbt
 
     target = tmp_path_factory.mktemp("browser-dbt")
-    run_dbt(["build", "--select", "+fct_sessions", "+fct_conversion_journeys", "--indirect-selection", "cautious",
-             "--target-path", str(target / "target"), "--log-path", str(target / "logs")],
-            url=site.database_url, target="postgres", subprocess_mode=True)
+    run_dbt(
+        [
+            "build",
+            "--select",
+            "+fct_sessions",
+            "+fct_conversion_journeys",
+            "--indirect-selection",
+            "cautious",
+            "--target-path",
+            str(target / "target"),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        url=site.database_url,
+        target="postgres",
+        subprocess_mode=True,
+    )
     return site.database_url
 
 
@@ -582,7 +683,9 @@ def test_sessions_are_classified_by_their_utms_and_the_journey_joins_up(request,
     run: Run = request.getfixturevalue({"analytics_next": "ajs_run", "mbuzz_js": "mbuzz_run"}[client])
     sessions = rows(built, SESSIONS, (site.account_id, run.visitor_id))
     assert [(s["utm_source"], s["utm_medium"], s["channel"]) for s in sessions] == [
-        ("newsletter", "email", "email"), ("google", "cpc", "paid_search")], sessions
+        ("newsletter", "email", "email"),
+        ("google", "cpc", "paid_search"),
+    ], sessions
     assert {s["identity_key"] for s in sessions} == {f"user:{run.user_id}"}  # identified after the first
     journey = rows(built, JOURNEY, (site.account_id, run.conversion_id))
     assert [t["session_id"] for t in journey] == [s["session_id"] for s in sessions], journey

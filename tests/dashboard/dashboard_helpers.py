@@ -1,4 +1,5 @@
 """Helpers shared by the dashboard tests (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import re
@@ -42,8 +43,9 @@ def make_admin(conn) -> Admin:
 
 def sign_in(client, admin: Admin):
     page = client.get("/dashboard/login")
-    response = client.post("/dashboard/login", data={
-        "csrf_token": csrf_token(page.data), "email": admin.email, "password": admin.password})
+    response = client.post(
+        "/dashboard/login", data={"csrf_token": csrf_token(page.data), "email": admin.email, "password": admin.password}
+    )
     assert response.status_code == 302, response.data[:500]
     return response
 
@@ -70,15 +72,23 @@ TOUCHES = (
 )
 
 
-def credit_conversions(conn, account_id: str, models=("linear", "last_touch", "markov"), conversions: int = 3,
-                       environment: str = "live", day: datetime | None = None) -> None:
+def credit_conversions(
+    conn,
+    account_id: str,
+    models=("linear", "last_touch", "markov"),
+    conversions: int = 3,
+    environment: str = "live",
+    day: datetime | None = None,
+) -> None:
     """Credits as the attribution assets would write them, then the aggregates refreshed."""
     from mbuzz.ids import new_id
 
     day = day or datetime.now(timezone.utc) - timedelta(days=2)
     run_id = new_id("run")
-    conn.execute("insert into attribution.attribution_runs (run_id, config_hash, config) values (%s, %s, '{}')",
-                 (run_id, "0" * 64))
+    conn.execute(
+        "insert into attribution.attribution_runs (run_id, config_hash, config) values (%s, %s, '{}')",
+        (run_id, "0" * 64),
+    )
     rows = []
     for c in range(conversions):
         conversion_id = new_id("conv")
@@ -90,18 +100,38 @@ def credit_conversions(conn, account_id: str, models=("linear", "last_touch", "m
                     credit = (0.5, 0.3, 0.2)[i]
                 else:
                     credit = 1 / len(TOUCHES)
-                rows.append((account_id, new_id("cred"), run_id, environment, model, conversion_id, "purchase",
-                             day, i, None, channel, credit, credit * 100.0, source, medium, campaign))
+                rows.append(
+                    (
+                        account_id,
+                        new_id("cred"),
+                        run_id,
+                        environment,
+                        model,
+                        conversion_id,
+                        "purchase",
+                        day,
+                        i,
+                        None,
+                        channel,
+                        credit,
+                        credit * 100.0,
+                        source,
+                        medium,
+                        campaign,
+                    )
+                )
     with conn.cursor() as cur:
         cur.executemany(
             "insert into attribution.attribution_credits (account_id, credit_id, run_id, environment, model, "
             "conversion_id, conversion_type, converted_at, touch_index, session_id, channel, credit, revenue_credit, "
             "utm_source, utm_medium, utm_campaign) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            rows)
+            rows,
+        )
     if "markov" in models:
         for channel, effect in (("paid_search", 0.6), ("email", 0.35), ("paid_social", 0.2)):
             conn.execute(
                 "insert into attribution.channel_summaries (account_id, run_id, model, channel, removal_effect, "
                 "total_conversions) values (%s, %s, 'markov', %s, %s, %s)",
-                (account_id, run_id, channel, effect, effect * conversions))
+                (account_id, run_id, channel, effect, effect * conversions),
+            )
     refresh_aggregates(conn)

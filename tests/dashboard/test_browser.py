@@ -10,6 +10,7 @@ test-artifacts/screenshots/.
 Chromium comes from tests/chromium.py (Debian's package, installed by the tier when
 missing and running as root; skipped with the reason elsewhere).
 """
+
 from __future__ import annotations
 
 import re
@@ -44,9 +45,13 @@ def chromium() -> str:
 def server(database_url, tmp_path_factory) -> str:
     """`mbuzz serve` (gunicorn) on a free port of 127.0.0.1, over this session's database."""
     log = tmp_path_factory.mktemp("dashboard-server") / "server.log"
-    live = start_server(database_url, log, {"MBUZZ_SECRET_KEY": SECRET,
-                                            "MBUZZ_RATELIMIT_KEY_PREFIX": f"dash-browser-{secrets.token_hex(4)}"},
-                        workers=1, threads=4)
+    live = start_server(
+        database_url,
+        log,
+        {"MBUZZ_SECRET_KEY": SECRET, "MBUZZ_RATELIMIT_KEY_PREFIX": f"dash-browser-{secrets.token_hex(4)}"},
+        workers=1,
+        threads=4,
+    )
     yield live.url
     stop_server(live)
 
@@ -67,8 +72,11 @@ def context(chromium, tmp_path_factory):
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),  # an empty --user-data-dir
-            executable_path=chromium, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 900})
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
         context.set_default_timeout(TIMEOUT_MS)
         yield context
         context.close()
@@ -136,12 +144,23 @@ def test_revoke_a_key_after_confirming(page, server):
 
 def test_events_sent_through_the_api_are_listed(page, server):
     key = _create_key(page, server, "ingest", "test")
-    events = [{"event_type": "page_view", "visitor_id": f"vis_browser_{i}", "event_id": f"browser-{secrets.token_hex(6)}",
-               "properties": {"url": f"https://shop.example.com/p/{i}?utm_source=newsletter",
-                              "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "browser-test"}}
-              for i in range(3)] + [{"event_type": "signup", "visitor_id": "vis_browser_0"}]
-    response = requests.post(f"{server}/api/v1/events", json={"events": events},
-                             headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    events = [
+        {
+            "event_type": "page_view",
+            "visitor_id": f"vis_browser_{i}",
+            "event_id": f"browser-{secrets.token_hex(6)}",
+            "properties": {
+                "url": f"https://shop.example.com/p/{i}?utm_source=newsletter",
+                "utm_source": "newsletter",
+                "utm_medium": "email",
+                "utm_campaign": "browser-test",
+            },
+        }
+        for i in range(3)
+    ] + [{"event_type": "signup", "visitor_id": "vis_browser_0"}]
+    response = requests.post(
+        f"{server}/api/v1/events", json={"events": events}, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
     assert response.status_code == 202 and response.json()["accepted"] == 4
     page.goto(f"{server}/dashboard/")
     table = page.locator("#events")
@@ -175,6 +194,31 @@ def test_attribution_report_and_switching_models(page, server, aggregates, datab
     page.get_by_role("heading", name="Campaigns in email under markov").wait_for()
     assert "weekly-digest" in page.locator("#campaigns").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "report-campaigns.png"), full_page=True)
+
+
+def test_trend_chart_and_where_the_models_disagree(page, server, aggregates, database_url, browser_admin):
+    """The report's trend line chart switches between days and weeks; the comparison page shows each
+    model's share, the spread and a note saying why."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        credit_conversions(conn, browser_admin.account_id, models=("first_touch",))
+    page.goto(f"{server}/dashboard/reports?model=markov")
+    page.get_by_role("heading", name="Trend under markov").wait_for()
+    trend = page.locator("#trend-conversions svg.line-chart")
+    assert trend.is_visible() and trend.locator("polyline").count() == 3  # one line per channel
+    assert page.locator("#trend-revenue svg.line-chart").is_visible()
+    page.locator("select#bucket").select_option("day")  # switches on change
+    page.get_by_text("Credited conversions per channel per day, from the daily aggregates.").wait_for()
+    assert page.locator("#trend-conversions circle").count() == 3 * 90  # every day of the range, zeros included
+    page.locator("#trend").screenshot(path=str(SCREENSHOTS / "report-trend.png"))
+    page.locator("#compare-link").click()
+    page.get_by_role("heading", name="Where the models disagree").wait_for()
+    notes = page.locator("#notes").inner_text()
+    assert "last_touch gives `paid_social`" in notes and "close journeys that other channels opened" in notes
+    table = page.locator("#disagreement").inner_text()
+    assert "paid_social" in table and "last_touch" in table and "pts" in table
+    page.screenshot(path=str(SCREENSHOTS / "report-compare.png"), full_page=True)
 
 
 def test_dsl_error_then_fix_then_preview_and_save(page, server):

@@ -1,4 +1,5 @@
 """Sign-in, sign-out, setup links, CSRF, HTML errors, the users service and CLI."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,9 +7,16 @@ from click.testing import CliRunner
 
 from dashboard_helpers import PASSWORD, SECRET, csrf_token, post_form
 
-PAGES = ["/dashboard/", "/dashboard/keys", "/dashboard/reports", "/dashboard/reports/campaigns?channel=email",
-         "/dashboard/models", "/dashboard/models/new", "/dashboard/models/presets/linear",
-         "/dashboard/models/amod_x"]
+PAGES = [
+    "/dashboard/",
+    "/dashboard/keys",
+    "/dashboard/reports",
+    "/dashboard/reports/campaigns?channel=email",
+    "/dashboard/models",
+    "/dashboard/models/new",
+    "/dashboard/models/presets/linear",
+    "/dashboard/models/amod_x",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -18,9 +26,18 @@ def test_every_page_needs_sign_in(client, path):
     assert response.location.startswith("/dashboard/login?next=")
 
 
-@pytest.mark.parametrize("path", ["/dashboard/keys", "/dashboard/keys/key_x/revoke", "/dashboard/models/new",
-                                  "/dashboard/models/amod_x/activate", "/dashboard/models/preview",
-                                  "/dashboard/logout", "/dashboard/login"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/keys",
+        "/dashboard/keys/key_x/revoke",
+        "/dashboard/models/new",
+        "/dashboard/models/amod_x/activate",
+        "/dashboard/models/preview",
+        "/dashboard/logout",
+        "/dashboard/login",
+    ],
+)
 def test_posts_without_csrf_token_are_refused(signed_in, path):
     response = signed_in.post(path, data={"name": "x", "environment": "test", "source": "model"})
     assert response.status_code == 400
@@ -38,8 +55,10 @@ def test_csrf_token_of_another_session_is_refused(app, admin, signed_in):
 def test_sign_in_redirects_to_the_page_asked_for(client, admin):
     page = client.get("/dashboard/login?next=/dashboard/keys")
     assert b"Please sign in" in page.data
-    response = client.post("/dashboard/login?next=/dashboard/keys", data={
-        "csrf_token": csrf_token(page.data), "email": admin.email.upper(), "password": PASSWORD})
+    response = client.post(
+        "/dashboard/login?next=/dashboard/keys",
+        data={"csrf_token": csrf_token(page.data), "email": admin.email.upper(), "password": PASSWORD},
+    )
     assert response.status_code == 302 and response.location == "/dashboard/keys"
     assert client.get("/dashboard/keys").status_code == 200
 
@@ -47,17 +66,23 @@ def test_sign_in_redirects_to_the_page_asked_for(client, admin):
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/api/v1/health", "/\\evil"])
 def test_sign_in_never_redirects_elsewhere(client, admin, target):
     page = client.get("/dashboard/login")
-    response = client.post("/dashboard/login", query_string={"next": target}, data={
-        "csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD})
+    response = client.post(
+        "/dashboard/login",
+        query_string={"next": target},
+        data={"csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD},
+    )
     assert response.location == "/dashboard/"
 
 
-@pytest.mark.parametrize("email, password", [("nobody@example.com", PASSWORD), (None, "wrong password!"),
-                                             (None, ""), ("not-an-email", "x")])
+@pytest.mark.parametrize(
+    "email, password", [("nobody@example.com", PASSWORD), (None, "wrong password!"), (None, ""), ("not-an-email", "x")]
+)
 def test_wrong_credentials_show_an_error(client, admin, email, password):
     page = client.get("/dashboard/login")
-    response = client.post("/dashboard/login", data={
-        "csrf_token": csrf_token(page.data), "email": email or admin.email, "password": password})
+    response = client.post(
+        "/dashboard/login",
+        data={"csrf_token": csrf_token(page.data), "email": email or admin.email, "password": password},
+    )
     assert response.status_code == 200
     assert client.get("/dashboard/").status_code == 302  # still signed out
     if password:
@@ -69,9 +94,16 @@ def test_wrong_credentials_show_an_error(client, admin, email, password):
 def test_sign_in_attempts_are_limited(database_url, admin):
     from ingest_api import create_app
 
-    client = create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": SECRET,
-                         "DASHBOARD_LOGIN_LIMIT": "2/minute", "RATELIMIT_STORAGE_URI": "memory://",
-                         "RATELIMIT_KEY_PREFIX": "login-limit-test"}).test_client()
+    client = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "DASHBOARD_LOGIN_LIMIT": "2/minute",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_KEY_PREFIX": "login-limit-test",
+        }
+    ).test_client()
     token = csrf_token(client.get("/dashboard/login").data)
     for _ in range(2):
         wrong = client.post("/dashboard/login", data={"csrf_token": token, "email": admin.email, "password": "nope"})
@@ -116,16 +148,20 @@ def test_database_down_gives_an_html_503():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = create_app({"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none", "TESTING": True,
-                         "SECRET_KEY": SECRET}).test_client()
+    client = create_app(
+        {"DATABASE_URL": f"postgresql://nobody@127.0.0.1:{port}/none", "TESTING": True, "SECRET_KEY": SECRET}
+    ).test_client()
     page = client.get("/dashboard/login")
-    response = client.post("/dashboard/login", data={"csrf_token": csrf_token(page.data), "email": "a@example.com",
-                                                     "password": "whatever it is"})
+    response = client.post(
+        "/dashboard/login",
+        data={"csrf_token": csrf_token(page.data), "email": "a@example.com", "password": "whatever it is"},
+    )
     assert response.status_code == 503 and response.mimetype == "text/html"
     assert response.headers["Retry-After"] and b"Database unavailable" in response.data
 
 
 # -- setup links --------------------------------------------------------------------------------------------------
+
 
 def test_setup_link_works_once(client, conn, admin):
     from mbuzz.users import create_user, setup_token
@@ -134,14 +170,19 @@ def test_setup_link_works_once(client, conn, admin):
     token = setup_token(conn, user.id, SECRET)
     page = client.get(f"/dashboard/setup/{token}")
     assert page.status_code == 200 and user.email.encode() in page.data
-    short = client.post(f"/dashboard/setup/{token}", data={
-        "csrf_token": csrf_token(page.data), "password": "short", "confirm": "short"})
+    short = client.post(
+        f"/dashboard/setup/{token}", data={"csrf_token": csrf_token(page.data), "password": "short", "confirm": "short"}
+    )
     assert b"at least 10" in short.data
-    mismatch = client.post(f"/dashboard/setup/{token}", data={
-        "csrf_token": csrf_token(page.data), "password": "long enough 1", "confirm": "long enough 2"})
+    mismatch = client.post(
+        f"/dashboard/setup/{token}",
+        data={"csrf_token": csrf_token(page.data), "password": "long enough 1", "confirm": "long enough 2"},
+    )
     assert b"passwords are different" in mismatch.data
-    done = client.post(f"/dashboard/setup/{token}", data={
-        "csrf_token": csrf_token(page.data), "password": "long enough 1", "confirm": "long enough 1"})
+    done = client.post(
+        f"/dashboard/setup/{token}",
+        data={"csrf_token": csrf_token(page.data), "password": "long enough 1", "confirm": "long enough 1"},
+    )
     assert done.status_code == 302 and client.get("/dashboard/").status_code == 200
     again = client.get(f"/dashboard/setup/{token}")
     assert again.status_code == 404 and b"already been used" in again.data
@@ -156,6 +197,7 @@ def test_tampered_setup_link_is_refused(client, conn, admin):
 
 
 # -- the users service ----------------------------------------------------------------------------------------------
+
 
 def test_passwords_are_scrypt_hashes(conn, admin):
     from mbuzz import users
@@ -190,7 +232,9 @@ def test_demo_user_gets_a_fresh_password_each_run(client, conn, admin):
     page = client.get("/dashboard/login")
     old = client.post("/dashboard/login", data={"csrf_token": csrf_token(page.data), "email": email, "password": first})
     assert old.status_code == 200
-    new = client.post("/dashboard/login", data={"csrf_token": csrf_token(page.data), "email": email, "password": second})
+    new = client.post(
+        "/dashboard/login", data={"csrf_token": csrf_token(page.data), "email": email, "password": second}
+    )
     assert new.status_code == 302
 
 
@@ -201,14 +245,29 @@ def test_cli_creates_users_with_a_prompted_password_or_a_setup_link(conn, admin,
     monkeypatch.setenv("MBUZZ_SECRET_KEY", SECRET)
     runner = CliRunner()
     email = "cli-" + admin.email
-    result = runner.invoke(cli, ["users", "create", "--account", admin.account_id, "--email", email],
-                           input="a long password\na long password\n")
+    result = runner.invoke(
+        cli,
+        ["users", "create", "--account", admin.account_id, "--email", email],
+        input="a long password\na long password\n",
+    )
     assert result.exit_code == 0, result.output
     assert "a long password" not in result.output.replace("Password", "")
     assert verify(conn, email, "a long password") is not None
 
-    result = runner.invoke(cli, ["users", "create", "--account", admin.account_id, "--email", "link-" + email,
-                                 "--setup-link", "--base-url", "http://dash.example:8000"])
+    result = runner.invoke(
+        cli,
+        [
+            "users",
+            "create",
+            "--account",
+            admin.account_id,
+            "--email",
+            "link-" + email,
+            "--setup-link",
+            "--base-url",
+            "http://dash.example:8000",
+        ],
+    )
     assert result.exit_code == 0, result.output
     url = [line for line in result.output.split() if line.startswith("http://dash.example:8000/dashboard/setup/")]
     assert url, result.output

@@ -1,4 +1,5 @@
 """The Install page: mbuzz.js, analytics.js and Python snippets filled in with this host and a publishable key."""
+
 from __future__ import annotations
 
 import html
@@ -28,11 +29,14 @@ def test_snippets_carry_this_host_and_the_publishable_key(signed_in, conn, admin
     assert page.status_code == 200
     snippets = _snippets(page)
     assert snippets["snippet-mbuzz-js"] == (
-        f'<script src="https://localhost:8443/mbuzz.js" data-key="{key.plaintext}" async></script>')
-    assert (f"AnalyticsBrowser.load({{\n  writeKey: '{key.plaintext}',\n  cdnURL: 'https://localhost:8443',"
-            in snippets["snippet-analytics-js"])
+        f'<script src="https://localhost:8443/mbuzz.js" data-key="{key.plaintext}" async></script>'
+    )
+    assert (
+        f"AnalyticsBrowser.load({{\n  writeKey: '{key.plaintext}',\n  cdnURL: 'https://localhost:8443',"
+        in snippets["snippet-analytics-js"]
+    )
     assert "import { AnalyticsBrowser } from '@segment/analytics-next'" in snippets["snippet-analytics-js"]
-    assert ('Client(api_key="sk_live_…", host="https://localhost:8443")' in snippets["snippet-python"])
+    assert 'Client(api_key="sk_live_…", host="https://localhost:8443")' in snippets["snippet-python"]
     text = page.data.decode()
     assert "https://shop.example" in text  # where the key is accepted from
     assert 'data-copy="#snippet-mbuzz-js"' in text

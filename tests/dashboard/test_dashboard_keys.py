@@ -1,4 +1,5 @@
 """API keys page: one-time display, masked list, badges, revoke with confirmation, tenancy."""
+
 from __future__ import annotations
 
 import re
@@ -29,16 +30,19 @@ def test_create_shows_the_key_once_and_lists_it_masked(signed_in, conn, admin):
     again = signed_in.get("/dashboard/keys")
     assert plaintext.encode() not in again.data  # shown once
     assert f"{plaintext[:12]}****".encode() in again.data
-    assert b'badge active' in again.data and b">never<" in again.data.replace(b"\n", b"")
+    assert b"badge active" in again.data and b">never<" in again.data.replace(b"\n", b"")
     # the key works against the API
     api = signed_in.get("/api/v1/validate", headers={"Authorization": f"Bearer {plaintext}"})
     assert api.status_code == 200
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"name": "x" * 101, "environment": "test"}, b"at most 100 characters"),
-    ({"name": "ok", "environment": "prod"}, b"Not a valid choice"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "x" * 101, "environment": "test"}, b"at most 100 characters"),
+        ({"name": "ok", "environment": "prod"}, b"Not a valid choice"),
+    ],
+)
 def test_bad_input_shows_errors(signed_in, conn, admin, data, message):
     response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", data)
     assert response.status_code == 400
@@ -51,8 +55,9 @@ def test_revoke_asks_first_without_javascript_then_revokes(signed_in, conn, admi
     asked = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{key.id}/revoke", {})
     assert asked.status_code == 200 and b"Revoke this key?" in asked.data
     assert list_keys(conn, admin.account_id)[0].active
-    done = signed_in.post(f"/dashboard/keys/{key.id}/revoke",
-                          data={"csrf_token": csrf_token(asked.data), "confirmed": "yes"})
+    done = signed_in.post(
+        f"/dashboard/keys/{key.id}/revoke", data={"csrf_token": csrf_token(asked.data), "confirmed": "yes"}
+    )
     assert done.status_code == 303
     assert not list_keys(conn, admin.account_id)[0].active
     page = signed_in.get("/dashboard/keys")
@@ -62,8 +67,9 @@ def test_revoke_asks_first_without_javascript_then_revokes(signed_in, conn, admi
 def test_another_accounts_key_is_not_found(signed_in, conn, other_admin):
     theirs = create_key(conn, other_admin.account_id, "live", "theirs").key
     for confirmed in ("", "yes"):
-        response = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.id}/revoke",
-                             {"confirmed": confirmed})
+        response = post_form(
+            signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.id}/revoke", {"confirmed": confirmed}
+        )
         assert response.status_code == 404 and response.mimetype == "text/html"
     assert list_keys(conn, other_admin.account_id)[0].active
     assert b"theirs" not in signed_in.get("/dashboard/keys").data
@@ -75,9 +81,17 @@ PUBLISHABLE = re.compile(rb'value="(pk_(test|live)_[0-9A-Za-z]{32})"')
 
 
 def test_create_a_publishable_key_with_its_origins(signed_in, conn, admin):
-    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", {
-        "name": "shop", "environment": "live", "kind": "publishable",
-        "origins": "https://Shop.Example/\nhttps://*.shop.example, https://shop.example"})
+    response = post_form(
+        signed_in,
+        "/dashboard/keys",
+        "/dashboard/keys",
+        {
+            "name": "shop",
+            "environment": "live",
+            "kind": "publishable",
+            "origins": "https://Shop.Example/\nhttps://*.shop.example, https://shop.example",
+        },
+    )
     assert response.status_code == 201, response.data[-2000:]
     plaintext = PUBLISHABLE.search(response.data).group(1).decode()
     assert plaintext.startswith("pk_live_") and b"public by design" in response.data
@@ -98,19 +112,30 @@ def test_a_secret_key_is_listed_with_its_kind_and_no_origins(signed_in, conn, ad
     assert secret.key.masked.encode() in row and b"\xe2\x80\x94" in row  # "—": no origins
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"kind": "publishable", "origins": ""}, b"needs at least one allowed origin"),
-    ({"kind": "publishable", "origins": "https://shop.example/cart"}, b"is not an origin"),
-    ({"kind": "publishable", "origins": "https://shop.example\nftp://files.example"}, b"&#39;ftp://files.example&#39; is not an origin"),
-    ({"kind": "publishable", "origins": "https://*.com"}, b"a wildcard must cover the subdomains"),
-    ({"kind": "publishable", "origins": "https://shop.example:99999"}, b"the port must be 1-65535"),
-    ({"kind": "publishable", "origins": " ".join(f"https://s{i}.example" for i in range(51))}, b"At most 50 origins"),
-    ({"kind": "secret", "origins": "https://shop.example"}, b"a secret key must never be used in a browser"),
-    ({"kind": "public", "origins": "https://shop.example"}, b"Not a valid choice"),
-    ({"kind": "publishable", "origins": "x" * 8001}, b"over 8000 characters"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"kind": "publishable", "origins": ""}, b"needs at least one allowed origin"),
+        ({"kind": "publishable", "origins": "https://shop.example/cart"}, b"is not an origin"),
+        (
+            {"kind": "publishable", "origins": "https://shop.example\nftp://files.example"},
+            b"&#39;ftp://files.example&#39; is not an origin",
+        ),
+        ({"kind": "publishable", "origins": "https://*.com"}, b"a wildcard must cover the subdomains"),
+        ({"kind": "publishable", "origins": "https://shop.example:99999"}, b"the port must be 1-65535"),
+        (
+            {"kind": "publishable", "origins": " ".join(f"https://s{i}.example" for i in range(51))},
+            b"At most 50 origins",
+        ),
+        ({"kind": "secret", "origins": "https://shop.example"}, b"a secret key must never be used in a browser"),
+        ({"kind": "public", "origins": "https://shop.example"}, b"Not a valid choice"),
+        ({"kind": "publishable", "origins": "x" * 8001}, b"over 8000 characters"),
+    ],
+)
 def test_bad_origins_are_refused_and_nothing_is_created(signed_in, conn, admin, data, message):
-    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", {"name": "shop", "environment": "live", **data})
+    response = post_form(
+        signed_in, "/dashboard/keys", "/dashboard/keys", {"name": "shop", "environment": "live", **data}
+    )
     assert response.status_code == 400
     assert message in response.data, response.data[-3000:]
     assert b"pk_live_" not in response.data
@@ -130,8 +155,9 @@ def test_revoking_a_publishable_key(signed_in, conn, admin):
 
 
 def test_another_accounts_publishable_key_is_not_found_nor_listed(signed_in, conn, other_admin):
-    theirs = create_key(conn, other_admin.account_id, "live", "theirs", publishable=True,
-                        origins=["https://theirs.example"])
+    theirs = create_key(
+        conn, other_admin.account_id, "live", "theirs", publishable=True, origins=["https://theirs.example"]
+    )
     response = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.key.id}/revoke", {"confirmed": "yes"})
     assert response.status_code == 404
     page = signed_in.get("/dashboard/keys").data

@@ -1,4 +1,5 @@
 """Models: presets read-only, the DSL editor (inline errors with line/column, preview), save, activate, tenancy."""
+
 from __future__ import annotations
 
 import pytest
@@ -30,8 +31,9 @@ def test_new_model_from_a_preset_starts_with_its_source(signed_in):
 
 
 def test_errors_are_shown_inline_with_line_and_column(signed_in, conn, admin):
-    response = post_form(signed_in, "/dashboard/models/new", "/dashboard/models/new",
-                         {"source": BROKEN, "action": "save"})
+    response = post_form(
+        signed_in, "/dashboard/models/new", "/dashboard/models/new", {"source": BROKEN, "action": "save"}
+    )
     assert response.status_code == 422
     html = response.data.decode()
     assert "Line 3, column 10: unknown selector `frist_touch`: did you mean first_touch?" in html
@@ -39,15 +41,23 @@ def test_errors_are_shown_inline_with_line_and_column(signed_in, conn, admin):
     assert models_service.list_models(conn, admin.account_id)[-1].preset  # nothing saved
 
 
-@pytest.mark.parametrize("source, message", [
-    ("", "Write a model first."),
-    ('model "a"\n  credit first_touch with 1.0\nend\nmodel "b"\n  credit last_touch with 1.0\nend\n', "2 models defined"),
-    ('model "linear"\n  credit all_touches with 1.0 equally\nend\n', "is the name of a preset"),
-    ('model "x"\n  credit first_touch with 0.5\nend\n', "Line "),
-    ("model", "Line 1"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("", "Write a model first."),
+        (
+            'model "a"\n  credit first_touch with 1.0\nend\nmodel "b"\n  credit last_touch with 1.0\nend\n',
+            "2 models defined",
+        ),
+        ('model "linear"\n  credit all_touches with 1.0 equally\nend\n', "is the name of a preset"),
+        ('model "x"\n  credit first_touch with 0.5\nend\n', "Line "),
+        ("model", "Line 1"),
+    ],
+)
 def test_bad_programs_are_refused(signed_in, source, message):
-    response = post_form(signed_in, "/dashboard/models/new", "/dashboard/models/new", {"source": source, "action": "save"})
+    response = post_form(
+        signed_in, "/dashboard/models/new", "/dashboard/models/new", {"source": source, "action": "save"}
+    )
     assert response.status_code in (400, 422)
     assert message in response.data.decode()
 
@@ -69,12 +79,18 @@ def test_save_edit_deactivate_activate(signed_in, conn, admin):
 
     edit = signed_in.get(f"/dashboard/models/{model.id}")
     assert edit.status_code == 200 and b"half_and_half" in edit.data
-    duplicate = post_form(signed_in, "/dashboard/models/new", "/dashboard/models/new", {"source": GOOD, "action": "save"})
+    duplicate = post_form(
+        signed_in, "/dashboard/models/new", "/dashboard/models/new", {"source": GOOD, "action": "save"}
+    )
     assert duplicate.status_code == 422 and b"already has a model called" in duplicate.data
 
     changed = GOOD.replace("0.5", "0.25", 1).replace("last_touch with 0.5", "last_touch with 0.75")
-    updated = post_form(signed_in, f"/dashboard/models/{model.id}", f"/dashboard/models/{model.id}",
-                        {"source": changed, "action": "save"})
+    updated = post_form(
+        signed_in,
+        f"/dashboard/models/{model.id}",
+        f"/dashboard/models/{model.id}",
+        {"source": changed, "action": "save"},
+    )
     assert updated.status_code == 303
     assert models_service.get_model(conn, admin.account_id, model.id).compiled["rules"][0]["share"] == 0.25
 
@@ -121,8 +137,16 @@ def test_preview_on_the_last_30_days_of_the_warehouse(database_url, admin):
                 conn.execute(
                     "insert into marts.fct_conversion_journeys values (%s, 'live', %s, %s, true, %s, 'purchase', 50,"
                     " %s, %s, null, %s, null, null, null, null)",
-                    (admin.account_id, f"j{j}", f"conv_{j}", now - timedelta(days=1), i,
-                     now - timedelta(days=5 - i), channel))
+                    (
+                        admin.account_id,
+                        f"j{j}",
+                        f"conv_{j}",
+                        now - timedelta(days=1),
+                        i,
+                        now - timedelta(days=5 - i),
+                        channel,
+                    ),
+                )
         recent = modeling.preview_recent(conn, admin.account_id, compiled)
         conn.rollback()
     assert recent["conversions"] == 2

@@ -1,4 +1,5 @@
 """Overview: recent events (paged, filtered), UTM top 10, usage per day and key; `mbuzz.usage` scoping."""
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,37 @@ from mbuzz import usage
 from mbuzz.accounts import create_key
 
 
-def insert_events(conn, account_id: str, n: int, *, event_type: str = "page_view", environment: str = "live",
-                  key_id: str | None = None, days_ago: int = 1, utm: dict | None = None) -> None:
+def insert_events(
+    conn,
+    account_id: str,
+    n: int,
+    *,
+    event_type: str = "page_view",
+    environment: str = "live",
+    key_id: str | None = None,
+    days_ago: int = 1,
+    utm: dict | None = None,
+) -> None:
     at = datetime.now(timezone.utc) - timedelta(days=days_ago)
     properties = {"url": "https://shop.example.com/", **(utm or {})}
     with conn.cursor() as cur:
         cur.executemany(
             "insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at, "
             "properties, api_key_id) values (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [(account_id, f"e-{secrets.token_hex(6)}", environment, event_type, f"vis_{i % 7}",
-              at - timedelta(minutes=i), json.dumps(properties), key_id) for i in range(n)])
+            [
+                (
+                    account_id,
+                    f"e-{secrets.token_hex(6)}",
+                    environment,
+                    event_type,
+                    f"vis_{i % 7}",
+                    at - timedelta(minutes=i),
+                    json.dumps(properties),
+                    key_id,
+                )
+                for i in range(n)
+            ],
+        )
 
 
 def test_empty_account_shows_next_steps(signed_in):
@@ -30,8 +52,14 @@ def test_empty_account_shows_next_steps(signed_in):
 
 def test_events_are_listed_paged_and_filtered(signed_in, conn, admin, other_admin):
     key = create_key(conn, admin.account_id, "test", "site").key
-    insert_events(conn, admin.account_id, 30, key_id=key.id, environment="test",
-                  utm={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand"})
+    insert_events(
+        conn,
+        admin.account_id,
+        30,
+        key_id=key.id,
+        environment="test",
+        utm={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "brand"},
+    )
     insert_events(conn, admin.account_id, 2, event_type="signup", days_ago=2)
     insert_events(conn, other_admin.account_id, 5, event_type="their_event")
 
@@ -70,7 +98,9 @@ def test_usage_queries_are_scoped_by_account(conn, admin, other_admin):
     assert usage.utm_breakdown(conn, admin.account_id, start, today)["utm_source"] == [("mine", 3, 3)]
     daily = usage.events_per_day(conn, admin.account_id, start, today)
     assert sum(daily.live) == 3 and sum(daily.test) == 0 and len(daily.days) == 8
-    assert [(k.environment, k.events) for k in usage.events_per_key(conn, admin.account_id, start, today)] == [("live", 3)]
+    assert [(k.environment, k.events) for k in usage.events_per_key(conn, admin.account_id, start, today)] == [
+        ("live", 3)
+    ]
     assert usage.event_totals(conn, other_admin.account_id) == {"test": 4, "live": 0}
 
 

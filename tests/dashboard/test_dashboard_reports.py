@@ -1,4 +1,5 @@
 """Attribution report pages over the dbt daily aggregates: model picker, table, comparison, drill-down, Markov."""
+
 from __future__ import annotations
 
 import pytest
@@ -63,13 +64,20 @@ def test_spend_and_roas_columns_once_spend_is_uploaded(signed_in, credited, conn
 
     assert "ROAS" not in signed_in.get("/dashboard/reports").data.decode()  # no spend: no columns
     day = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()  # the credited day
-    record_spend(conn, credited.account_id, "live", [
-        {"date": day, "channel": "paid_search", "amount": 40, "currency": "EUR"},
-        {"date": day, "channel": "display", "amount": 10, "currency": "EUR"},
-    ])
-    record_spend(conn, other_admin.account_id, "live", [{"date": day, "channel": "email", "amount": 999, "currency": "EUR"}])
+    record_spend(
+        conn,
+        credited.account_id,
+        "live",
+        [
+            {"date": day, "channel": "paid_search", "amount": 40, "currency": "EUR"},
+            {"date": day, "channel": "display", "amount": 10, "currency": "EUR"},
+        ],
+    )
+    record_spend(
+        conn, other_admin.account_id, "live", [{"date": day, "channel": "email", "amount": 999, "currency": "EUR"}]
+    )
     html = signed_in.get("/dashboard/reports").data.decode()
-    assert "<th scope=\"col\" class=\"n\">Spend</th>" in html and "ROAS" in html
+    assert '<th scope="col" class="n">Spend</th>' in html and "ROAS" in html
     assert "40.00" in html and "2.50×" in html  # paid_search: 100 credited revenue (linear) / 40
     assert "999" not in html  # another account's spend never shows
     assert "Spend with no credited conversion under linear: display." in html
@@ -90,14 +98,29 @@ def test_intervals_show_as_error_bars_and_a_column(signed_in, credited, conn, ot
     assert 'class="error-bar"' not in html and "No 95% intervals for these days" in html
     day = (datetime.now(timezone.utc) - timedelta(days=2)).date()
     run_id = new_id("run")
-    conn.execute("insert into attribution.attribution_runs (run_id, config_hash, config, status) "
-                 "values (%s, %s, '{}', 'succeeded')", (run_id, "0" * 64))
+    conn.execute(
+        "insert into attribution.attribution_runs (run_id, config_hash, config, status) "
+        "values (%s, %s, '{}', 'succeeded')",
+        (run_id, "0" * 64),
+    )
     samples = [[0.8 + 0.4 * i / 99 for i in range(100)]] * 3  # each channel's replicates: 0.8 .. 1.2
-    bounds = pd.DataFrame({"model": "linear", "environment": "live", "channel": ["paid_search", "email", "paid_social"],
-                           "day": day, "conversions": 1.0, "revenue": 100.0, "conversions_lower": 0.81,
-                           "conversions_upper": 1.19, "revenue_lower": 81.0, "revenue_upper": 119.0,
-                           "conversion_samples": samples, "revenue_samples": [[100 * x for x in s] for s in samples],
-                           "reason": None})
+    bounds = pd.DataFrame(
+        {
+            "model": "linear",
+            "environment": "live",
+            "channel": ["paid_search", "email", "paid_social"],
+            "day": day,
+            "conversions": 1.0,
+            "revenue": 100.0,
+            "conversions_lower": 0.81,
+            "conversions_upper": 1.19,
+            "revenue_lower": 81.0,
+            "revenue_upper": 119.0,
+            "conversion_samples": samples,
+            "revenue_samples": [[100 * x for x in s] for s in samples],
+            "reason": None,
+        }
+    )
     write_intervals(conn, other_admin.account_id, run_id, bounds.assign(conversion_samples=[[9.0] * 100] * 3))
     write_intervals(conn, credited.account_id, run_id, bounds)
     html = signed_in.get("/dashboard/reports?model=linear").data.decode()

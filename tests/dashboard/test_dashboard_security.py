@@ -1,5 +1,6 @@
 """Dashboard hardening: sign-in throttled per e-mail address, the session cookie's flags, and
 re-authentication before creating or revoking keys."""
+
 from __future__ import annotations
 
 import secrets
@@ -15,16 +16,27 @@ from mbuzz.accounts import create_key, list_keys
 def _app(database_url, **config):
     from ingest_api import create_app
 
-    return create_app({"DATABASE_URL": database_url, "TESTING": True, "SECRET_KEY": SECRET,
-                       "RATELIMIT_STORAGE_URI": "memory://", "RATELIMIT_KEY_PREFIX": f"sec-{secrets.token_hex(4)}",
-                       "DASHBOARD_LOGIN_LIMIT": "1000/minute", "DASHBOARD_LOGIN_EMAIL_LIMIT": "2/minute",
-                       **config})
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "SECRET_KEY": SECRET,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_KEY_PREFIX": f"sec-{secrets.token_hex(4)}",
+            "DASHBOARD_LOGIN_LIMIT": "1000/minute",
+            "DASHBOARD_LOGIN_EMAIL_LIMIT": "2/minute",
+            **config,
+        }
+    )
 
 
 def _attempt(client, email: str, password: str, address: str = "127.0.0.1"):
     token = csrf_token(client.get("/dashboard/login").data)
-    return client.post("/dashboard/login", data={"csrf_token": token, "email": email, "password": password},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/dashboard/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def _free_port() -> int:
@@ -34,6 +46,7 @@ def _free_port() -> int:
 
 
 # -- sign-in throttled per e-mail address --------------------------------------------------------------------------
+
 
 def test_wrong_passwords_for_one_address_block_it_from_every_client_address(database_url, admin, other_admin):
     client = _app(database_url).test_client()
@@ -70,15 +83,18 @@ def test_bad_form_input_is_not_counted_against_the_address(database_url, admin):
 
 
 def test_throttles_fail_open_when_redis_is_away(database_url, admin):
-    client = _app(database_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_free_port()}/0",
-                  DASHBOARD_LOGIN_LIMIT="1/minute").test_client()
+    client = _app(
+        database_url, RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{_free_port()}/0", DASHBOARD_LOGIN_LIMIT="1/minute"
+    ).test_client()
     for _ in range(3):
         assert _attempt(client, admin.email, "wrong").status_code == 200  # neither limit can count: let through
     assert _attempt(client, admin.email, PASSWORD).status_code == 302
 
 
 def test_per_address_limit_still_counts_every_attempt(database_url, admin):
-    client = _app(database_url, DASHBOARD_LOGIN_LIMIT="2/minute", DASHBOARD_LOGIN_EMAIL_LIMIT="100/minute").test_client()
+    client = _app(
+        database_url, DASHBOARD_LOGIN_LIMIT="2/minute", DASHBOARD_LOGIN_EMAIL_LIMIT="100/minute"
+    ).test_client()
     assert _attempt(client, admin.email, "wrong").status_code == 200
     assert _attempt(client, admin.email, "wrong").status_code == 200
     blocked = _attempt(client, admin.email, PASSWORD)
@@ -88,11 +104,15 @@ def test_per_address_limit_still_counts_every_attempt(database_url, admin):
 
 # -- the session cookie ---------------------------------------------------------------------------------------------
 
+
 def _session_cookie(client, admin, base_url=None):
     page = client.get("/dashboard/login", base_url=base_url)
-    response = client.post("/dashboard/login", base_url=base_url, data={
-        "csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD},
-        headers={"Referer": f"{base_url}/dashboard/login"} if base_url else {})  # Flask-WTF checks it over HTTPS
+    response = client.post(
+        "/dashboard/login",
+        base_url=base_url,
+        data={"csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD},
+        headers={"Referer": f"{base_url}/dashboard/login"} if base_url else {},
+    )  # Flask-WTF checks it over HTTPS
     assert response.status_code == 302
     (header,) = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
     return {part.strip().split("=")[0].lower(): part.strip() for part in header.split(";")[1:]}
@@ -128,6 +148,7 @@ def test_api_answers_set_no_cookie(database_url, admin):
 
 # -- re-authentication before changing keys -------------------------------------------------------------------------
 
+
 def _age_sign_in(client, seconds: int = 3600) -> None:
     with client.session_transaction("/dashboard/") as session:
         session["auth_at"] = int(time.time()) - seconds
@@ -140,16 +161,20 @@ def test_fresh_sign_in_creates_keys_without_the_password(signed_in, conn, admin)
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("password, message", [
-    ("", b"Enter your password: changing keys needs a sign-in from the last 10 minutes."),
-    ("not my password", b"That is not your password. Nothing was changed"),
-])
+@pytest.mark.parametrize(
+    "password, message",
+    [
+        ("", b"Enter your password: changing keys needs a sign-in from the last 10 minutes."),
+        ("not my password", b"That is not your password. Nothing was changed"),
+    ],
+)
 def test_old_sign_in_needs_the_password_to_create_a_key(signed_in, conn, admin, password, message):
     _age_sign_in(signed_in)
     page = signed_in.get("/dashboard/keys")
     assert b'name="password"' in page.data and b"confirm your password" in page.data
-    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys",
-                         {"name": "stale", "environment": "live", "password": password})
+    response = post_form(
+        signed_in, "/dashboard/keys", "/dashboard/keys", {"name": "stale", "environment": "live", "password": password}
+    )
     assert response.status_code == 403 and message in response.data
     assert b"sk_live_" not in response.data
     assert list_keys(conn, admin.account_id) == []
@@ -157,8 +182,12 @@ def test_old_sign_in_needs_the_password_to_create_a_key(signed_in, conn, admin, 
 
 def test_the_right_password_creates_the_key_and_renews_the_sign_in(signed_in, conn, admin):
     _age_sign_in(signed_in)
-    response = post_form(signed_in, "/dashboard/keys", "/dashboard/keys",
-                         {"name": "confirmed", "environment": "test", "password": PASSWORD})
+    response = post_form(
+        signed_in,
+        "/dashboard/keys",
+        "/dashboard/keys",
+        {"name": "confirmed", "environment": "test", "password": PASSWORD},
+    )
     assert response.status_code == 201 and b"sk_test_" in response.data
     again = post_form(signed_in, "/dashboard/keys", "/dashboard/keys", {"name": "second", "environment": "test"})
     assert again.status_code == 201
@@ -188,8 +217,9 @@ def test_old_sign_in_needs_the_password_to_revoke(signed_in, conn, admin):
 def test_revoking_another_accounts_key_is_404_before_any_password(signed_in, conn, other_admin):
     theirs = create_key(conn, other_admin.account_id, "live", "theirs").key
     _age_sign_in(signed_in)
-    response = post_form(signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.id}/revoke",
-                         {"confirmed": "yes", "password": PASSWORD})
+    response = post_form(
+        signed_in, "/dashboard/keys", f"/dashboard/keys/{theirs.id}/revoke", {"confirmed": "yes", "password": PASSWORD}
+    )
     assert response.status_code == 404 and list_keys(conn, other_admin.account_id)[0].active
 
 
@@ -197,7 +227,11 @@ def test_wrong_confirmation_passwords_count_as_failed_sign_ins(database_url, adm
     client = _app(database_url).test_client()
     sign_in(client, admin)
     _age_sign_in(client)
-    statuses = [post_form(client, "/dashboard/keys", "/dashboard/keys",
-                          {"name": "x", "environment": "test", "password": "guess"}).status_code for _ in range(3)]
+    statuses = [
+        post_form(
+            client, "/dashboard/keys", "/dashboard/keys", {"name": "x", "environment": "test", "password": "guess"}
+        ).status_code
+        for _ in range(3)
+    ]
     assert statuses == [403, 403, 429]
     assert list_keys(conn, admin.account_id) == []

@@ -1,5 +1,6 @@
 """The docs site (/docs/): every guide of docs/api rendered, navigation, links as on GitHub, 404s,
 escaping, and a signed-in reader's own host, account and key id in place of the placeholders."""
+
 from __future__ import annotations
 
 import re
@@ -88,11 +89,23 @@ def test_tables_and_highlighted_code(client):
     assert css.status_code == 200 and css.mimetype == "text/css" and b".doc pre .c1" in css.data
 
 
-@pytest.mark.parametrize("path", ["/docs/no_such_guide", "/docs/getting_started.md", "/docs/..%2fREADME",
-                                  "/docs/examples/nope.sh", "/docs/examples/..%2f..%2fpyproject.toml",
-                                  "/docs/examples/", "/docs/a/b/c", "/docs/openapi",
-                                  "/docs/project/pyproject.toml", "/docs/project/docs/api/events.md",
-                                  "/docs/project/..%2fpyproject.toml", "/docs/project/docs/../README.md"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs/no_such_guide",
+        "/docs/getting_started.md",
+        "/docs/..%2fREADME",
+        "/docs/examples/nope.sh",
+        "/docs/examples/..%2f..%2fpyproject.toml",
+        "/docs/examples/",
+        "/docs/a/b/c",
+        "/docs/openapi",
+        "/docs/project/pyproject.toml",
+        "/docs/project/docs/api/events.md",
+        "/docs/project/..%2fpyproject.toml",
+        "/docs/project/docs/../README.md",
+    ],
+)
 def test_unknown_pages_are_html_404s(client, path):
     page = client.get(path)
     assert page.status_code == 404 and page.mimetype == "text/html"
@@ -114,8 +127,10 @@ def test_the_projects_own_docs_the_guides_link_to_render_on_the_site(client):
 
 
 def test_markdown_is_escaped_and_bad_links_dropped(app, tmp_path):
-    (tmp_path / "evil.md").write_text('# Evil <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n'
-                                      '[click](javascript:alert(1)) [ok](other.md#x) [gone](../secrets.md)\n')
+    (tmp_path / "evil.md").write_text(
+        "# Evil <script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n"
+        "[click](javascript:alert(1)) [ok](other.md#x) [gone](../secrets.md)\n"
+    )
     (tmp_path / "other.md").write_text("# Other\n\n## X\n")
     app.config["GUIDES_PATH"] = str(tmp_path)
     try:
@@ -131,6 +146,7 @@ def test_markdown_is_escaped_and_bad_links_dropped(app, tmp_path):
 
 
 # -- the reader's own values ------------------------------------------------------------------------------------------
+
 
 def test_signed_out_readers_see_the_placeholders(client):
     html = client.get("/docs/getting_started").data.decode()
@@ -174,8 +190,10 @@ def test_a_strange_host_header_is_never_substituted(signed_in, host):
 
 def test_sign_in_from_the_docs_comes_back_to_the_docs(client, admin):
     page = client.get("/dashboard/login?next=/docs/events")
-    response = client.post("/dashboard/login?next=/docs/events", data={
-        "csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD})
+    response = client.post(
+        "/dashboard/login?next=/docs/events",
+        data={"csrf_token": csrf_token(page.data), "email": admin.email, "password": PASSWORD},
+    )
     assert response.status_code == 302 and response.location == "/docs/events"
     assert admin.account_name.encode() in client.get("/docs/events").data
 

@@ -1,4 +1,5 @@
 """Fixtures of the warehouse tests (helpers and the dataset live in tests/dbt/dataset.py)."""
+
 from __future__ import annotations
 
 import secrets

@@ -5,6 +5,7 @@ per row of the channel parity table (dbt_project/tests/fixtures/channel_parity_s
 loaded with multi-row INSERTs (the TimescaleDB tier refuses COPY). Times are fixed, so the
 PostgreSQL and TimescaleDB builds can be compared row by row.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,10 +24,30 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PARITY = PROJECT_DIR / "dbt_project" / "tests" / "fixtures"
 OWN_DOMAIN = "mysite.com"
 
-EVENT_COLUMNS = ("account_id", "event_id", "environment", "event_type", "visitor_id", "user_id",
-                 "session_id", "occurred_at", "received_at", "properties")
-CONVERSION_COLUMNS = ("account_id", "conversion_id", "environment", "conversion_type", "visitor_id",
-                      "user_id", "revenue", "currency", "converted_at", "received_at")
+EVENT_COLUMNS = (
+    "account_id",
+    "event_id",
+    "environment",
+    "event_type",
+    "visitor_id",
+    "user_id",
+    "session_id",
+    "occurred_at",
+    "received_at",
+    "properties",
+)
+CONVERSION_COLUMNS = (
+    "account_id",
+    "conversion_id",
+    "environment",
+    "conversion_type",
+    "visitor_id",
+    "user_id",
+    "revenue",
+    "currency",
+    "converted_at",
+    "received_at",
+)
 
 
 def day(n: float, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:
@@ -40,27 +61,61 @@ class Dataset:
     conversions: list[dict] = field(default_factory=list)
     _n: int = 0
 
-    def event(self, visitor: str, at: datetime, url: str | None = None, referrer: str | None = None,
-              event_type: str = "page_view", user_id: str | None = None, session_id: str | None = None,
-              environment: str = "live", received_at: datetime | None = None, **props) -> None:
+    def event(
+        self,
+        visitor: str,
+        at: datetime,
+        url: str | None = None,
+        referrer: str | None = None,
+        event_type: str = "page_view",
+        user_id: str | None = None,
+        session_id: str | None = None,
+        environment: str = "live",
+        received_at: datetime | None = None,
+        **props,
+    ) -> None:
         self._n += 1
         properties = {k: v for k, v in {"url": url, "referrer": referrer, **props}.items() if v is not None}
-        self.events.append({
-            "account_id": self.account_id, "event_id": f"evt_{self.account_id[-6:]}_{self._n:04d}",
-            "environment": environment, "event_type": event_type, "visitor_id": visitor, "user_id": user_id,
-            "session_id": session_id, "occurred_at": at, "received_at": received_at or at + timedelta(seconds=1),
-            "properties": json.dumps(properties),
-        })
+        self.events.append(
+            {
+                "account_id": self.account_id,
+                "event_id": f"evt_{self.account_id[-6:]}_{self._n:04d}",
+                "environment": environment,
+                "event_type": event_type,
+                "visitor_id": visitor,
+                "user_id": user_id,
+                "session_id": session_id,
+                "occurred_at": at,
+                "received_at": received_at or at + timedelta(seconds=1),
+                "properties": json.dumps(properties),
+            }
+        )
 
-    def conversion(self, conversion_id: str, visitor: str, at: datetime, conversion_type: str = "purchase",
-                   revenue: float | None = None, user_id: str | None = None, environment: str = "live",
-                   received_at: datetime | None = None) -> None:
-        self.conversions.append({
-            "account_id": self.account_id, "conversion_id": conversion_id, "environment": environment,
-            "conversion_type": conversion_type, "visitor_id": visitor, "user_id": user_id, "revenue": revenue,
-            "currency": "EUR" if revenue is not None else None, "converted_at": at,
-            "received_at": received_at or at + timedelta(seconds=1),
-        })
+    def conversion(
+        self,
+        conversion_id: str,
+        visitor: str,
+        at: datetime,
+        conversion_type: str = "purchase",
+        revenue: float | None = None,
+        user_id: str | None = None,
+        environment: str = "live",
+        received_at: datetime | None = None,
+    ) -> None:
+        self.conversions.append(
+            {
+                "account_id": self.account_id,
+                "conversion_id": conversion_id,
+                "environment": environment,
+                "conversion_type": conversion_type,
+                "visitor_id": visitor,
+                "user_id": user_id,
+                "revenue": revenue,
+                "currency": "EUR" if revenue is not None else None,
+                "converted_at": at,
+                "received_at": received_at or at + timedelta(seconds=1),
+            }
+        )
 
 
 def parity_cases() -> list[dict]:
@@ -69,8 +124,14 @@ def parity_cases() -> list[dict]:
         sessions = list(csv.DictReader(f))
     with open(PARITY / "channel_parity_expected.csv", newline="") as f:
         expected = {row["session_id"]: row for row in csv.DictReader(f)}
-    return [{**row, "channel": expected[row["session_id"]]["channel"],
-             "channel_rule": int(expected[row["session_id"]]["channel_rule"])} for row in sessions]
+    return [
+        {
+            **row,
+            "channel": expected[row["session_id"]]["channel"],
+            "channel_rule": int(expected[row["session_id"]]["channel_rule"]),
+        }
+        for row in sessions
+    ]
 
 
 def build_dataset(account_id: str) -> Dataset:
@@ -89,7 +150,9 @@ def build_dataset(account_id: str) -> Dataset:
     d.event("vis_laptop", day(-40, 9), "https://mysite.com/", "https://news.example.org/")  # outside the lookback
     d.event("vis_laptop", day(-20, 9), "https://mysite.com/", "https://www.google.com/")
     d.event("vis_laptop", day(-20, 9, 2), "https://mysite.com/", event_type="identify", user_id="user_42")
-    d.event("vis_phone", day(-2, 20), "https://mysite.com/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring")
+    d.event(
+        "vis_phone", day(-2, 20), "https://mysite.com/?utm_source=facebook&utm_medium=paid_social&utm_campaign=spring"
+    )
     d.event("vis_phone", day(-2, 20, 1), "https://mysite.com/signup", event_type="identify", user_id="user_42")
     d.conversion(f"conv_{c}_user", "vis_phone", day(-2, 21), conversion_type="signup")
     # non-converting: referral, then a self-referral from an own domain (keeps the referral)
@@ -133,13 +196,26 @@ def identity_changes(d: Dataset, received_at: datetime) -> None:
     visitor's; one recorded with a user_id, linking an anonymous visitor to a new user)."""
     c = d.account_id[-6:]
     # vis_paid (converted as visitor:vis_paid) logs in as user_42 (laptop and phone)
-    d.event("vis_paid", day(0, 2), "https://mysite.com/login", event_type="identify", user_id="user_42",
-            received_at=received_at)
+    d.event(
+        "vis_paid",
+        day(0, 2),
+        "https://mysite.com/login",
+        event_type="identify",
+        user_id="user_42",
+        received_at=received_at,
+    )
     # vis_swap leaves user_7 for user_8
-    d.event("vis_swap", day(0, 3), "https://mysite.com/?utm_source=newsletter&utm_medium=email",
-            received_at=received_at)
-    d.event("vis_swap", day(0, 3, 1), "https://mysite.com/login", event_type="identify", user_id="user_8",
-            received_at=received_at)
+    d.event(
+        "vis_swap", day(0, 3), "https://mysite.com/?utm_source=newsletter&utm_medium=email", received_at=received_at
+    )
+    d.event(
+        "vis_swap",
+        day(0, 3, 1),
+        "https://mysite.com/login",
+        event_type="identify",
+        user_id="user_8",
+        received_at=received_at,
+    )
     d.conversion(f"conv_{c}_new", "vis_new", day(0, 1, 30), revenue=55.0, received_at=received_at)
     # vis_client (a non-converting path) converts as user_55
     d.conversion(f"conv_{c}_client", "vis_client", day(-3, 14), user_id="user_55", received_at=received_at)
@@ -147,14 +223,19 @@ def identity_changes(d: Dataset, received_at: datetime) -> None:
 
 def _insert(conn, table: str, columns: tuple[str, ...], rows: list[dict], batch: int = 200) -> None:
     for start in range(0, len(rows), batch):
-        chunk = rows[start:start + batch]
+        chunk = rows[start : start + batch]
         placeholders = ", ".join("(" + ", ".join(["%s"] * len(columns)) + ")" for _ in chunk)
         values = [row[col] for row in chunk for col in columns]
         conn.execute(f"insert into {table} ({', '.join(columns)}) values {placeholders}", values)
 
 
-def load(url: str, d: Dataset, events: list[dict] | None = None, with_account: bool = True,
-         conversions: list[dict] | None = None) -> None:
+def load(
+    url: str,
+    d: Dataset,
+    events: list[dict] | None = None,
+    with_account: bool = True,
+    conversions: list[dict] | None = None,
+) -> None:
     """The dataset's account, conversions and events; or, with_account=False, the given events
     (and conversions) only: rows added after a build."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -174,16 +255,34 @@ def insert_credits(url: str, account_id: str) -> None:
     rows = []
     n = 0
     for model, shares in (("linear", (0.5, 0.5)), ("last_touch", (0.0, 1.0))):
-        for conv, at, revenue in ((f"conv_{account_id[-6:]}_a", day(-1, 8), 100.0), (f"conv_{account_id[-6:]}_b", day(-3, 9), 40.0)):
-            for index, (channel, share, utm) in enumerate(zip(("paid_search", "email"), shares, (("google", "cpc", None), ("newsletter", "email", "march")))):
+        for conv, at, revenue in (
+            (f"conv_{account_id[-6:]}_a", day(-1, 8), 100.0),
+            (f"conv_{account_id[-6:]}_b", day(-3, 9), 40.0),
+        ):
+            for index, (channel, share, utm) in enumerate(
+                zip(("paid_search", "email"), shares, (("google", "cpc", None), ("newsletter", "email", "march")))
+            ):
                 n += 1
-                rows.append({
-                    "account_id": account_id, "credit_id": f"cred_{account_id[-6:]}_{n:03d}", "run_id": "run_fixture",
-                    "environment": "live", "model": model, "conversion_id": conv, "conversion_type": "purchase",
-                    "converted_at": at, "touch_index": index, "session_id": f"sess_{index}", "channel": channel,
-                    "credit": share, "revenue_credit": share * revenue,
-                    "utm_source": utm[0], "utm_medium": utm[1], "utm_campaign": utm[2],
-                })
+                rows.append(
+                    {
+                        "account_id": account_id,
+                        "credit_id": f"cred_{account_id[-6:]}_{n:03d}",
+                        "run_id": "run_fixture",
+                        "environment": "live",
+                        "model": model,
+                        "conversion_id": conv,
+                        "conversion_type": "purchase",
+                        "converted_at": at,
+                        "touch_index": index,
+                        "session_id": f"sess_{index}",
+                        "channel": channel,
+                        "credit": share,
+                        "revenue_credit": share * revenue,
+                        "utm_source": utm[0],
+                        "utm_medium": utm[1],
+                        "utm_campaign": utm[2],
+                    }
+                )
     columns = tuple(rows[0])
     with psycopg.connect(url, autocommit=True) as conn:
         _insert(conn, "attribution.attribution_credits", columns, rows)
@@ -198,15 +297,24 @@ def dbt(url: str, *args: str, target: str = "postgres", threads: int | None = No
     """dbt in a subprocess (dbt keeps global state; a clean process per run is safest), with a
     target folder per dbt target so partial parsing survives switching between the two (under
     MBUZZ_TEST_DBT_TARGETS, default target/: two test sessions at once need a folder each)."""
-    run_dbt(list(args), url=url, target=target, threads=threads, subprocess_mode=True,
-            target_path=str(Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) / f"pytest-{target}"))
+    run_dbt(
+        list(args),
+        url=url,
+        target=target,
+        threads=threads,
+        subprocess_mode=True,
+        target_path=str(Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) / f"pytest-{target}"),
+    )
 
 
 def physical_rows(url: str, account_id: str) -> dict[str, set[tuple]]:
     """Each identity's journey rows as (journey_id, touch_index, ctid): a rewritten row has a new ctid."""
     out: dict[str, set[tuple]] = {}
     for identity, journey, index, ctid in fetch(
-            url, "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
-            "where account_id = %s", (account_id,)):
+        url,
+        "select identity_key, journey_id, touch_index, ctid::text from marts.fct_conversion_journeys "
+        "where account_id = %s",
+        (account_id,),
+    ):
         out.setdefault(identity, set()).add((journey, index, ctid))
     return out

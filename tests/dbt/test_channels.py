@@ -5,6 +5,7 @@ unit test `channel_rules_parity_table`; here the Python rules must give the same
 the landing URL and referrer alone, and parse them into the same UTMs and hosts the unit test
 was given. (tests/dbt/test_warehouse.py compares both on every session of a real build.)
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ def previous_of(case: dict) -> dict | None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["session_id"] for c in CASES])
 def test_python_rules_match_the_parity_table(case):
-    result = explain(case["landing_url"], case["referrer"] or None, own_domains=[OWN_DOMAIN], previous=previous_of(case))
+    result = explain(
+        case["landing_url"], case["referrer"] or None, own_domains=[OWN_DOMAIN], previous=previous_of(case)
+    )
     assert (result.channel, result.priority) == (case["channel"], case["channel_rule"])
     # the unit test's given columns are what staging parses from the URL and referrer
     for name in ("utm_source", "utm_medium", "utm_campaign", "gclid", "msclkid", "fbclid"):
@@ -57,12 +60,21 @@ def test_cli_explain_json_matches_the_parity_table(case):
 
 
 def test_cli_explain_as_a_user_runs_it():
-    out = subprocess.run([MBUZZ, "channels", "explain", "--url", "https://shop.example/?gclid=abc", "--json"],
-                         capture_output=True, text=True, env=os.environ, timeout=60)
+    out = subprocess.run(
+        [MBUZZ, "channels", "explain", "--url", "https://shop.example/?gclid=abc", "--json"],
+        capture_output=True,
+        text=True,
+        env=os.environ,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["channel"] == "paid_search"
-    human = subprocess.run([MBUZZ, "channels", "explain", "--url", "https://shop.example/",
-                            "--referrer", "https://mail.google.com/"], capture_output=True, text=True, timeout=60)
+    human = subprocess.run(
+        [MBUZZ, "channels", "explain", "--url", "https://shop.example/", "--referrer", "https://mail.google.com/"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "channel  referral" in human.stdout and "rule     13." in human.stdout
 
 

@@ -1,4 +1,5 @@
 """Every macro of dbt_project/macros/ is documented in _macros.yml, with the arguments of its signature."""
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,7 @@ def documented() -> dict[str, dict]:
 
 def test_the_parser_sees_the_macros():
     macros = defined()
-    assert macros["hypertable_post_hook"] == ["time_column", "compress_after", "segmentby", "orderby",
-                                              "chunk_interval"]
+    assert macros["hypertable_post_hook"] == ["time_column", "compress_after", "segmentby", "orderby", "chunk_interval"]
     assert macros["timescaledb__day_bucket"] == ["column"]
     assert "test_unique_combination" in macros
 

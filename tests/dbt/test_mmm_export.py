@@ -1,6 +1,7 @@
 """`mbuzz export mmm`: per period and channel, the platform's spend / impressions / clicks, the
 sessions mbuzz classified, and one model's credits — over a complete calendar, in the long and
 wide shapes media-mix models read, as CSV and Parquet; another account's numbers never appear."""
+
 from __future__ import annotations
 
 import csv
@@ -21,9 +22,16 @@ pytestmark = pytest.mark.slow
 
 
 def page_views(account_id: str, at, utm: str, visitors: int) -> list[dict]:
-    return [{"event_id": f"evt_{secrets.token_hex(8)}", "event_type": "page_view", "visitor_id": f"vis_{secrets.token_hex(6)}",
-             "occurred_at": at.isoformat(), "properties": {"url": f"https://shop.example/?{utm}"}}
-            for _ in range(visitors)]
+    return [
+        {
+            "event_id": f"evt_{secrets.token_hex(8)}",
+            "event_type": "page_view",
+            "visitor_id": f"vis_{secrets.token_hex(6)}",
+            "occurred_at": at.isoformat(),
+            "properties": {"url": f"https://shop.example/?{utm}"},
+        }
+        for _ in range(visitors)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +44,73 @@ def warehouse(database_url):
         account = create_account(conn, f"MMM {secrets.token_hex(3)}").id
         other = create_account(conn, "MMM neighbour").id
         a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
-        assert record_spend(conn, account, "live", [
-            {"date": a_day, "channel": "paid_search", "utm_source": "google", "utm_medium": "cpc",
-             "utm_campaign": "brand", "amount": "30", "currency": "EUR", "impressions": 3000, "clicks": "90"},
-            {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR", "impressions": "1000",
-             "clicks": 10},
-            {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},  # no delivery numbers
-        ]).accepted == 3
-        record_spend(conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000,
-                                            "currency": "EUR", "impressions": 99999}])
+        assert (
+            record_spend(
+                conn,
+                account,
+                "live",
+                [
+                    {
+                        "date": a_day,
+                        "channel": "paid_search",
+                        "utm_source": "google",
+                        "utm_medium": "cpc",
+                        "utm_campaign": "brand",
+                        "amount": "30",
+                        "currency": "EUR",
+                        "impressions": 3000,
+                        "clicks": "90",
+                    },
+                    {
+                        "date": a_day,
+                        "channel": "paid_search",
+                        "amount": "20",
+                        "currency": "EUR",
+                        "impressions": "1000",
+                        "clicks": 10,
+                    },
+                    {
+                        "date": display_day,
+                        "channel": "display",
+                        "amount": "10",
+                        "currency": "EUR",
+                    },  # no delivery numbers
+                ],
+            ).accepted
+            == 3
+        )
+        record_spend(
+            conn,
+            other,
+            "live",
+            [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR", "impressions": 99999}],
+        )
         now = conn.execute("select now()").fetchone()[0]
         for tenant, visitors in ((account, 3), (other, 7)):
             rows = page_views(tenant, day(-1, 8), "utm_source=google&utm_medium=cpc", visitors)
-            land_events(conn, json.dumps(rows), unique=events_are_unique(conn), account_id=tenant,
-                        environment="live", received_at=now)
+            land_events(
+                conn,
+                json.dumps(rows),
+                unique=events_are_unique(conn),
+                account_id=tenant,
+                environment="live",
+                received_at=now,
+            )
     insert_credits(database_url, account)  # linear and last_touch: paid_search + email on day -1 and day -3
     insert_credits(database_url, other)
-    dbt(database_url, "build", "-s", "+rpt_channel_roas", "+fct_sessions", "+dim_channels",
-        "--exclude", "resource_type:unit_test", "--indirect-selection", "cautious", target="postgres")
+    dbt(
+        database_url,
+        "build",
+        "-s",
+        "+rpt_channel_roas",
+        "+fct_sessions",
+        "+dim_channels",
+        "--exclude",
+        "resource_type:unit_test",
+        "--indirect-selection",
+        "cautious",
+        target="postgres",
+    )
     return {"account": account, "a_day": a_day, "display_day": display_day}
 
 
@@ -98,8 +155,15 @@ def test_wide_weekly_parquet_is_one_row_per_week_with_channel_columns(warehouse,
     table = pq.read_table(out).to_pylist()
     weeks = [row["week"] for row in table]
     assert weeks == sorted(set(weeks)) and all(week.weekday() == 0 for week in weeks)
-    assert {"conversions", "revenue", "paid_search_spend", "paid_search_impressions", "email_conversions",
-            "display_spend", "display_impressions"} <= set(table[0])
+    assert {
+        "conversions",
+        "revenue",
+        "paid_search_spend",
+        "paid_search_impressions",
+        "email_conversions",
+        "display_spend",
+        "display_impressions",
+    } <= set(table[0])
     assert sum(row["conversions"] for row in table) == pytest.approx(2.0)
     assert sum(row["email_conversions"] for row in table) == pytest.approx(2.0)  # last touch: all to email
     assert sum(row["paid_search_spend"] for row in table) == pytest.approx(50.0)
@@ -110,18 +174,33 @@ def test_wide_weekly_parquet_is_one_row_per_week_with_channel_columns(warehouse,
 def test_a_range_outside_the_data_is_a_calendar_of_zeros(warehouse, tmp_path):
     out = tmp_path / "range.csv"
     start = day(-40).date().isoformat()
-    code, output = export("--account", warehouse["account"], "--model", "linear", "--from", start,
-                          "--to", day(-39).date().isoformat(), "--shape", "long", "-o", str(out))
+    code, output = export(
+        "--account",
+        warehouse["account"],
+        "--model",
+        "linear",
+        "--from",
+        start,
+        "--to",
+        day(-39).date().isoformat(),
+        "--shape",
+        "long",
+        "-o",
+        str(out),
+    )
     assert code == 0, output
     rows = list(csv.DictReader(out.open()))
     assert rows and all(float(r["spend"]) == 0 and float(r["conversions"]) == 0 for r in rows)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--model", "no_such_model"], "has no credits"),
-    (["--model", "linear", "--from", "2026-02-01", "--to", "2026-01-01"], "is after"),
-    (["--model", "linear", "--format", "xlsx"], "Invalid value for '--format'"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "no_such_model"], "has no credits"),
+        (["--model", "linear", "--from", "2026-02-01", "--to", "2026-01-01"], "is after"),
+        (["--model", "linear", "--format", "xlsx"], "Invalid value for '--format'"),
+    ],
+)
 def test_bad_requests_say_what_to_do_and_write_nothing(warehouse, tmp_path, args, message):
     out = tmp_path / "out.csv"
     code, output = export("--account", warehouse["account"], *args, "-o", str(out))
@@ -142,8 +221,9 @@ def test_the_worked_example_of_the_docs_loads_an_export(warehouse, tmp_path, mon
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "mmm.md").read_text()
     example = doc.split("```python\n", 1)[1].split("```", 1)[0]
-    code, output = export("--account", warehouse["account"], "--model", "linear", "--grain", "week",
-                          "-o", str(tmp_path / "mmm.csv"))
+    code, output = export(
+        "--account", warehouse["account"], "--model", "linear", "--grain", "week", "-o", str(tmp_path / "mmm.csv")
+    )
     assert code == 0, output
     monkeypatch.chdir(tmp_path)
     scope: dict = {}

@@ -3,6 +3,7 @@ incremental run after late events equals a full refresh; after a bulk load, an i
 rebuilds only the late-event window; an incremental run builds a new account's whole history; a
 clean build on an empty database;
 and the TimescaleDB path giving the same marts and aggregates as plain PostgreSQL."""
+
 from __future__ import annotations
 
 import secrets
@@ -65,6 +66,7 @@ order by model, day, channel, utm_source nulls first, utm_medium nulls first, ut
 
 def normalise(rows: list[tuple]) -> list[tuple]:
     """Rows comparable across servers: floats rounded, Decimals as floats, timestamps in UTC."""
+
     def value(v):
         if isinstance(v, float):
             return round(v, 9)
@@ -73,12 +75,15 @@ def normalise(rows: list[tuple]) -> list[tuple]:
         if isinstance(v, datetime):
             return v.astimezone(timezone.utc)
         return v
+
     return [tuple(value(v) for v in row) for row in rows]
 
 
 def snapshot(url: str, account_id: str) -> dict[str, list[tuple]]:
-    return {name: normalise(fetch(url, query, (account_id,)))
-            for name, query in (("sessions", SESSIONS), ("journeys", JOURNEYS), ("conversions", CONVERSIONS))}
+    return {
+        name: normalise(fetch(url, query, (account_id,)))
+        for name, query in (("sessions", SESSIONS), ("journeys", JOURNEYS), ("conversions", CONVERSIONS))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +97,23 @@ def pg_build(database_url, fixture_account):
 
 def journeys_by_id(url: str, account_id: str) -> dict[str, list[dict]]:
     rows = fetch(url, JOURNEYS, (account_id,))
-    cols = ["journey_id", "conversion_id", "converted", "conversion_ts", "conversion_type", "revenue", "touch_index",
-            "touch_ts", "session_id", "channel", "utm_source", "utm_medium", "utm_campaign", "milestones", "environment"]
+    cols = [
+        "journey_id",
+        "conversion_id",
+        "converted",
+        "conversion_ts",
+        "conversion_type",
+        "revenue",
+        "touch_index",
+        "touch_ts",
+        "session_id",
+        "channel",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "milestones",
+        "environment",
+    ]
     out: dict[str, list[dict]] = {}
     for row in rows:
         record = dict(zip(cols, row))
@@ -134,8 +154,12 @@ def test_journeys_of_the_fixture(database_url, fixture_account, pg_build):
 
 
 def test_sessions_of_the_fixture(database_url, fixture_account, pg_build):
-    rows = fetch(database_url, "select visitor_id, session_id, event_count, user_id, identity_key, channel "
-                 "from marts.fct_sessions where account_id = %s order by visitor_id, started_at", (fixture_account,))
+    rows = fetch(
+        database_url,
+        "select visitor_id, session_id, event_count, user_id, identity_key, channel "
+        "from marts.fct_sessions where account_id = %s order by visitor_id, started_at",
+        (fixture_account,),
+    )
     by_visitor: dict[str, list[tuple]] = {}
     for row in rows:
         by_visitor.setdefault(row[0], []).append(row)
@@ -148,26 +172,41 @@ def test_sessions_of_the_fixture(database_url, fixture_account, pg_build):
 
 def test_dbt_channels_agree_with_python_explain(database_url, fixture_account, pg_build):
     """Every session of the fixture: the warehouse's channel equals `mbuzz channels explain`'s."""
-    rows = fetch(database_url, "select visitor_id, landing_url, referrer, source, medium, campaign, channel, channel_rule "
-                 "from marts.fct_sessions where account_id = %s order by visitor_id, started_at, session_id",
-                 (fixture_account,))
+    rows = fetch(
+        database_url,
+        "select visitor_id, landing_url, referrer, source, medium, campaign, channel, channel_rule "
+        "from marts.fct_sessions where account_id = %s order by visitor_id, started_at, session_id",
+        (fixture_account,),
+    )
     previous: dict[str, dict] = {}
     for visitor, url, referrer, source, medium, campaign, channel, rule in rows:
         result = explain(url, referrer, own_domains=[OWN_DOMAIN], previous=previous.get(visitor))
-        assert (result.channel, result.priority, result.source, result.medium, result.campaign) == \
-            (channel, rule, source, medium, campaign), (visitor, url, referrer)
+        assert (result.channel, result.priority, result.source, result.medium, result.campaign) == (
+            channel,
+            rule,
+            source,
+            medium,
+            campaign,
+        ), (visitor, url, referrer)
         previous[visitor] = {"source": source, "medium": medium, "campaign": campaign}
     assert len(rows) > 40
 
 
 def journey_rows(url: str, account_id: str) -> list[tuple]:
     """Every column of the account's journey rows (identity_key and max_received_at included)."""
-    return normalise(fetch(url, "select * from marts.fct_conversion_journeys where account_id = %s "
-                           "order by journey_id, touch_index nulls first", (account_id,)))
+    return normalise(
+        fetch(
+            url,
+            "select * from marts.fct_conversion_journeys where account_id = %s "
+            "order by journey_id, touch_index nulls first",
+            (account_id,),
+        )
+    )
 
 
 def test_incremental_run_after_late_events_and_identity_changes_equals_full_refresh(
-        database_url, fixture_account, pg_build):
+    database_url, fixture_account, pg_build
+):
     """Late events, a new visitor, an anonymous converter identified as an existing user, a visitor
     relinked to another user and new conversions: `dbt run` rebuilds only the identities they
     touch, and gives exactly what a full refresh gives."""
@@ -178,8 +217,13 @@ def test_incremental_run_after_late_events_and_identity_changes_equals_full_refr
     n_events, n_conversions = len(dataset.events), len(dataset.conversions)
     late_events(dataset, received)
     identity_changes(dataset, received)
-    load(database_url, dataset, events=dataset.events[n_events:], conversions=dataset.conversions[n_conversions:],
-         with_account=False)
+    load(
+        database_url,
+        dataset,
+        events=dataset.events[n_events:],
+        conversions=dataset.conversions[n_conversions:],
+        with_account=False,
+    )
 
     dbt(database_url, "run", "-s", "int_sessions+", target="postgres")
     incremental = snapshot(database_url, fixture_account)
@@ -189,14 +233,29 @@ def test_incremental_run_after_late_events_and_identity_changes_equals_full_refr
     assert any(r[1] == "vis_new" for r in incremental["sessions"])
 
     journeys = journeys_by_id(database_url, fixture_account)
-    identities = {journey: identity for identity, journey in fetch(
-        database_url, "select distinct identity_key, journey_id from marts.fct_conversion_journeys "
-        "where account_id = %s", (fixture_account,))}
+    identities = {
+        journey: identity
+        for identity, journey in fetch(
+            database_url,
+            "select distinct identity_key, journey_id from marts.fct_conversion_journeys where account_id = %s",
+            (fixture_account,),
+        )
+    }
     # vis_paid logged in as user_42: its conversion is user_42's, with the laptop's and phone's touches
     assert identities[f"conv_{c}_paid"] == "user:user_42"
-    assert [t["channel"] for t in journeys[f"conv_{c}_paid"]] == \
-        ["organic_search", "paid_search", "email", "paid_social", "direct"]
-    assert [t["channel"] for t in journeys[f"conv_{c}_user"]] == ["organic_search", "paid_search", "email", "paid_social"]
+    assert [t["channel"] for t in journeys[f"conv_{c}_paid"]] == [
+        "organic_search",
+        "paid_search",
+        "email",
+        "paid_social",
+        "direct",
+    ]
+    assert [t["channel"] for t in journeys[f"conv_{c}_user"]] == [
+        "organic_search",
+        "paid_search",
+        "email",
+        "paid_social",
+    ]
     assert [t["milestones"] for t in journeys[f"conv_{c}_user"]] == ["", "mql", "", ""]  # user_42's first mql
     # vis_swap moved from user_7 to user_8: user_7's journey lost its organic touch, user_8 has a path
     assert [t["channel"] for t in journeys[f"conv_{c}_seven"]] == ["paid_search"]
@@ -210,8 +269,14 @@ def test_incremental_run_after_late_events_and_identity_changes_equals_full_refr
     assert not gone & set(identities.values())
 
     # incremental: every identity the changes do not touch kept its rows untouched (same ctids)
-    touched = gone | {"visitor:vis_gap", "visitor:vis_new", "user:user_42", "user:user_7", "user:user_8",
-                      "user:user_55"}
+    touched = gone | {
+        "visitor:vis_gap",
+        "visitor:vis_new",
+        "user:user_42",
+        "user:user_7",
+        "user:user_8",
+        "user:user_55",
+    }
     after_rows = physical_rows(database_url, fixture_account)
     untouched = set(before_rows) - touched
     assert len(untouched) > 25
@@ -227,8 +292,8 @@ def physical_sessions(url: str, account_id: str, table: str) -> dict[str, set[tu
     """Each visitor's session rows in an intermediate table as (session_id, ctid)."""
     out: dict[str, set[tuple]] = {}
     for visitor, session, ctid in fetch(
-            url, f"select visitor_id, session_id, ctid::text from intermediate.{table} where account_id = %s",
-            (account_id,)):
+        url, f"select visitor_id, session_id, ctid::text from intermediate.{table} where account_id = %s", (account_id,)
+    ):
         out.setdefault(visitor, set()).add((session, ctid))
     return out
 
@@ -246,12 +311,19 @@ def test_incremental_run_after_a_bulk_load_rebuilds_only_the_late_event_window(d
     load(database_url, dataset)
     warehouse = ("run", "-s", "int_sessions+")
     dbt(database_url, *warehouse, target="postgres")  # a new account: built whole by an incremental run
-    before = {table: physical_sessions(database_url, account, table)
-              for table in ("int_sessions", "int_sessions_classified")}
+    before = {
+        table: physical_sessions(database_url, account, table) for table in ("int_sessions", "int_sessions_classified")
+    }
     before_rows = physical_rows(database_url, account)
     # the account's newest session ends at day(-1, 9): the late-event window starts at day(-4, 9)
-    assert max(r[0] for r in fetch(database_url, "select max(ended_at) from intermediate.int_sessions "
-                                   "where account_id = %s and environment = 'live'", (account,))) == day(-1, 9)
+    assert max(
+        r[0]
+        for r in fetch(
+            database_url,
+            "select max(ended_at) from intermediate.int_sessions where account_id = %s and environment = 'live'",
+            (account,),
+        )
+    ) == day(-1, 9)
 
     n_events = len(dataset.events)
     received = datetime.now(timezone.utc)
@@ -265,8 +337,9 @@ def test_incremental_run_after_a_bulk_load_rebuilds_only_the_late_event_window(d
     assert day(0, 9) in [r[4] for r in incremental[0]["sessions"] if r[1] == "vis_phone"]
 
     # every visitor whose sessions all ended before the window kept its rows in both models
-    old = {"vis_laptop", "vis_browse", "vis_swap", "vis_seven"} | {v for v in before["int_sessions"] if
-                                                                    v.startswith("par_")}
+    old = {"vis_laptop", "vis_browse", "vis_swap", "vis_seven"} | {
+        v for v in before["int_sessions"] if v.startswith("par_")
+    }
     for table, rows in before.items():
         after = physical_sessions(database_url, account, table)
         assert {v: after[v] for v in old} == {v: rows[v] for v in old}, table
@@ -274,7 +347,8 @@ def test_incremental_run_after_a_bulk_load_rebuilds_only_the_late_event_window(d
     # and so did every identity of only such visitors (or only old conversions)
     after_rows = physical_rows(database_url, account)
     untouched = {"visitor:vis_browse", "user:user_7", "visitor:vis_ghost"} | {
-        i for i in before_rows if i.startswith("visitor:par_")}
+        i for i in before_rows if i.startswith("visitor:par_")
+    }
     assert len(untouched) > 25
     assert {i: after_rows[i] for i in untouched} == {i: before_rows[i] for i in untouched}
     assert not after_rows["user:user_42"] & before_rows["user:user_42"]  # rebuilt
@@ -291,8 +365,11 @@ def test_incremental_run_builds_the_whole_history_of_a_new_account(database_url,
     account = f"acct_dbtnew{secrets.token_hex(3)}"
     dataset = build_dataset(account)
     # other accounts have sessions, and their late-event window starts after most of this history
-    scan_from = fetch(database_url, "select min(scan_from) from (select max(ended_at) - interval '3 days' "
-                      "as scan_from from intermediate.int_sessions group by account_id, environment) as w")[0][0]
+    scan_from = fetch(
+        database_url,
+        "select min(scan_from) from (select max(ended_at) - interval '3 days' "
+        "as scan_from from intermediate.int_sessions group by account_id, environment) as w",
+    )[0][0]
     assert scan_from is not None
     assert sum(event["occurred_at"] < scan_from for event in dataset.events) > len(dataset.events) / 2
     load(database_url, dataset)
@@ -305,8 +382,10 @@ def test_incremental_run_builds_the_whole_history_of_a_new_account(database_url,
     assert day(-40, 9) in [r[4] for r in sessions if r[1] == "vis_laptop"]  # weeks before the window
     assert len({r[1] for r in sessions if r[1].startswith("par_")}) == len({c["visitor_id"] for c in parity_cases()})
     c = account[-6:]
-    assert [t["channel"] for t in journeys_by_id(database_url, account)[f"conv_{c}_user"]] == \
-        ["organic_search", "paid_social"]  # the laptop's visit of day -20 included
+    assert [t["channel"] for t in journeys_by_id(database_url, account)[f"conv_{c}_user"]] == [
+        "organic_search",
+        "paid_social",
+    ]  # the laptop's visit of day -20 included
 
     dbt(database_url, *warehouse, "--full-refresh", target="postgres")
     assert (snapshot(database_url, account), journey_rows(database_url, account)) == incremental
@@ -341,33 +420,58 @@ def test_timescale_path_gives_identical_marts(timescale_url, database_url, fixtu
     assert snapshot(timescale_url, fixture_account) == pg_snapshot
 
     # the Timescale objects are real: a compressed sessions hypertable and continuous aggregates
-    hypertables = fetch(timescale_url, "select hypertable_schema || '.' || hypertable_name, compression_enabled "
-                        "from timescaledb_information.hypertables")
+    hypertables = fetch(
+        timescale_url,
+        "select hypertable_schema || '.' || hypertable_name, compression_enabled "
+        "from timescaledb_information.hypertables",
+    )
     assert ("intermediate.int_sessions", True) in hypertables
-    caggs = {r[0] for r in fetch(timescale_url, "select view_name from timescaledb_information.continuous_aggregates "
-                                 "where view_schema = 'marts'")}
+    caggs = {
+        r[0]
+        for r in fetch(
+            timescale_url,
+            "select view_name from timescaledb_information.continuous_aggregates where view_schema = 'marts'",
+        )
+    }
     assert {"channel_attribution_daily", "source_attribution_daily"} <= caggs
 
     # credits (and ad spend) written after the build reach both paths' aggregates and ROAS identically
     for url, target, threads in ((database_url, "postgres", None), (timescale_url, "timescaledb", 1)):
         insert_credits(url, fixture_account)
         with psycopg.connect(url, autocommit=True) as conn:
-            assert record_spend(conn, fixture_account, "live", [
-                {"date": day(-1, 8).date().isoformat(), "channel": "paid_search", "amount": "25", "currency": "EUR"},
-                {"date": day(-2).date().isoformat(), "channel": "display", "amount": "5", "currency": "EUR"},
-            ]).accepted == 2
+            assert (
+                record_spend(
+                    conn,
+                    fixture_account,
+                    "live",
+                    [
+                        {
+                            "date": day(-1, 8).date().isoformat(),
+                            "channel": "paid_search",
+                            "amount": "25",
+                            "currency": "EUR",
+                        },
+                        {"date": day(-2).date().isoformat(), "channel": "display", "amount": "5", "currency": "EUR"},
+                    ],
+                ).accepted
+                == 2
+            )
         dbt(url, "build", "-s", "tag:credits", target=target, threads=threads)
     for query in (CHANNEL_DAILY, SOURCE_DAILY, ROAS):
         pg_rows = normalise(fetch(database_url, query, (fixture_account,)))
         assert pg_rows and normalise(fetch(timescale_url, query, (fixture_account,))) == pg_rows
-    linear_paid = [r for r in normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
-                   if r[0] == "linear" and r[2] == "paid_search"]
+    linear_paid = [
+        r
+        for r in normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
+        if r[0] == "linear" and r[2] == "paid_search"
+    ]
     assert [(r[3], r[4], r[5]) for r in linear_paid] == [(0.5, 20.0, 1), (0.5, 50.0, 1)]
 
     # a second run keeps the continuous aggregates (no rebuild) and real-time answers stay right
     dbt(timescale_url, "run", "-s", "tag:credits", target="timescaledb", threads=1)
-    assert normalise(fetch(timescale_url, CHANNEL_DAILY, (fixture_account,))) == \
-        normalise(fetch(database_url, CHANNEL_DAILY, (fixture_account,)))
+    assert normalise(fetch(timescale_url, CHANNEL_DAILY, (fixture_account,))) == normalise(
+        fetch(database_url, CHANNEL_DAILY, (fixture_account,))
+    )
 
     # the incremental path on TimescaleDB (sessions in a hypertable): late events and identity
     # changes give exactly what a full refresh gives
@@ -375,8 +479,13 @@ def test_timescale_path_gives_identical_marts(timescale_url, database_url, fixtu
     received = datetime.now(timezone.utc)
     late_events(original, received)
     identity_changes(original, received)
-    load(timescale_url, original, events=original.events[n_events:],
-         conversions=original.conversions[n_conversions:], with_account=False)
+    load(
+        timescale_url,
+        original,
+        events=original.events[n_events:],
+        conversions=original.conversions[n_conversions:],
+        with_account=False,
+    )
     warehouse = ("-s", "int_sessions+", "--exclude", "tag:credits")
     dbt(timescale_url, "run", *warehouse, target="timescaledb", threads=1)
     incremental = snapshot(timescale_url, fixture_account), journey_rows(timescale_url, fixture_account)

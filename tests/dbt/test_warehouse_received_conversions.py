@@ -2,6 +2,7 @@
 within `mbuzz__received_margin_minutes` of the watermark), the next runs rebuild only the
 conversions the journeys do not show yet — a replay, a row committed late — and not every
 conversion of the load; the result is still what a full refresh gives."""
+
 from __future__ import annotations
 
 import secrets
@@ -13,9 +14,11 @@ from tests.dbt.dataset import build_dataset, day, dbt, fetch, load, physical_row
 
 pytestmark = pytest.mark.slow
 
-ROWS = ("select identity_key, journey_id, touch_index, conversion_type, revenue, touch_ts, session_id, channel, "
-        "milestones, conversion_received_at from marts.fct_conversion_journeys where account_id = %s "
-        "order by journey_id, touch_index nulls first")
+ROWS = (
+    "select identity_key, journey_id, touch_index, conversion_type, revenue, touch_ts, session_id, channel, "
+    "milestones, conversion_received_at from marts.fct_conversion_journeys where account_id = %s "
+    "order by journey_id, touch_index nulls first"
+)
 
 
 def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load(database_url):
@@ -27,12 +30,24 @@ def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load
         row["received_at"] = loaded
     load(database_url, dataset)
     # seeds, staging and the warehouse models (the tests of this module need no dbt tests)
-    dbt(database_url, "build", "-s", "@int_sessions", "--exclude", "resource_type:test", "resource_type:unit_test",
-        "--full-refresh", target="postgres")
+    dbt(
+        database_url,
+        "build",
+        "-s",
+        "@int_sessions",
+        "--exclude",
+        "resource_type:test",
+        "resource_type:unit_test",
+        "--full-refresh",
+        target="postgres",
+    )
     warehouse = ("run", "-s", "int_sessions+")
     before = physical_rows(database_url, account)
-    assert fetch(database_url, "select conversion_received_at from marts.fct_conversion_journeys "
-                 "where account_id = %s and journey_id = %s", (account, f"conv_{c}_ghost")) == [(loaded,)]
+    assert fetch(
+        database_url,
+        "select conversion_received_at from marts.fct_conversion_journeys where account_id = %s and journey_id = %s",
+        (account, f"conv_{c}_ghost"),
+    ) == [(loaded,)]
 
     n_events, n_conversions = len(dataset.events), len(dataset.conversions)
     now = datetime.now(timezone.utc)
@@ -40,10 +55,16 @@ def test_conversions_the_journeys_already_show_are_not_rebuilt_after_a_bulk_load
     # a replay of the touchless conversion with another revenue: newer, so it is the conversion now
     dataset.conversion(f"conv_{c}_ghost", "vis_ghost", day(-3, 12), revenue=45.0, received_at=now)
     # a conversion committed after the build although received before it (within the margin)
-    dataset.conversion(f"conv_{c}_late", "vis_offline", day(-7, 15), revenue=5.0,
-                       received_at=loaded - timedelta(minutes=20))
-    load(database_url, dataset, events=dataset.events[n_events:], conversions=dataset.conversions[n_conversions:],
-         with_account=False)
+    dataset.conversion(
+        f"conv_{c}_late", "vis_offline", day(-7, 15), revenue=5.0, received_at=loaded - timedelta(minutes=20)
+    )
+    load(
+        database_url,
+        dataset,
+        events=dataset.events[n_events:],
+        conversions=dataset.conversions[n_conversions:],
+        with_account=False,
+    )
     dbt(database_url, *warehouse, target="postgres")
     incremental = fetch(database_url, ROWS, (account,))
     after = physical_rows(database_url, account)

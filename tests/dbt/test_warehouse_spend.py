@@ -1,6 +1,7 @@
 """marts.rpt_channel_roas: spend joined with every model's credited conversions by account, day
 and channel — ROAS and cost per conversion, spend without credits and credits without spend,
 and no other account's spend."""
+
 from __future__ import annotations
 
 import secrets
@@ -22,25 +23,60 @@ def test_roas_joins_spend_with_each_models_credits(database_url):
         account = create_account(conn, f"ROAS {secrets.token_hex(3)}").id
         other = create_account(conn, "ROAS neighbour").id
         a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
-        result = record_spend(conn, account, "live", [
-            {"date": a_day, "channel": "paid_search", "utm_source": "google", "utm_medium": "cpc",
-             "utm_campaign": "brand", "amount": "30", "currency": "EUR"},
-            {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
-            {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
-            {"date": a_day, "channel": "email", "utm_source": "Newsletter", "utm_medium": "email",
-             "utm_campaign": "March", "amount": "10", "currency": "EUR"},
-        ])
+        result = record_spend(
+            conn,
+            account,
+            "live",
+            [
+                {
+                    "date": a_day,
+                    "channel": "paid_search",
+                    "utm_source": "google",
+                    "utm_medium": "cpc",
+                    "utm_campaign": "brand",
+                    "amount": "30",
+                    "currency": "EUR",
+                },
+                {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
+                {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
+                {
+                    "date": a_day,
+                    "channel": "email",
+                    "utm_source": "Newsletter",
+                    "utm_medium": "email",
+                    "utm_campaign": "March",
+                    "amount": "10",
+                    "currency": "EUR",
+                },
+            ],
+        )
         assert result.accepted == 4
-        record_spend(conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}])
+        record_spend(
+            conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}]
+        )
     # linear: paid_search and email get half of each conversion (revenue 100 on a_day, 40 three
     # days earlier); last_touch: all to email
     insert_credits(database_url, account)
-    dbt(database_url, "build", "-s", "+rpt_channel_roas", "+rpt_campaign_roas", "+dim_channels", "--exclude", "resource_type:unit_test",
-        "--indirect-selection", "cautious", target="postgres")
+    dbt(
+        database_url,
+        "build",
+        "-s",
+        "+rpt_channel_roas",
+        "+rpt_campaign_roas",
+        "+dim_channels",
+        "--exclude",
+        "resource_type:unit_test",
+        "--indirect-selection",
+        "cautious",
+        target="postgres",
+    )
 
-    rows = fetch(database_url, "select model, day::text, channel, spend, spend_currency, conversions, revenue, roas, "
-                 "cost_per_conversion from marts.rpt_channel_roas where account_id = %s order by model, day, channel",
-                 (account,))
+    rows = fetch(
+        database_url,
+        "select model, day::text, channel, spend, spend_currency, conversions, revenue, roas, "
+        "cost_per_conversion from marts.rpt_channel_roas where account_id = %s order by model, day, channel",
+        (account,),
+    )
     by_key = {(r[0], r[1], r[2]): r[3:] for r in rows}
     three_days_before = day(-3, 9).date().isoformat()
     assert by_key[("linear", a_day, "paid_search")] == (Decimal("50"), "EUR", 0.5, 50.0, 1.0, Decimal("100"))
@@ -54,14 +90,22 @@ def test_roas_joins_spend_with_each_models_credits(database_url):
     assert sum(r[3] for r in rows) == Decimal("140")  # (50 + 10 + 10) per model; the neighbour's 1000 is not here
 
     # a window: divide the sums of its days
-    window = fetch(database_url, "select sum(revenue) / nullif(sum(spend), 0) from marts.rpt_channel_roas "
-                   "where account_id = %s and model = 'linear' and channel = 'paid_search'", (account,))
+    window = fetch(
+        database_url,
+        "select sum(revenue) / nullif(sum(spend), 0) from marts.rpt_channel_roas "
+        "where account_id = %s and model = 'linear' and channel = 'paid_search'",
+        (account,),
+    )
     assert window == [(pytest.approx(70 / 50),)]
 
     # campaigns: only campaign-level spend, matched on the sessions' classified campaign
-    campaigns = fetch(database_url, "select model, day::text, channel, utm_source, utm_medium, utm_campaign, spend, "
-                      "conversions, revenue, roas, cost_per_conversion from marts.rpt_campaign_roas "
-                      "where account_id = %s and model = 'linear' order by day, channel, utm_campaign", (account,))
+    campaigns = fetch(
+        database_url,
+        "select model, day::text, channel, utm_source, utm_medium, utm_campaign, spend, "
+        "conversions, revenue, roas, cost_per_conversion from marts.rpt_campaign_roas "
+        "where account_id = %s and model = 'linear' order by day, channel, utm_campaign",
+        (account,),
+    )
     assert campaigns == [
         ("linear", three_days_before, "email", "newsletter", "email", "march", Decimal("0"), 0.5, 20.0, None, None),
         ("linear", a_day, "email", "newsletter", "email", "march", Decimal("10"), 0.5, 50.0, 5.0, 20.0),

@@ -1,4 +1,5 @@
 """`mbuzz demo`, as a new user runs it: real server, traffic over HTTP, the pipeline, the report."""
+
 from __future__ import annotations
 
 import os
@@ -14,11 +15,22 @@ MBUZZ = str(Path(sys.executable).parent / "mbuzz")
 
 
 def demo(tmp_path: Path, database_url: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": database_url, "MBUZZ_HOME": str(tmp_path / "home"),
-           "MBUZZ_DBT_TARGET_PATH": str(tmp_path / "dbt-target"), "DAGSTER_HOME": str(tmp_path / "dagster"),
-           "COLUMNS": "160"}
-    return subprocess.run([MBUZZ, "demo", "--visitors", "500", "--days", "30", "--report-dir", str(tmp_path / "report")],
-                          capture_output=True, text=True, env=env, timeout=1200, cwd=tmp_path)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MBUZZ_HOME": str(tmp_path / "home"),
+        "MBUZZ_DBT_TARGET_PATH": str(tmp_path / "dbt-target"),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "COLUMNS": "160",
+    }
+    return subprocess.run(
+        [MBUZZ, "demo", "--visitors", "500", "--days", "30", "--report-dir", str(tmp_path / "report")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+        cwd=tmp_path,
+    )
 
 
 @pytest.fixture
@@ -42,29 +54,61 @@ def test_demo_end_to_end_and_rerun(tmp_path, demo_database):
     assert "ad spend: 180 daily rows" in out  # 30 days × 6 paid campaigns
     assert "mbuzz export mmm --account acct_" in out
     assert re.search(r"ROAS \(credited revenue / spend, linear\): paid_search \d+\.\d×", out)
-    spend_rows = "select count(*) from raw.ad_spend s join raw.accounts a on a.id = s.account_id where a.name = 'mbuzz demo'"
+    spend_rows = (
+        "select count(*) from raw.ad_spend s join raw.accounts a on a.id = s.account_id where a.name = 'mbuzz demo'"
+    )
     assert conn.execute(spend_rows).fetchone()[0] == 180
-    stored = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
-                          "where a.name = 'mbuzz demo'").fetchone()[0]
+    stored = conn.execute(
+        "select count(*) from raw.events e join raw.accounts a on a.id = e.account_id where a.name = 'mbuzz demo'"
+    ).fetchone()[0]
     assert stored == accepted  # every accepted event is in the database, nothing more
 
     report = (tmp_path / "report" / "index.html").read_text()
     assert "<svg" in report and "Markov removal effects" in report and "Top campaigns" in report
     assert "Return on ad spend" in report and "ROAS (credited revenue / spend) per paid channel" in report
     assert "failed (error)" not in report  # no blocking check failed
+    assert "Where the models disagree, and why" in report and "spread" in report and " gives `" in report
+    assert "Trend per day (linear)" in report and report.count('class="line-chart"') == 3  # + identity rates
+    # the whole journey: CRM deals matched by hashed e-mail, people on two devices, the match rate
+    deals = re.search(
+        r"CRM deals \(POST /api/v1/conversions/batch\): (\d+) new, 0 duplicates; by e-mail hash (\d+), "
+        r"unmatched 4 \(kept\)\s+people on two devices \(a phone that identifies too\): (\d+)",
+        out,
+    )
+    assert deals, out[-3000:]
+    new_deals, by_hash, phones = map(int, deals.groups())
+    assert new_deals == by_hash + 4 and by_hash > 0 and phones > 0
+    rates = re.search(r"identity: ([\d,]+) of ([\d,]+) conversions matched", out)
+    matched, conversions = (int(g.replace(",", "")) for g in rates.groups())
+    assert 0 < matched < conversions  # the four walk-in deals never match a session
+    assert "Identity: who was recognised" in report
+    stored_deals = conn.execute(
+        "select count(*) from raw.conversions c join raw.accounts a on a.id = c.account_id "
+        "where a.name = 'mbuzz demo' and c.conversion_type in ('closed_won', 'store_purchase')"
+    ).fetchone()[0]
+    assert stored_deals == new_deals
+    # no plain address reached the database: identify traits carry the hash only
+    plain = conn.execute("select count(*) from raw.events e where e::text like '%@people.example%'")
+    assert plain.fetchone()[0] == 0
     assert "How sure: 95% intervals" in report and report.count('class="error-bar"') >= 5  # the run stored intervals
 
     key = re.search(r"your demo API key \(shown once\): (sk_live_\w+)", out).group(1)
     from mbuzz.accounts import digest
 
-    assert conn.execute("select revoked_at from raw.api_keys where key_digest = %s", (digest(key),)).fetchone() == (None,)
+    assert conn.execute("select revoked_at from raw.api_keys where key_digest = %s", (digest(key),)).fetchone() == (
+        None,
+    )
 
     # a second run reuses everything: the same traffic comes back as duplicates, nothing is stored twice
     second = demo(tmp_path, database_url)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert re.search(r"events: 0 accepted, ([\d,]+) duplicates", second.stdout).group(1).replace(",", "") == str(accepted)
+    assert re.search(r"events: 0 accepted, ([\d,]+) duplicates", second.stdout).group(1).replace(",", "") == str(
+        accepted
+    )
     assert "conversions: 0 new" in second.stdout
-    again = conn.execute("select count(*) from raw.events e join raw.accounts a on a.id = e.account_id "
-                         "where a.name = 'mbuzz demo'").fetchone()[0]
+    assert f"CRM deals (POST /api/v1/conversions/batch): 0 new, {new_deals} duplicates" in second.stdout
+    again = conn.execute(
+        "select count(*) from raw.events e join raw.accounts a on a.id = e.account_id where a.name = 'mbuzz demo'"
+    ).fetchone()[0]
     assert again == stored
     assert conn.execute(spend_rows).fetchone()[0] == 180  # the same days again replace, never add

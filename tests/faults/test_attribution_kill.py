@@ -4,6 +4,7 @@ run's, whole), the next run marks it 'abandoned' in the run history, and its own
 complete and consistent. A real child process over ~2 × 12,000 conversions × 3 touches × 8
 presets, killed while its COPY into attribution.attribution_credits for the second account runs
 (so under a per-account commit the first account's credits would already show). Bounded: < 60 s."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,13 @@ SNAPSHOT = """select run_id, count(*), round(sum(credit)::numeric, 6), count(dis
 
 
 def run_child(url: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", CHILD, url], cwd=os.getcwd(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, url],
+        cwd=os.getcwd(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def statuses(conn) -> dict[str, str]:
@@ -86,6 +92,7 @@ def test_a_run_killed_during_the_credits_write_leaves_nothing_half_written(new_d
         assert history[newest] == "succeeded"
         (current,) = conn.execute(SNAPSHOT).fetchall()
         assert current[0] == newest and current[1:] == previous[1:]  # the same credits, by the new run
-        assert conn.execute("select conversions, credits_written from attribution.attribution_runs "
-                            "where run_id = %s", (newest,)).fetchone() == (24_000, current[1])
+        assert conn.execute(
+            "select conversions, credits_written from attribution.attribution_runs where run_id = %s", (newest,)
+        ).fetchone() == (24_000, current[1])
         assert_consistent(conn)

@@ -4,6 +4,7 @@ public's migration version), `pg_restore` into an empty database, `mbuzz pipelin
 there, then every mart and aggregate row for row equal to the original's and an API key made
 before the dump accepted by `mbuzz serve` on the restored database. Bounded: two small pipeline
 runs (~2 × 60 s)."""
+
 from __future__ import annotations
 
 import os
@@ -29,19 +30,23 @@ VOLATILE = {"run_id", "credit_id", "computed_at", "built_at", "attributed_at", "
 
 
 def relations(conn) -> dict[str, list[str]]:
-    rows = conn.execute("""
+    rows = conn.execute(
+        """
         select n.nspname || '.' || c.relname, array_agg(a.attname::text order by a.attnum)
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
         where n.nspname = any(%s) and c.relkind in ('r', 'v', 'm', 'p')  -- tables, views, materialized views
-        group by 1 order by 1""", (list(COMPARED_SCHEMAS),)).fetchall()
+        group by 1 order by 1""",
+        (list(COMPARED_SCHEMAS),),
+    ).fetchall()
     return {name: [col for col in columns if col not in VOLATILE] for name, columns in rows}
 
 
 def content(conn, relation: str, columns: list[str]) -> list[tuple]:
     schema, table = relation.split(".")
-    query = sql.SQL("select {} from {}.{}").format(sql.SQL(", ").join(map(sql.Identifier, columns)),
-                                                   sql.Identifier(schema), sql.Identifier(table))
+    query = sql.SQL("select {} from {}.{}").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema), sql.Identifier(table)
+    )
     return sorted(conn.execute(query).fetchall(), key=repr)
 
 
@@ -63,12 +68,17 @@ def client_tools(url: str) -> tuple[str, str]:
 
 
 def pipeline_env(url: str, tmp_path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "MBUZZ_DBT_TARGET_PATH": str(tmp_path / "target"),
-            "DAGSTER_HOME": str(tmp_path / "dagster")}
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MBUZZ_DBT_TARGET_PATH": str(tmp_path / "target"),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
 
 
 def test_a_dump_restored_into_an_empty_database_rebuilds_the_same_marts_and_keeps_the_keys(
-        new_database, server_url, tmp_path):
+    new_database, server_url, tmp_path
+):
     from mbuzz.db.migrate import current_revision
     from mbuzz.demo.traffic import generate, load_direct
 
@@ -82,13 +92,20 @@ def test_a_dump_restored_into_an_empty_database_rebuilds_the_same_marts_and_keep
 
         pg_dump, pg_restore = client_tools(source)
         dump = tmp_path / "mbuzz.dump"
-        subprocess.run([pg_dump, "--format=custom", *[f"--schema={s}" for s in DUMP_SCHEMAS],
-                        f"--file={dump}", source], check=True, timeout=120)
+        subprocess.run(
+            [pg_dump, "--format=custom", *[f"--schema={s}" for s in DUMP_SCHEMAS], f"--file={dump}", source],
+            check=True,
+            timeout=120,
+        )
         # the target is an empty database: drop what the fixture migrated into it
         with psycopg.connect(target, autocommit=True) as conn:
             conn.execute("drop schema raw, attribution cascade; drop schema public cascade; create schema public")
-        restore = subprocess.run([pg_restore, "--clean", "--if-exists", "--exit-on-error",
-                                  f"--dbname={target}", str(dump)], capture_output=True, text=True, timeout=120)
+        restore = subprocess.run(
+            [pg_restore, "--clean", "--if-exists", "--exit-on-error", f"--dbname={target}", str(dump)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert restore.returncode == 0, restore.stderr
         assert current_revision(target) == current_revision(source)  # `mbuzz db migrate` knows where it is
         mbuzz("pipeline", "run", "--all", "--rules-only", env=pipeline_env(target, tmp_path / "b"), timeout=600)
@@ -99,19 +116,29 @@ def test_a_dump_restored_into_an_empty_database_rebuilds_the_same_marts_and_keep
             assert relations(b) == compared
             for relation, columns in compared.items():
                 assert content(a, relation, columns) == content(b, relation, columns), relation
-            credits = "select model, count(*), round(sum(credit)::numeric, 9) from attribution.attribution_credits " \
-                      "where account_id = %s group by model order by model"
-            assert b.execute(credits, (tenant.account_id,)).fetchall() == \
-                a.execute(credits, (tenant.account_id,)).fetchall()
+            credits = (
+                "select model, count(*), round(sum(credit)::numeric, 9) from attribution.attribution_credits "
+                "where account_id = %s group by model order by model"
+            )
+            assert (
+                b.execute(credits, (tenant.account_id,)).fetchall()
+                == a.execute(credits, (tenant.account_id,)).fetchall()
+            )
 
         server = start_server(target, tmp_path / "server.log", {})
         try:
             sent = event()
-            answer = requests.post(f"{server.url}/api/v1/events", json={"events": [sent]},
-                                   headers=tenant.headers, timeout=20)
+            answer = requests.post(
+                f"{server.url}/api/v1/events", json={"events": [sent]}, headers=tenant.headers, timeout=20
+            )
             assert answer.status_code == 202, answer.text
             with psycopg.connect(target, autocommit=True) as conn:
-                assert conn.execute("select count(*) from raw.events where account_id = %s and event_id = %s",
-                                    (tenant.account_id, sent["event_id"])).fetchone()[0] == 1
+                assert (
+                    conn.execute(
+                        "select count(*) from raw.events where account_id = %s and event_id = %s",
+                        (tenant.account_id, sent["event_id"]),
+                    ).fetchone()[0]
+                    == 1
+                )
         finally:
             stop_server(server)

@@ -6,6 +6,7 @@ port or had to move because another program took that port meanwhile; and every 
 
 Bounded: 3 clients × 150 batches × 20 events per case (a batch every 50 ms: the load lasts
 through the restart), retried until acknowledged or 90 s."""
+
 from __future__ import annotations
 
 import socket
@@ -40,8 +41,9 @@ def embedded(tmp_path_factory):
 def server(embedded, tmp_path_factory):
     """`mbuzz serve` on the embedded database, started as a user starts it (no DATABASE_URL)."""
     env, _ = embedded
-    live = start_server(None, tmp_path_factory.mktemp("serve") / "server.log",
-                        {"MBUZZ_HOME": env["MBUZZ_HOME"], "REDIS_URL": ""})
+    live = start_server(
+        None, tmp_path_factory.mktemp("serve") / "server.log", {"MBUZZ_HOME": env["MBUZZ_HOME"], "REDIS_URL": ""}
+    )
     yield live
     stop_server(live)
 
@@ -64,8 +66,9 @@ def restart_under_load(env, url: str, server, *, between=lambda: None) -> tuple[
     probes = []
     until = time.monotonic() + DOWN_FOR
     while time.monotonic() < until:
-        probes.append(requests.post(f"{server.url}/api/v1/events", json={"events": []}, headers=tenant.headers,
-                                    timeout=10))
+        probes.append(
+            requests.post(f"{server.url}/api/v1/events", json={"events": []}, headers=tenant.headers, timeout=10)
+        )
         probes.append(requests.get(f"{server.url}/api/v1/health", timeout=10))
         time.sleep(0.2)
     assert load.running(), "the load ended before the database came back: not mid-load"

@@ -2,6 +2,7 @@
 docs/api/rate_limits.md says (no 429, no 5xx, no rate-limit headers while it is away), and the
 limits count again once it answers. Bounded: 3 clients × 100 batches × 20 events, one batch
 each 20 ms, and a `tiny` account (3 requests/hour) probed a few times."""
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ gunicorn's graceful timeout, with no traceback or error in its log.
 
 The server is the test's own (2 gthread workers × 4 threads, on a free port of 127.0.0.1), since
 it is stopped. Bounded: 6 clients × 30 batches of 500 events (the batch limit), each sent once."""
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,20 @@ GRACEFUL_TIMEOUT = 20  # mbuzz serve's gunicorn graceful_timeout (mbuzz/cli/serv
 
 
 def start(database_url: str, redis_url: str, port: int, stdout, stderr) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-           "MBUZZ_RATELIMIT_KEY_PREFIX": f"mbuzz-sigterm-{secrets.token_hex(4)}",
-           "MBUZZ_RATE_LIMIT_TIERS": json.dumps(TIERS)}
-    return subprocess.Popen([MBUZZ, "serve", "--port", str(port), "--workers", "2", "--threads", "4",
-                             "--no-migrate"], env=env, stdout=stdout, stderr=stderr, cwd=REPO)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "MBUZZ_RATELIMIT_KEY_PREFIX": f"mbuzz-sigterm-{secrets.token_hex(4)}",
+        "MBUZZ_RATE_LIMIT_TIERS": json.dumps(TIERS),
+    }
+    return subprocess.Popen(
+        [MBUZZ, "serve", "--port", str(port), "--workers", "2", "--threads", "4", "--no-migrate"],
+        env=env,
+        stdout=stdout,
+        stderr=stderr,
+        cwd=REPO,
+    )
 
 
 def wait_healthy(url: str, process: subprocess.Popen, log) -> None:
@@ -64,8 +74,7 @@ class Probe:
         while self.process.poll() is None and time.monotonic() < deadline:
             when = time.monotonic()
             try:
-                response = requests.get(f"{self.url}/api/v1/health", timeout=5,
-                                        headers={"Connection": "close"})
+                response = requests.get(f"{self.url}/api/v1/health", timeout=5, headers={"Connection": "close"})
                 outcome = "ok" if response.status_code == 200 else f"status {response.status_code}"
             except requests.ConnectionError as error:
                 refused = isinstance(error.__context__, ConnectionRefusedError) or "refused" in str(error)
@@ -79,8 +88,7 @@ class Probe:
         return next((when for when, outcome in self.outcomes if outcome == "refused"), None)
 
 
-def test_sigterm_finishes_in_flight_batches_refuses_new_connections_and_exits_0(
-        database_url, redis_server, tmp_path):
+def test_sigterm_finishes_in_flight_batches_refuses_new_connections_and_exits_0(database_url, redis_server, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     out_log, err_log = tmp_path / "stdout.log", tmp_path / "stderr.log"
@@ -89,8 +97,16 @@ def test_sigterm_finishes_in_flight_batches_refuses_new_connections_and_exits_0(
     try:
         wait_healthy(url, process, err_log)
         tenant = make_tenant(database_url)
-        load = Load(url, tenant.headers, clients=6, batches=30, per_batch=500, retry=False,
-                    deadline=40, timeout=GRACEFUL_TIMEOUT + 5).start()
+        load = Load(
+            url,
+            tenant.headers,
+            clients=6,
+            batches=30,
+            per_batch=500,
+            retry=False,
+            deadline=40,
+            timeout=GRACEFUL_TIMEOUT + 5,
+        ).start()
         load.wait_for(6 * 500)
         probe = Probe(url, process)
         process.send_signal(signal.SIGTERM)

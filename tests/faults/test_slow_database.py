@@ -3,6 +3,7 @@ maintenance job would). Requests that need the table answer 503 + Retry-After wi
 time (the statement timeout, here 1 s; docs/operations.md) instead of holding every worker
 thread, the API keeps serving what does not need it, nothing is stored, and the same batches
 land once the lock is gone. Bounded: 16 concurrent batches (twice the 2 × 4 worker threads)."""
+
 from __future__ import annotations
 
 import time
@@ -26,8 +27,9 @@ def test_a_locked_table_answers_503_in_bounded_time_and_the_workers_stay_free(ap
     def send(events) -> tuple[int | None, float, str | None]:
         started = time.monotonic()
         try:
-            response = requests.post(f"{api.url}/api/v1/events", json={"events": events}, headers=tenant.headers,
-                                     timeout=30)
+            response = requests.post(
+                f"{api.url}/api/v1/events", json={"events": events}, headers=tenant.headers, timeout=30
+            )
             return response.status_code, time.monotonic() - started, response.headers.get("Retry-After")
         except requests.RequestException:
             return None, time.monotonic() - started, None
@@ -37,8 +39,12 @@ def test_a_locked_table_answers_503_in_bounded_time_and_the_workers_stay_free(ap
         with ThreadPoolExecutor(CONCURRENT) as pool:
             results = list(pool.map(send, batches))
             health = requests.get(f"{api.url}/api/v1/health", timeout=5)  # a free thread answers it
-        assert locker.execute("select count(*) from pg_locks where relation = 'raw.events'::regclass "
-                              "and not granted").fetchone()[0] == 0  # nobody is left waiting on the lock
+        assert (
+            locker.execute(
+                "select count(*) from pg_locks where relation = 'raw.events'::regclass and not granted"
+            ).fetchone()[0]
+            == 0
+        )  # nobody is left waiting on the lock
     assert {status for status, _, _ in results} == {503}, results
     assert all(retry_after == "5" for _, _, retry_after in results)
     assert max(seconds for _, seconds, _ in results) < BOUND, results
@@ -56,8 +62,9 @@ def test_a_lock_wait_over_the_lock_timeout_answers_503(database_url):
     """DB_LOCK_TIMEOUT_MS on its own (statement timeout off), in-process."""
     from ingest_api import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "DB_STATEMENT_TIMEOUT_MS": 0, "DB_LOCK_TIMEOUT_MS": 300,
-                      "TESTING": True})
+    app = create_app(
+        {"DATABASE_URL": database_url, "DB_STATEMENT_TIMEOUT_MS": 0, "DB_LOCK_TIMEOUT_MS": 300, "TESTING": True}
+    )
     tenant = make_tenant(database_url)
     client = app.test_client()
     try:

@@ -1,6 +1,7 @@
 """tools/audit.py (`make audit`) decides on what pip-audit and PyPI answered, without the network:
 a known vulnerability fails, one explained in ALLOWED does not, and what could not be audited is
 a warning (counted, never reported clean), including a run that audited nothing."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -24,10 +25,15 @@ VULN = {"id": "GHSA-xxxx", "fix_versions": ["3.1.1"], "aliases": []}
 
 
 def test_a_known_vulnerability_fails(audit, monkeypatch, capsys):
-    monkeypatch.setattr(audit, "pip_audit", lambda: [
-        {"name": "flask", "version": "3.1.0", "vulns": [VULN]},
-        {"name": "jinja2", "version": "3.1.6", "vulns": []},
-        {"name": "old", "skip_reason": "Dependency not found on PyPI"}])
+    monkeypatch.setattr(
+        audit,
+        "pip_audit",
+        lambda: [
+            {"name": "flask", "version": "3.1.0", "vulns": [VULN]},
+            {"name": "jinja2", "version": "3.1.6", "vulns": []},
+            {"name": "old", "skip_reason": "Dependency not found on PyPI"},
+        ],
+    )
     monkeypatch.setattr(audit, "latest_release_vulns", lambda name, version: None)
     assert audit.main() == 1
     out, err = capsys.readouterr()
@@ -45,8 +51,11 @@ def test_an_explained_vulnerability_passes(audit, monkeypatch, capsys):
 
 
 def test_the_project_json_audits_what_pip_audit_could_not(audit, monkeypatch, capsys):
-    monkeypatch.setattr(audit, "pip_audit", lambda: [
-        {"name": n, "skip_reason": "Dependency not found on PyPI"} for n in ("flask", "jinja2", "old")])
+    monkeypatch.setattr(
+        audit,
+        "pip_audit",
+        lambda: [{"name": n, "skip_reason": "Dependency not found on PyPI"} for n in ("flask", "jinja2", "old")],
+    )
     latest = {"flask": [VULN], "jinja2": []}  # "old" is not its project's latest release
     monkeypatch.setattr(audit, "latest_release_vulns", lambda name, version: latest.get(name))
     assert audit.main() == 1

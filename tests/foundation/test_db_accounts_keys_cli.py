@@ -1,4 +1,5 @@
 """The `mbuzz` command line, run as a user runs it (a real process, a real database)."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,9 @@ MBUZZ = str(Path(sys.executable).parent / "mbuzz")
 
 
 def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([MBUZZ, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    result = subprocess.run(
+        [MBUZZ, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"mbuzz {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -93,19 +96,38 @@ def test_publishable_keys_and_the_default_currency_from_the_command_line(databas
     assert "in USD" in run("accounts", "update", account["id"], "--currency", "USD").stdout
     assert "ISO 4217" in run("accounts", "update", account["id"], "--currency", "dollars", check=False).stderr
 
-    created = json.loads(run("keys", "create", "--account", account["id"], "--env", "live", "--publishable",
-                             "--origin", shop, "--origin", "https://*.brand.example", "--json").stdout)
+    created = json.loads(
+        run(
+            "keys",
+            "create",
+            "--account",
+            account["id"],
+            "--env",
+            "live",
+            "--publishable",
+            "--origin",
+            shop,
+            "--origin",
+            "https://*.brand.example",
+            "--json",
+        ).stdout
+    )
     assert created["key"].startswith("pk_live_") and created["kind"] == "publishable"
     assert created["allowed_origins"] == [shop, "https://*.brand.example"]
-    (row,) = [k for k in json.loads(run("keys", "list", "--account", account["id"], "--json").stdout)
-              if k["id"] == created["id"]]
+    (row,) = [
+        k
+        for k in json.loads(run("keys", "list", "--account", account["id"], "--json").stdout)
+        if k["id"] == created["id"]
+    ]
     assert row["key"] == created["key"]  # public by design: shown again
     assert created["key"] in run("keys", "list", "--account", account["id"]).stdout
     edited = run("keys", "origins", created["id"], "--add", "https://new.example", "--remove", shop).stdout
     assert "https://*.brand.example, https://new.example" in edited
 
-    for args, message in ((["--publishable"], "at least one allowed origin"),
-                          (["--origin", shop], "--publishable"),
-                          (["--publishable", "--origin", "shop.example"], "is not an origin")):
+    for args, message in (
+        (["--publishable"], "at least one allowed origin"),
+        (["--origin", shop], "--publishable"),
+        (["--publishable", "--origin", "shop.example"], "is not an origin"),
+    ):
         refused = run("keys", "create", "--account", account["id"], "--env", "live", *args, check=False)
         assert refused.returncode != 0 and message in refused.stdout + refused.stderr

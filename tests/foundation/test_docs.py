@@ -1,5 +1,6 @@
 """The docs stand on their own: citations resolve inside the repository, and the tables of
 docs/channels.md say what the channel seeds say."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,13 @@ CITATION = re.compile(r'docs/((?:api/)?[a-z_]+\.md)(?:,\s*|\s*\()((?:"[^"]+"(?:,
 def tracked_text_files() -> list[Path]:
     out = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     files = [ROOT / line for line in out.splitlines()]
-    return [f for f in files if f.suffix in {".py", ".sql", ".yml", ".yaml", ".toml", ".md", ".dsl", ".cfg"}
-            and f.is_file() and f != Path(__file__).resolve()]
+    return [
+        f
+        for f in files
+        if f.suffix in {".py", ".sql", ".yml", ".yaml", ".toml", ".md", ".dsl", ".cfg"}
+        and f.is_file()
+        and f != Path(__file__).resolve()
+    ]
 
 
 def headings(path: Path) -> list[str]:
@@ -51,8 +57,12 @@ def seed(name: str) -> list[dict]:
 
 
 def test_nothing_cites_files_outside_the_repository():
-    offenders = [f"{f.relative_to(ROOT)}:{n}" for f in tracked_text_files()
-                 for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1) if SPEC_NAMES.search(line)]
+    offenders = [
+        f"{f.relative_to(ROOT)}:{n}"
+        for f in tracked_text_files()
+        for n, line in enumerate(f.read_text(errors="replace").splitlines(), 1)
+        if SPEC_NAMES.search(line)
+    ]
     assert offenders == [], "cite docs/ instead: " + ", ".join(offenders)
 
 
@@ -64,8 +74,9 @@ def test_cited_doc_sections_exist():
             assert target.is_file(), f"{f.relative_to(ROOT)} cites {target.relative_to(ROOT)}, which does not exist"
             for section in re.findall(r'"([^"]+)"', match.group(2)):
                 cited += 1
-                assert any(section.lower() in h.lower() for h in headings(target)), \
-                    f"{f.relative_to(ROOT)} cites {match.group(1)} \"{section}\": no such heading"
+                assert any(section.lower() in h.lower() for h in headings(target)), (
+                    f'{f.relative_to(ROOT)} cites {match.group(1)} "{section}": no such heading'
+                )
     assert cited >= 10
 
 
@@ -89,8 +100,9 @@ def test_channel_rules_table_is_the_seed():
 def test_click_id_table_is_the_seed():
     rows = markdown_table(DOCS / "channels.md", "click id")
     documented = [tuple(r[:5]) for r in rows]
-    assert documented == [(r["click_id"], r["source"], r["medium"], r["priority"], r["platform"])
-                          for r in seed("click_ids.csv")]
+    assert documented == [
+        (r["click_id"], r["source"], r["medium"], r["priority"], r["platform"]) for r in seed("click_ids.csv")
+    ]
 
 
 def test_paid_and_shop_patterns_are_the_seeds():

@@ -3,6 +3,7 @@
 Each test names the fact's home and the copies that must agree with it (docs/architecture.md,
 "One place for each fact").
 """
+
 from __future__ import annotations
 
 import ast
@@ -26,12 +27,21 @@ def manifest(dbt_target) -> dict:
 
 # -- event types ------------------------------------------------------------------------------
 
+
 def _raw_events(types: list[str]) -> pd.DataFrame:
     now = pd.Timestamp.now(tz="UTC") - pd.Timedelta("1 hour")
-    return pd.DataFrame({
-        "account_id": "acct_1", "event_id": [f"e{i}" for i in range(len(types))], "environment": "live",
-        "event_type": types, "visitor_id": "vis_1", "occurred_at": now, "received_at": now, "size_bytes": 40,
-    })
+    return pd.DataFrame(
+        {
+            "account_id": "acct_1",
+            "event_id": [f"e{i}" for i in range(len(types))],
+            "environment": "live",
+            "event_type": types,
+            "visitor_id": "vis_1",
+            "occurred_at": now,
+            "received_at": now,
+            "size_bytes": 40,
+        }
+    )
 
 
 def test_event_types_the_api_stores_pass_the_raw_events_suite():
@@ -80,6 +90,7 @@ def test_known_event_types_are_the_types_raw_events_holds():
 
 # -- freshness ----------------------------------------------------------------------------------
 
+
 def test_raw_events_freshness_is_dbts(manifest):
     """The Dagster check's thresholds are dbt's source freshness of raw.events, as dbt parses it."""
     from orchestration.checks import raw_events_freshness
@@ -106,6 +117,7 @@ def test_freshness_check_warns_then_errors_as_dbt_does():
 
 # -- journey defaults ---------------------------------------------------------------------------
 
+
 def test_lookback_default_is_one_fact():
     from click.testing import CliRunner
 
@@ -123,7 +135,16 @@ def test_lookback_default_is_one_fact():
     assert f"default {DEFAULT_LOOKBACK_DAYS};" in " ".join(help_text.split())
 
 
+def test_impression_lookback_default_is_one_fact():
+    from attribution.journeys import DEFAULT_IMPRESSION_LOOKBACK_DAYS, JourneyOptions
+
+    dbt_vars = yaml.safe_load(DBT_PROJECT_FILE.read_text())["vars"]
+    assert dbt_vars["mbuzz__impression_lookback_days"] == DEFAULT_IMPRESSION_LOOKBACK_DAYS
+    assert JourneyOptions().impression_lookback_days == DEFAULT_IMPRESSION_LOOKBACK_DAYS
+
+
 # -- channel rules ------------------------------------------------------------------------------
+
 
 def test_click_id_names_are_the_seeds():
     """click_ids.csv is the home; the dbt macro click_id_names() and mbuzz.channels repeat it in order."""
@@ -142,6 +163,7 @@ def test_click_id_names_are_the_seeds():
 
 # -- the dbt selector of the credits models -----------------------------------------------------
 
+
 def test_credit_models_are_the_models_downstream_of_the_credits(manifest):
     """`tag:credits` (orchestration/assets/dbt.py) selects exactly the models that read the
     attribution source, directly or through another model: they must run after attribution."""
@@ -155,8 +177,9 @@ def test_credit_models_are_the_models_downstream_of_the_credits(manifest):
         changed = False
         for key, node in nodes.items():
             parents = node["depends_on"]["nodes"]
-            if key not in downstream and any(p.startswith("source.mbuzz.attribution.") or p in downstream
-                                             for p in parents):
+            if key not in downstream and any(
+                p.startswith("source.mbuzz.attribution.") or p in downstream for p in parents
+            ):
                 downstream.add(key)
                 changed = True
     tagged = {k for k, v in nodes.items() if "credits" in v["tags"]}
@@ -164,6 +187,7 @@ def test_credit_models_are_the_models_downstream_of_the_credits(manifest):
 
 
 # -- where the code reads its environment and its files ------------------------------------------
+
 
 def _python_files():
     for package in PACKAGES:
@@ -181,7 +205,8 @@ def test_environment_variables_are_read_only_in_settings():
         for node in ast.walk(ast.parse(path.read_text())):
             text = ast.unparse(node) if isinstance(node, (ast.Call, ast.Subscript)) else ""
             reads = (isinstance(node, ast.Call) and re.match(r"os\.(environ\.get|getenv)\(", text)) or (
-                isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and text.startswith("os.environ["))
+                isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and text.startswith("os.environ[")
+            )
             if reads:
                 readers.append(f"{rel}:{node.lineno}: {text}")
     assert readers == []
@@ -189,7 +214,10 @@ def test_environment_variables_are_read_only_in_settings():
 
 def test_repository_paths_are_computed_once():
     """mbuzz/paths.py computes the repository's paths; nobody else climbs out of its package."""
-    climbers = [f"{p.relative_to(PROJECT_DIR)}" for p in _python_files()
-                if p.relative_to(PROJECT_DIR).as_posix() != "mbuzz/paths.py"
-                and re.search(r"__file__\)?\.resolve\(\)\.parent\.parent|parents\[1\]", p.read_text())]
+    climbers = [
+        f"{p.relative_to(PROJECT_DIR)}"
+        for p in _python_files()
+        if p.relative_to(PROJECT_DIR).as_posix() != "mbuzz/paths.py"
+        and re.search(r"__file__\)?\.resolve\(\)\.parent\.parent|parents\[1\]", p.read_text())
+    ]
     assert climbers == []

@@ -1,4 +1,5 @@
 """The raw schema on plain PostgreSQL: migrations, idempotency wall, models in sync."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -36,8 +37,13 @@ def test_models_and_migrations_agree(database_url):
     eng = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     with eng.connect() as connection:
         ctx = MigrationContext.configure(
-            connection, opts={"include_schemas": True, "include_name": include_name,
-                         "include_object": include_object, "version_table_schema": "public"}
+            connection,
+            opts={
+                "include_schemas": True,
+                "include_name": include_name,
+                "include_object": include_object,
+                "version_table_schema": "public",
+            },
         )
         diff = compare_metadata(ctx, Base.metadata)
     eng.dispose()
@@ -58,7 +64,9 @@ def test_retried_event_with_other_timestamp_is_a_duplicate(conn, account):
     """The trap of hypertables: dedupe must not depend on the time column."""
     t0 = datetime(2026, 11, 1, 12, tzinfo=timezone.utc)
     first = conn.execute(DEDUPE_INSERT, {"account_id": account.id, "event_id": "e-1", "occurred_at": t0})
-    retry = conn.execute(DEDUPE_INSERT, {"account_id": account.id, "event_id": "e-1", "occurred_at": t0 + timedelta(hours=5)})
+    retry = conn.execute(
+        DEDUPE_INSERT, {"account_id": account.id, "event_id": "e-1", "occurred_at": t0 + timedelta(hours=5)}
+    )
     assert (first.rowcount, retry.rowcount) == (1, 0)
     rows = conn.execute("select occurred_at from raw.events where account_id = %s", (account.id,)).fetchall()
     assert rows == [(t0,)]
@@ -70,7 +78,9 @@ def test_same_event_id_in_two_accounts_is_two_events(conn, account):
     other = create_account(conn, "Other")
     t0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
     for acct in (account, other):
-        assert conn.execute(DEDUPE_INSERT, {"account_id": acct.id, "event_id": "shared", "occurred_at": t0}).rowcount == 1
+        assert (
+            conn.execute(DEDUPE_INSERT, {"account_id": acct.id, "event_id": "shared", "occurred_at": t0}).rowcount == 1
+        )
 
 
 def test_environment_is_checked(conn, account):
@@ -84,6 +94,19 @@ def test_environment_is_checked(conn, account):
 
 def test_plain_postgres_has_no_hypertables(conn):
     assert conn.execute("select 1 from pg_extension where extname = 'timescaledb'").fetchone() is None
-    tables = {r[0] for r in conn.execute("select table_schema || '.' || table_name from information_schema.tables where table_schema in ('raw', 'attribution')")}
-    assert {"raw.events", "raw.event_keys", "raw.conversions", "raw.conversion_keys", "raw.accounts", "raw.api_keys",
-            "raw.attribution_models", "attribution.attribution_credits"} <= tables
+    tables = {
+        r[0]
+        for r in conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables where table_schema in ('raw', 'attribution')"
+        )
+    }
+    assert {
+        "raw.events",
+        "raw.event_keys",
+        "raw.conversions",
+        "raw.conversion_keys",
+        "raw.accounts",
+        "raw.api_keys",
+        "raw.attribution_models",
+        "attribution.attribution_credits",
+    } <= tables

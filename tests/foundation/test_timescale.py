@@ -5,6 +5,7 @@ jobs) rather than reading the migration's text. The server is shared by the
 session and serves one connection at a time: each test opens one, and closes
 it before anything else (such as `upgrade`) connects.
 """
+
 from __future__ import annotations
 
 import json
@@ -192,9 +193,10 @@ def test_the_compression_policy_compresses_old_chunks_and_data_stays_readable(ti
     assert rows == events
     # the idempotency wall still holds against compressed chunks, and late rows still land
     assert land(timescale_conn, account, [("old-3", start), ("late-1", start + timedelta(days=4, hours=1))]) == 1
-    assert timescale_conn.execute(
-        "select count(*) from raw.events where account_id = %s", (account,)
-    ).fetchone()[0] == len(events) + 1
+    assert (
+        timescale_conn.execute("select count(*) from raw.events where account_id = %s", (account,)).fetchone()[0]
+        == len(events) + 1
+    )
 
 
 def _shape(url: str) -> dict:
@@ -223,14 +225,21 @@ def _shape(url: str) -> dict:
 
 def test_plain_and_timescale_paths_have_the_same_tables_columns_and_indexes(database_url, timescale_url):
     plain, timescale = _shape(database_url), _shape(timescale_url)
-    assert {(r[0], r[1]) for r in plain["columns"]} >= {("raw", "events"), ("raw", "event_keys"), ("raw", "conversions")}
+    assert {(r[0], r[1]) for r in plain["columns"]} >= {
+        ("raw", "events"),
+        ("raw", "event_keys"),
+        ("raw", "conversions"),
+    }
     assert timescale["columns"] == plain["columns"]
     # the one difference on purpose (migration 0005): raw.events is its own idempotency wall on plain
     # PostgreSQL; a hypertable's unique index would have to include the time column
-    unique_on_plain = "CREATE UNIQUE INDEX ix_events_account_id_event_id ON raw.events USING btree (account_id, event_id)"
+    unique_on_plain = (
+        "CREATE UNIQUE INDEX ix_events_account_id_event_id ON raw.events USING btree (account_id, event_id)"
+    )
     assert ("raw", "events", "ix_events_account_id_event_id", unique_on_plain) in plain["indexes"]
-    assert [r if r[2] != "ix_events_account_id_event_id" else r[:3] + (unique_on_plain,)
-            for r in timescale["indexes"]] == plain["indexes"]
+    assert [
+        r if r[2] != "ix_events_account_id_event_id" else r[:3] + (unique_on_plain,) for r in timescale["indexes"]
+    ] == plain["indexes"]
     assert timescale["constraints"] == plain["constraints"]
 
 

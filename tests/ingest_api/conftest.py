@@ -5,6 +5,7 @@ Every response the `client` fixture gets is checked against docs/api/openapi.yml
 still have the JSON error shape. Rate-limit counters use a key prefix unique
 to this session, so parallel runs on one Redis never share counters.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,12 +26,14 @@ ContractClient = contract_client_class()
 def app(database_url):
     from ingest_api import create_app
 
-    application = create_app({
-        "DATABASE_URL": database_url,
-        "RATE_LIMIT_TIERS": TIERS,
-        "RATELIMIT_KEY_PREFIX": SESSION_PREFIX,
-        "TESTING": True,
-    })
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "RATE_LIMIT_TIERS": TIERS,
+            "RATELIMIT_KEY_PREFIX": SESSION_PREFIX,
+            "TESTING": True,
+        }
+    )
     application.test_client_class = ContractClient
     yield application
     application.extensions["mbuzz.db"].dispose()

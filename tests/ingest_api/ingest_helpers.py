@@ -1,4 +1,5 @@
 """Helpers shared by the ingestion API tests (fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import secrets
@@ -32,9 +33,12 @@ def make_tenant(conn, tier: str = "standard") -> Tenant:
 
 
 def event(**overrides) -> dict:
-    base = {"event_type": "page_view", "visitor_id": f"vis_{secrets.token_hex(4)}",
-            "event_id": f"e-{secrets.token_hex(8)}",
-            "properties": {"url": "https://shop.example.com/?utm_source=google", "utm_source": "google"}}
+    base = {
+        "event_type": "page_view",
+        "visitor_id": f"vis_{secrets.token_hex(4)}",
+        "event_id": f"e-{secrets.token_hex(8)}",
+        "properties": {"url": "https://shop.example.com/?utm_source=google", "utm_source": "google"},
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not ...}
 
@@ -77,13 +81,21 @@ def check_against_openapi(request, response) -> None:
         return
     operation = MockRequest("http://localhost", request.method.lower(), request.path, args=request.args.to_dict())
     error = next(iter(document.openapi.iter_response_errors(operation, WerkzeugOpenAPIResponse(response))), None)
-    if isinstance(error, (PathNotFound, OperationNotFound)) or (error is not None and response.status_code in (404, 405)):
+    if isinstance(error, (PathNotFound, OperationNotFound)) or (
+        error is not None and response.status_code in (404, 405)
+    ):
         assert response.mimetype == "application/json", response.data[:200]
         schema = {"$ref": "#/components/schemas/Error", "components": document.document["components"]}
         Draft202012Validator(schema).validate(response.get_json())
         return
-    assert error is None, (request.method, request.path, response.status_code, response.data[:500], repr(error),
-                           repr(getattr(error, "__cause__", None)))
+    assert error is None, (
+        request.method,
+        request.path,
+        response.status_code,
+        response.data[:500],
+        repr(error),
+        repr(getattr(error, "__cause__", None)),
+    )
 
 
 def contract_client_class():
@@ -105,7 +117,12 @@ SESSION_PREFIX = f"mbuzz-test-{secrets.token_hex(4)}"  # rate-limit keys of this
 
 def start_server(database_url: str, log: Path, prefix: str, workers: int = 2) -> LiveServer:
     """The API as a real server (tests/live_server.py) with this session's rate-limit keys and tiers."""
-    return live_server.start_server(database_url, log, {
-        "MBUZZ_RATELIMIT_KEY_PREFIX": prefix,
-        "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}',
-    }, workers=workers)
+    return live_server.start_server(
+        database_url,
+        log,
+        {
+            "MBUZZ_RATELIMIT_KEY_PREFIX": prefix,
+            "MBUZZ_RATE_LIMIT_TIERS": '{"standard": "1000/second", "default": "1000/second"}',
+        },
+        workers=workers,
+    )

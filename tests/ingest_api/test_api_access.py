@@ -1,4 +1,5 @@
 """Health, validate, authentication, rate limits, tenant isolation (API and RLS), JSON errors, log hygiene."""
+
 from __future__ import annotations
 
 import base64
@@ -64,8 +65,11 @@ def test_database_dying_mid_request_writes_nothing(app, client, conn, tenant, mo
 def test_validate_names_the_account_and_environment(client, tenant, environment):
     response = client.get("/api/v1/validate", headers=tenant.bearer(environment))
     assert response.status_code == 200
-    assert response.json == {"valid": True, "account": {"id": tenant.account_id, "name": tenant.name},
-                             "environment": environment}
+    assert response.json == {
+        "valid": True,
+        "account": {"id": tenant.account_id, "name": tenant.name},
+        "environment": environment,
+    }
 
 
 BAD_CREDENTIALS = [
@@ -82,7 +86,9 @@ BAD_CREDENTIALS = [
 
 
 @pytest.mark.parametrize("header", [c[1] for c in BAD_CREDENTIALS], ids=[c[0] for c in BAD_CREDENTIALS])
-@pytest.mark.parametrize("method, path", [("get", "/api/v1/validate"), ("post", "/api/v1/events"), ("post", "/v1/batch")])
+@pytest.mark.parametrize(
+    "method, path", [("get", "/api/v1/validate"), ("post", "/api/v1/events"), ("post", "/v1/batch")]
+)
 def test_bad_credentials_are_401_json(client, header, method, path):
     headers = {"Authorization": header} if header else {}
     response = getattr(client, method)(path, json={"events": [], "batch": []}, headers=headers)
@@ -111,7 +117,9 @@ def test_last_used_at_is_written_once_a_minute_not_per_request(client, conn, ten
     for _ in range(3):
         client.get("/api/v1/validate", headers=tenant.bearer())
     assert last_used() == first
-    conn.execute("update raw.api_keys set last_used_at = now() - interval '2 minutes' where id = %s", (tenant.live_key_id,))
+    conn.execute(
+        "update raw.api_keys set last_used_at = now() - interval '2 minutes' where id = %s", (tenant.live_key_id,)
+    )
     client.get("/api/v1/validate", headers=tenant.bearer())
     assert last_used() > first
 
@@ -120,10 +128,12 @@ def test_last_used_at_is_written_once_a_minute_not_per_request(client, conn, ten
 
 
 def test_authenticated_responses_carry_rate_limit_headers(client, tenant):
-    for response in (client.get("/api/v1/validate", headers=tenant.bearer()),
-                     client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer()),
-                     client.post("/api/v1/events", json={"events": [{}]}, headers=tenant.bearer()),
-                     client.post("/api/v1/events", json={}, headers=tenant.bearer())):
+    for response in (
+        client.get("/api/v1/validate", headers=tenant.bearer()),
+        client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer()),
+        client.post("/api/v1/events", json={"events": [{}]}, headers=tenant.bearer()),
+        client.post("/api/v1/events", json={}, headers=tenant.bearer()),
+    ):
         assert int(response.headers["X-RateLimit-Limit"]) == 1000
         assert int(response.headers["X-RateLimit-Remaining"]) >= 0
         assert int(response.headers["X-RateLimit-Reset"]) > 0
@@ -132,8 +142,9 @@ def test_authenticated_responses_carry_rate_limit_headers(client, tenant):
 def test_over_the_tier_limit_is_429_with_retry_after_per_account(client, conn):
     tiny = make_tenant(conn, tier="tiny")  # 3/minute in the test config
     bystander = make_tenant(conn, tier="tiny")
-    remaining = [int(client.get("/api/v1/validate", headers=tiny.bearer()).headers["X-RateLimit-Remaining"])
-                 for _ in range(3)]
+    remaining = [
+        int(client.get("/api/v1/validate", headers=tiny.bearer()).headers["X-RateLimit-Remaining"]) for _ in range(3)
+    ]
     assert remaining == [2, 1, 0]
     response = client.post("/api/v1/events", json={"events": [event()]}, headers=tiny.bearer("test"))  # same account
     assert response.status_code == 429
@@ -147,8 +158,13 @@ def test_over_the_tier_limit_is_429_with_retry_after_per_account(client, conn):
 def test_limits_come_from_the_tier_mapping(app, conn):
     from ingest_api import create_app
 
-    configured = create_app({"DATABASE_URL": app.config["DATABASE_URL"], "RATE_LIMIT_TIERS": {"default": "7/hour"},
-                             "RATELIMIT_KEY_PREFIX": f"tiers-{secrets.token_hex(4)}"})
+    configured = create_app(
+        {
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "RATE_LIMIT_TIERS": {"default": "7/hour"},
+            "RATELIMIT_KEY_PREFIX": f"tiers-{secrets.token_hex(4)}",
+        }
+    )
     tenant = make_tenant(conn, tier="unlisted")
     response = configured.test_client().get("/api/v1/validate", headers=tenant.bearer())
     assert response.headers["X-RateLimit-Limit"] == "7"
@@ -157,8 +173,11 @@ def test_limits_come_from_the_tier_mapping(app, conn):
 def limited_app(app, tiers: dict, storage: str | None = None):
     from ingest_api import create_app
 
-    config = {"DATABASE_URL": app.config["DATABASE_URL"], "RATE_LIMIT_TIERS": tiers,
-              "RATELIMIT_KEY_PREFIX": f"windows-{secrets.token_hex(4)}"}
+    config = {
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "RATE_LIMIT_TIERS": tiers,
+        "RATELIMIT_KEY_PREFIX": f"windows-{secrets.token_hex(4)}",
+    }
     if storage:
         config["RATELIMIT_STORAGE_URI"] = storage
     configured = create_app(config)
@@ -181,8 +200,10 @@ def test_every_window_of_a_tier_counts_and_the_headers_show_the_tightest(app, co
     # the hour window counted all three: with a roomier minute, the hour is the tightest
     roomy = limited_app(app, {"default": "5/hour;100/minute"}).test_client()
     other = make_tenant(conn, tier="windows")
-    remaining = [(r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"])
-                 for r in (roomy.get("/api/v1/validate", headers=other.bearer()) for _ in range(3))]
+    remaining = [
+        (r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"])
+        for r in (roomy.get("/api/v1/validate", headers=other.bearer()) for _ in range(3))
+    ]
     assert remaining == [("5", "4"), ("5", "3"), ("5", "2")]
 
 
@@ -229,10 +250,16 @@ def test_redis_backs_the_limits_when_redis_url_is_set(app):
 
 def test_another_accounts_key_sees_nothing_of_this_account(client, conn, tenant, other_tenant):
     shared_id = f"shared-{secrets.token_hex(4)}"
-    assert client.post("/api/v1/events", json={"events": [event(event_id=shared_id)]},
-                       headers=tenant.bearer()).json["accepted"] == 1
+    assert (
+        client.post("/api/v1/events", json={"events": [event(event_id=shared_id)]}, headers=tenant.bearer()).json[
+            "accepted"
+        ]
+        == 1
+    )
     # the same event_id in another account is another event, not a duplicate
-    response = client.post("/api/v1/events", json={"events": [event(event_id=shared_id)]}, headers=other_tenant.bearer())
+    response = client.post(
+        "/api/v1/events", json={"events": [event(event_id=shared_id)]}, headers=other_tenant.bearer()
+    )
     assert response.json == {"accepted": 1, "duplicates": 0, "rejected": []}
     validate = client.get("/api/v1/validate", headers=other_tenant.bearer()).json
     assert validate["account"]["id"] == other_tenant.account_id
@@ -242,8 +269,9 @@ def test_another_accounts_key_sees_nothing_of_this_account(client, conn, tenant,
 def _as_api_role(database_url, account_id):
     connection = psycopg.connect(database_url)
     if account_id is not None:
-        connection.execute("select set_config('role', 'mbuzz_api', true), set_config('mbuzz.account_id', %s, true)",
-                           (account_id,))
+        connection.execute(
+            "select set_config('role', 'mbuzz_api', true), set_config('mbuzz.account_id', %s, true)", (account_id,)
+        )
     else:
         connection.execute("set local role mbuzz_api")
     return connection
@@ -259,8 +287,11 @@ def test_row_level_security_fences_a_query_that_forgets_its_scope(client, databa
         assert {r[0] for r in scoped.execute("select id from raw.accounts")} == {tenant.account_id}
         assert {r[0] for r in scoped.execute("select account_id from raw.api_keys")} == {tenant.account_id}
         with pytest.raises(psycopg.errors.InsufficientPrivilege):  # nor can it write into another account
-            scoped.execute("insert into raw.events (account_id, event_id, environment, event_type, visitor_id, "
-                           "occurred_at) values (%s, 'x', 'live', 'page_view', 'v', now())", (other_tenant.account_id,))
+            scoped.execute(
+                "insert into raw.events (account_id, event_id, environment, event_type, visitor_id, "
+                "occurred_at) values (%s, 'x', 'live', 'page_view', 'v', now())",
+                (other_tenant.account_id,),
+            )
     with _as_api_role(database_url, None) as unscoped:
         assert unscoped.execute("select count(*) from raw.events").fetchone()[0] == 0
         assert unscoped.execute("select count(*) from raw.accounts").fetchone()[0] == 0
@@ -289,8 +320,11 @@ def test_unexpected_errors_are_json_500_and_logged_without_keys(app, client, ten
     with caplog.at_level(logging.INFO):
         response = client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer())
     assert response.status_code == 500
-    assert response.json["error"] == {"code": "internal_error", "message": "internal error; it has been logged",
-                                      "details": None}
+    assert response.json["error"] == {
+        "code": "internal_error",
+        "message": "internal error; it has been logged",
+        "details": None,
+    }
     assert "boom while handling sk_live_****" in caplog.text
     assert tenant.live_key not in caplog.text
 
@@ -335,7 +369,9 @@ def test_openapi_document_and_docs_page_are_served(client):
     assert b"/api/v1/events" in page.data and b"/v1/batch" in page.data
 
 
-def test_request_transactions_run_as_the_api_role_scoped_to_the_account(client, conn, tenant, other_tenant, monkeypatch):
+def test_request_transactions_run_as_the_api_role_scoped_to_the_account(
+    client, conn, tenant, other_tenant, monkeypatch
+):
     """Inside a request, the connection views get (`g.db`) is already fenced in by row-level security."""
     from ingest_api import landing
 

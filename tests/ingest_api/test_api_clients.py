@@ -1,5 +1,6 @@
 """Real clients: publishable keys and their origins, CORS, analytics.js's wire protocol (short paths,
 text/plain with writeKey, alias, group, the settings document) and the seed's request shapes."""
+
 from __future__ import annotations
 
 import base64
@@ -17,15 +18,23 @@ SHOP = "https://shop.example"
 
 @pytest.fixture
 def pk(conn, tenant) -> accounts.NewKey:
-    return accounts.create_key(conn, tenant.account_id, "live", "site", publishable=True,
-                               origins=[SHOP, "https://*.brand.example"])
+    return accounts.create_key(
+        conn, tenant.account_id, "live", "site", publishable=True, origins=[SHOP, "https://*.brand.example"]
+    )
 
 
 def page_message(**overrides) -> dict:
-    base = {"type": "page", "messageId": f"m-{secrets.token_hex(8)}", "anonymousId": f"anon-{secrets.token_hex(4)}",
-            "context": {"page": {"url": f"{SHOP}/?utm_source=news&utm_medium=email", "referrer": ""},
-                        "campaign": {"source": "news", "medium": "email"},
-                        "userAgent": "Mozilla/5.0 (X11; Linux x86_64)", "locale": "de-DE"}}
+    base = {
+        "type": "page",
+        "messageId": f"m-{secrets.token_hex(8)}",
+        "anonymousId": f"anon-{secrets.token_hex(4)}",
+        "context": {
+            "page": {"url": f"{SHOP}/?utm_source=news&utm_medium=email", "referrer": ""},
+            "campaign": {"source": "news", "medium": "email"},
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+            "locale": "de-DE",
+        },
+    }
     base.update(overrides)
     return base
 
@@ -33,32 +42,58 @@ def page_message(**overrides) -> dict:
 # -- origins and keys (the service) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text, normal", [
-    ("https://shop.example", "https://shop.example"),
-    ("HTTPS://Shop.Example/", "https://shop.example"),
-    ("https://shop.example:443", "https://shop.example"),
-    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
-    ("https://*.brand.example", "https://*.brand.example"),
-    ("http://[::1]:3000", "http://[::1]:3000"),
-])
+@pytest.mark.parametrize(
+    "text, normal",
+    [
+        ("https://shop.example", "https://shop.example"),
+        ("HTTPS://Shop.Example/", "https://shop.example"),
+        ("https://shop.example:443", "https://shop.example"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("https://*.brand.example", "https://*.brand.example"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+    ],
+)
 def test_origins_are_normalised(text, normal):
     assert accounts.normalise_origin(text) == normal
 
 
-@pytest.mark.parametrize("text", ["shop.example", "https://shop.example/path", "ftp://shop.example", "https://*.com",
-                                  "https://a.*.example.com", "https://user@shop.example", "https://shop.example:0",
-                                  "https://shop.example:99999", "", "*"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "shop.example",
+        "https://shop.example/path",
+        "ftp://shop.example",
+        "https://*.com",
+        "https://a.*.example.com",
+        "https://user@shop.example",
+        "https://shop.example:0",
+        "https://shop.example:99999",
+        "",
+        "*",
+    ],
+)
 def test_malformed_origins_are_refused_with_the_shape_to_use(text):
     with pytest.raises(MbuzzError, match="origin|wildcard|port"):
         accounts.normalise_origin(text)
 
 
-@pytest.mark.parametrize("origin, allowed", [
-    (SHOP, True), ("https://shop.example:443", True), ("http://shop.example", False),
-    ("https://shop.example.evil", False), ("https://www.brand.example", True), ("https://a.b.brand.example", True),
-    ("https://brand.example", False), ("https://evilbrand.example", False), ("http://www.brand.example", False),
-    ("https://www.brand.example:8443", False), ("null", False), ("https://*.brand.example", False),
-])
+@pytest.mark.parametrize(
+    "origin, allowed",
+    [
+        (SHOP, True),
+        ("https://shop.example:443", True),
+        ("http://shop.example", False),
+        ("https://shop.example.evil", False),
+        ("https://www.brand.example", True),
+        ("https://a.b.brand.example", True),
+        ("https://brand.example", False),
+        ("https://evilbrand.example", False),
+        ("http://www.brand.example", False),
+        ("https://www.brand.example:8443", False),
+        ("null", False),
+        ("https://*.brand.example", False),
+    ],
+)
 def test_origin_matching(origin, allowed):
     assert accounts.origin_allowed(origin, (SHOP, "https://*.brand.example")) is allowed
 
@@ -75,8 +110,9 @@ def test_publishable_keys_are_stored_hashed_and_shown_again(conn, tenant, pk):
     (listed,) = [k for k in accounts.list_keys(conn, tenant.account_id) if k.id == pk.key.id]
     assert listed.publishable and listed.display == pk.plaintext
     assert listed.allowed_origins == (SHOP, "https://*.brand.example")
-    digest, public = conn.execute("select key_digest, public_key from raw.api_keys where id = %s",
-                                  (pk.key.id,)).fetchone()
+    digest, public = conn.execute(
+        "select key_digest, public_key from raw.api_keys where id = %s", (pk.key.id,)
+    ).fetchone()
     assert digest == accounts.digest(pk.plaintext) and public == pk.plaintext
     secret = [k for k in accounts.list_keys(conn, tenant.account_id) if not k.publishable][0]
     assert secret.display.endswith("****") and secret.public_key is None
@@ -98,7 +134,8 @@ def test_origins_can_be_added_and_removed_but_never_all(conn, tenant, pk, other_
 
 def sending_operations(document) -> set[tuple[str, str]]:
     return {("POST", "/api/v1/events"), ("POST", "/api/v1/conversions")} | {
-        ("POST", path) for path in document["paths"] if path.startswith("/v1/") and "projects" not in path}
+        ("POST", path) for path in document["paths"] if path.startswith("/v1/") and "projects" not in path
+    }
 
 
 def test_a_publishable_key_is_refused_on_every_other_endpoint(client, pk):
@@ -116,8 +153,12 @@ def test_a_publishable_key_is_refused_on_every_other_endpoint(client, pk):
             if (method.upper(), path) in sending:
                 continue
             url = path.replace("{conversion_id}", "conv_x").replace("{model_id}", "amod_x")
-            response = client.open(url, method=method.upper(), headers={"Authorization": f"Bearer {pk.plaintext}"},
-                                   json={} if method in ("post", "patch") else None)
+            response = client.open(
+                url,
+                method=method.upper(),
+                headers={"Authorization": f"Bearer {pk.plaintext}"},
+                json={} if method in ("post", "patch") else None,
+            )
             assert response.status_code == 403, (method, path, response.json)
             assert response.json["error"]["code"] == "key_not_allowed", (method, path)
             assert "secret key" in response.json["error"]["message"]
@@ -133,38 +174,49 @@ def test_a_publishable_key_sends_events_from_its_origins(client, conn, tenant, p
         assert response.status_code == 202 and response.json["accepted"] == 1
         assert response.headers.get("Access-Control-Allow-Origin") == origin
         if origin:
-            assert "Origin" in response.headers["Vary"] and "Retry-After" in response.headers[
-                "Access-Control-Expose-Headers"]
+            assert (
+                "Origin" in response.headers["Vary"]
+                and "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+            )
     assert len(stored(conn, tenant.account_id)) == 3
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/events", {"events": [event()]}),
-    ("/v1/p", page_message()),
-    ("/api/v1/conversions", {"visitor_id": "v1", "timestamp": "2026-11-20T10:00:00Z", "conversion_type": "purchase"}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/events", {"events": [event()]}),
+        ("/v1/p", page_message()),
+        (
+            "/api/v1/conversions",
+            {"visitor_id": "v1", "timestamp": "2026-11-20T10:00:00Z", "conversion_type": "purchase"},
+        ),
+    ],
+)
 def test_a_disallowed_origin_is_refused_by_name_and_nothing_is_stored(client, conn, tenant, pk, path, body):
-    response = client.post(path, json=body, headers={"Authorization": f"Bearer {pk.plaintext}",
-                                                     "Origin": "https://evil.example"})
+    response = client.post(
+        path, json=body, headers={"Authorization": f"Bearer {pk.plaintext}", "Origin": "https://evil.example"}
+    )
     assert response.status_code == 403
     error = response.json["error"]
     assert error["code"] == "origin_not_allowed" and "https://evil.example" in error["message"]
     assert error["details"] == {"origin": "https://evil.example"}
     assert stored(conn, tenant.account_id) == []
-    assert conn.execute("select count(*) from raw.conversions where account_id = %s",
-                        (tenant.account_id,)).fetchone()[0] == 0
+    assert (
+        conn.execute("select count(*) from raw.conversions where account_id = %s", (tenant.account_id,)).fetchone()[0]
+        == 0
+    )
 
 
 def test_a_secret_key_from_a_web_page_is_refused_and_never_gets_cors(client, conn, tenant):
-    response = client.post("/api/v1/events", json={"events": [event()]},
-                           headers={**tenant.bearer(), "Origin": SHOP})
+    response = client.post("/api/v1/events", json={"events": [event()]}, headers={**tenant.bearer(), "Origin": SHOP})
     assert response.status_code == 403 and response.json["error"]["code"] == "secret_key_in_browser"
     assert "publishable key" in response.json["error"]["message"]
     assert "Access-Control-Allow-Origin" not in response.headers
     assert stored(conn, tenant.account_id) == []
     # the API's own origin (a page served by mbuzz itself) is not another site
-    same = client.post("/api/v1/events", json={"events": [event()]}, headers={**tenant.bearer(),
-                                                                             "Origin": "http://localhost"})
+    same = client.post(
+        "/api/v1/events", json={"events": [event()]}, headers={**tenant.bearer(), "Origin": "http://localhost"}
+    )
     assert same.status_code == 202 and "Access-Control-Allow-Origin" not in same.headers
     # and the same key without Origin, from a server, as ever
     assert client.post("/api/v1/events", json={"events": [event()]}, headers=tenant.bearer()).status_code == 202
@@ -186,14 +238,20 @@ def test_a_publishable_key_records_conversions_but_never_reads_credits(client, c
 
 def test_revoked_and_other_accounts_publishable_keys(client, conn, tenant, pk, other_tenant):
     accounts.revoke_key(conn, pk.key.id)
-    response = client.post("/api/v1/events", json={"events": [event()]},
-                           headers={"Authorization": f"Bearer {pk.plaintext}", "Origin": SHOP})
+    response = client.post(
+        "/api/v1/events",
+        json={"events": [event()]},
+        headers={"Authorization": f"Bearer {pk.plaintext}", "Origin": SHOP},
+    )
     assert response.status_code == 401
     # errors before any key is known stay readable by the page (it can show why)
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
     theirs = accounts.create_key(conn, other_tenant.account_id, "live", publishable=True, origins=[SHOP])
-    ok = client.post("/api/v1/events", json={"events": [event()]},
-                     headers={"Authorization": f"Bearer {theirs.plaintext}", "Origin": SHOP})
+    ok = client.post(
+        "/api/v1/events",
+        json={"events": [event()]},
+        headers={"Authorization": f"Bearer {theirs.plaintext}", "Origin": SHOP},
+    )
     assert ok.status_code == 202
     assert len(stored(conn, other_tenant.account_id)) == 1 and stored(conn, tenant.account_id) == []
 
@@ -203,9 +261,14 @@ def test_revoked_and_other_accounts_publishable_keys(client, conn, tenant, pk, o
 
 @pytest.mark.parametrize("path", ["/api/v1/events", "/api/v1/conversions", "/v1/p", "/v1/b", "/v1/batch", "/v1/alias"])
 def test_preflights_are_answered_without_a_key(client, path):
-    response = client.options(path, headers={"Origin": "https://anything.example",
-                                             "Access-Control-Request-Method": "POST",
-                                             "Access-Control-Request-Headers": "authorization, content-type"})
+    response = client.options(
+        path,
+        headers={
+            "Origin": "https://anything.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "https://anything.example"
     assert response.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
@@ -237,8 +300,11 @@ def test_every_short_path_stores_its_call_from_a_text_plain_body_with_writekey(c
         "/v1/g": {"anonymousId": anon, "userId": "u_42", "groupId": "acme", "traits": {"employees": 50}},
     }
     for path, body in calls.items():
-        response = client.post(path, data=json.dumps({**body, "writeKey": pk.plaintext}),
-                               headers={"Content-Type": "text/plain", "Origin": SHOP})
+        response = client.post(
+            path,
+            data=json.dumps({**body, "writeKey": pk.plaintext}),
+            headers={"Content-Type": "text/plain", "Origin": SHOP},
+        )
         assert response.status_code == 200, (path, response.json)
         assert response.json["accepted"] == 1 and response.json["success"] is True
         assert response.headers["Access-Control-Allow-Origin"] == SHOP
@@ -254,8 +320,11 @@ def test_every_short_path_stores_its_call_from_a_text_plain_body_with_writekey(c
 
 
 def test_analytics_js_batch_path_takes_writekey_or_basic_auth(client, conn, tenant, pk):
-    batch = {"batch": [page_message(), {**page_message(), "type": "track", "event": "Signed Up"}],
-             "sentAt": "2026-11-20T10:00:00Z", "writeKey": pk.plaintext}
+    batch = {
+        "batch": [page_message(), {**page_message(), "type": "track", "event": "Signed Up"}],
+        "sentAt": "2026-11-20T10:00:00Z",
+        "writeKey": pk.plaintext,
+    }
     response = client.post("/v1/b", data=json.dumps(batch), headers={"Content-Type": "text/plain", "Origin": SHOP})
     assert response.status_code == 200 and response.json["accepted"] == 2
     basic = base64.b64encode(f"{pk.plaintext}:".encode()).decode()
@@ -265,13 +334,16 @@ def test_analytics_js_batch_path_takes_writekey_or_basic_auth(client, conn, tena
 
 
 def test_malformed_alias_and_group_are_rejected_alone(client, conn, tenant, pk):
-    batch = {"writeKey": pk.plaintext, "batch": [
-        page_message(),
-        {"type": "alias", "userId": "u_1"},
-        {"type": "alias", "previousId": "anon-1"},
-        {"type": "group", "anonymousId": "anon-1"},
-        {"type": "group", "anonymousId": "anon-1", "groupId": "acme", "traits": "big"},
-    ]}
+    batch = {
+        "writeKey": pk.plaintext,
+        "batch": [
+            page_message(),
+            {"type": "alias", "userId": "u_1"},
+            {"type": "alias", "previousId": "anon-1"},
+            {"type": "group", "anonymousId": "anon-1"},
+            {"type": "group", "anonymousId": "anon-1", "groupId": "acme", "traits": "big"},
+        ],
+    }
     response = client.post("/v1/b", data=json.dumps(batch), headers={"Content-Type": "text/plain"})
     assert response.status_code == 200 and response.json["accepted"] == 1
     reasons = {r["index"]: r["errors"][0] for r in response.json["rejected"]}
@@ -283,17 +355,20 @@ def test_malformed_alias_and_group_are_rejected_alone(client, conn, tenant, pk):
 
 
 def test_own_api_speaks_alias_and_group(client, conn, tenant):
-    body = {"events": [
-        event(event_type="alias", visitor_id="anon-7", user_id="u_7", properties=...),
-        event(event_type="group", visitor_id="anon-7", properties={"group_id": "acme", "traits": {"tier": "gold"}}),
-        event(event_type="alias", visitor_id="anon-8", properties=...),
-        event(event_type="group", visitor_id="anon-8", properties={"traits": {}}),
-    ]}
+    body = {
+        "events": [
+            event(event_type="alias", visitor_id="anon-7", user_id="u_7", properties=...),
+            event(event_type="group", visitor_id="anon-7", properties={"group_id": "acme", "traits": {"tier": "gold"}}),
+            event(event_type="alias", visitor_id="anon-8", properties=...),
+            event(event_type="group", visitor_id="anon-8", properties={"traits": {}}),
+        ]
+    }
     response = client.post("/api/v1/events", json=body, headers=tenant.bearer())
     assert response.status_code == 202 and response.json["accepted"] == 2
     assert {r["index"]: r["errors"] for r in response.json["rejected"]} == {
         2: ["user_id: is required for alias (the user the visitor becomes)"],
-        3: ["properties.group_id: is required for group (the company or account id, 1-255 characters)"]}
+        3: ["properties.group_id: is required for group (the company or account id, 1-255 characters)"],
+    }
 
 
 def test_the_settings_document_points_analytics_js_back_at_mbuzz(client, conn, tenant, pk):
@@ -302,8 +377,12 @@ def test_the_settings_document_points_analytics_js_back_at_mbuzz(client, conn, t
     segment = response.json["integrations"]["Segment.io"]
     assert segment == {**segment, "apiKey": pk.plaintext, "apiHost": "localhost/v1", "protocol": "http"}
     assert response.headers["Access-Control-Allow-Origin"] == SHOP
-    assert client.get(f"/v1/projects/{pk.plaintext}/settings", headers={"Origin": "https://evil.example"}
-                      ).json["error"]["code"] == "origin_not_allowed"
+    assert (
+        client.get(f"/v1/projects/{pk.plaintext}/settings", headers={"Origin": "https://evil.example"}).json["error"][
+            "code"
+        ]
+        == "origin_not_allowed"
+    )
     secret = client.get(f"/v1/projects/{tenant.live_key}/settings")
     assert secret.status_code == 403 and secret.json["error"]["code"] == "secret_key_in_browser"
     unknown = client.get(f"/v1/projects/pk_live_{'x' * 32}/settings")
@@ -330,18 +409,29 @@ def test_the_seeds_conversion_envelope(client, conn, tenant):
 
 def test_the_seeds_attribution_model_envelope(client, tenant):
     program = 'model "Custom"\n  credit first_touch with 50%\n  credit last_touch with 50%\nend\n'
-    created = client.post("/api/v1/attribution_models", headers=tenant.bearer(),
-                          json={"attribution_model": {"name": "My Custom Model", "dsl_code": program}})
+    created = client.post(
+        "/api/v1/attribution_models",
+        headers=tenant.bearer(),
+        json={"attribution_model": {"name": "My Custom Model", "dsl_code": program}},
+    )
     assert created.status_code == 201, created.json
     assert created.json["name"] == "My Custom Model"
-    bare = client.post("/api/v1/attribution_models", headers=tenant.bearer(), json={"attribution_model": {
-        "name": "Bare Body", "dsl_code": "credit first_touch with 100%"}})
+    bare = client.post(
+        "/api/v1/attribution_models",
+        headers=tenant.bearer(),
+        json={"attribution_model": {"name": "Bare Body", "dsl_code": "credit first_touch with 100%"}},
+    )
     assert bare.status_code == 201 and bare.json["name"] == "Bare Body"
-    renamed = client.patch(f"/api/v1/attribution_models/{bare.json['id']}", headers=tenant.bearer(),
-                           json={"attribution_model": {"name": "Renamed", "dsl_code": "credit last_touch with 100%"}})
+    renamed = client.patch(
+        f"/api/v1/attribution_models/{bare.json['id']}",
+        headers=tenant.bearer(),
+        json={"attribution_model": {"name": "Renamed", "dsl_code": "credit last_touch with 100%"}},
+    )
     assert renamed.status_code == 200 and renamed.json["name"] == "Renamed"
-    for seed, message in (({"name": 'Say "hi"', "dsl_code": program}, "without double quotes"),
-                          ({"dsl_code": "credit first_touch with 100%"}, "name: is required"),
-                          ({"name": "Only a name"}, "dsl_code: is required")):
+    for seed, message in (
+        ({"name": 'Say "hi"', "dsl_code": program}, "without double quotes"),
+        ({"dsl_code": "credit first_touch with 100%"}, "name: is required"),
+        ({"name": "Only a name"}, "dsl_code: is required"),
+    ):
         response = client.post("/api/v1/attribution_models", headers=tenant.bearer(), json={"attribution_model": seed})
         assert response.status_code == 422 and message in response.json["error"]["message"], response.json

@@ -1,4 +1,5 @@
 """The documentation holds: examples run against a live server, guides cover the contract, and a fuzz run never 500s."""
+
 from __future__ import annotations
 
 import base64
@@ -39,6 +40,23 @@ def test_curl_example(live_server, conn, tenant):
     assert result == {"accepted": 2, "duplicates": 0, "rejected": []}
     rows = stored(conn, tenant.account_id, environment="test")
     assert {r["event_id"] for r in rows} == {"curl-example-1", "curl-example-2"}
+
+
+def test_offline_conversions_example(live_server, conn, tenant):
+    if shutil.which("curl") is None or shutil.which("sha256sum") is None:
+        pytest.skip("curl or sha256sum is not installed")
+    out = run_example(["sh", "offline_conversions.sh"], live_server, tenant.test_key)
+    events, first, again = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert events == {"accepted": 2, "duplicates": 0, "rejected": []}
+    assert (first["accepted"], first["duplicates"], first["rejected"]) == (3, 0, 0)
+    assert first["match_report"] == {"user_id": 1, "visitor_id": 0, "email_sha256": 1, "unmatched": 1}
+    assert (again["accepted"], again["duplicates"]) == (0, 3) and again["match_report"] == first["match_report"]
+    assert (
+        conn.execute(
+            "select count(*) from raw.conversions where account_id = %s and environment = 'test'", (tenant.account_id,)
+        ).fetchone()[0]
+        == 3
+    )
 
 
 def test_python_example(live_server, conn, tenant):
@@ -100,7 +118,9 @@ def test_fuzzing_against_the_document_never_gives_a_500(app, tenant):
     """A bounded schemathesis run over the ingestion operations: no 500s, responses as documented."""
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.yml", app).include(path_regex=SERVED)
     basic = "Basic " + base64.b64encode(f"{tenant.test_key}:".encode()).decode()
-    operations = [op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"]
+    operations = [
+        op for op in (result.ok() for result in schema.get_all_operations()) if op.method.upper() != "OPTIONS"
+    ]
     assert len(operations) == 7
 
     for operation in operations:

@@ -1,4 +1,5 @@
 """POST /api/v1/events: per-event validation, idempotency, limits, environments, commit before answer."""
+
 from __future__ import annotations
 
 import gzip
@@ -15,9 +16,19 @@ def post(client, tenant, body, environment="live", **kwargs):
 
 
 def test_accepts_a_batch_and_stores_it(client, conn, tenant):
-    events = [event(properties={"url": "https://a.example/?utm_source=news", "utm_source": "news", "utm_medium": "email",
-                                "utm_campaign": "nov", "gclid": "g1", "plan": {"seats": 3}}),
-              event(event_type="signup", user_id="user_9", session_id="sess_1", timestamp="2026-11-20T10:00:00Z")]
+    events = [
+        event(
+            properties={
+                "url": "https://a.example/?utm_source=news",
+                "utm_source": "news",
+                "utm_medium": "email",
+                "utm_campaign": "nov",
+                "gclid": "g1",
+                "plan": {"seats": 3},
+            }
+        ),
+        event(event_type="signup", user_id="user_9", session_id="sess_1", timestamp="2026-11-20T10:00:00Z"),
+    ]
     response = post(client, tenant, {"events": events})
     assert response.status_code == 202
     assert response.json == {"accepted": 2, "duplicates": 0, "rejected": []}
@@ -32,7 +43,9 @@ def test_accepts_a_batch_and_stores_it(client, conn, tenant):
 
 
 def test_aliases_anonymous_id_and_message_id(client, conn, tenant):
-    response = post(client, tenant, {"events": [{"event_type": "page_view", "anonymous_id": "anon-1", "messageId": "m-1"}]})
+    response = post(
+        client, tenant, {"events": [{"event_type": "page_view", "anonymous_id": "anon-1", "messageId": "m-1"}]}
+    )
     assert response.json["accepted"] == 1
     (row,) = stored(conn, tenant.account_id)
     assert (row["visitor_id"], row["event_id"]) == ("anon-1", "m-1")
@@ -117,23 +130,71 @@ VALIDATION_CASES = [
     ("visitor too long", {"event_type": "page_view", "visitor_id": LONG}, "visitor_id: longer than 255"),
     ("visitor not a string", {"event_type": "page_view", "visitor_id": 12}, "visitor_id: must be of type string"),
     ("user_id not a string", {"event_type": "page_view", "visitor_id": "v", "user_id": 5}, "user_id: must be of type"),
-    ("session_id too long", {"event_type": "page_view", "visitor_id": "v", "session_id": LONG}, "session_id: longer than 255"),
+    (
+        "session_id too long",
+        {"event_type": "page_view", "visitor_id": "v", "session_id": LONG},
+        "session_id: longer than 255",
+    ),
     ("event_id empty", {"event_type": "page_view", "visitor_id": "v", "event_id": ""}, "event_id: shorter than 1"),
-    ("event_id not a string", {"event_type": "page_view", "visitor_id": "v", "event_id": 1}, "event_id: must be of type string"),
-    ("timestamp garbage", {"event_type": "page_view", "visitor_id": "v", "timestamp": "yesterday"}, "timestamp: is not an ISO-8601"),
-    ("timestamp a number", {"event_type": "page_view", "visitor_id": "v", "timestamp": 1700000000}, "timestamp: must be of type string"),
-    ("timestamp far future", {"event_type": "page_view", "visitor_id": "v", "timestamp": "2999-01-01T00:00:00Z"}, "timestamp: is more than 300 s in the future"),
-    ("properties not an object", {"event_type": "page_view", "visitor_id": "v", "properties": []}, "properties: must be of type object"),
-    ("url not a string", {"event_type": "page_view", "visitor_id": "v", "properties": {"url": 3}}, "properties.url: must be of type"),
-    ("utm too long", {"event_type": "page_view", "visitor_id": "v", "properties": {"utm_source": "s" * 1025}}, "properties.utm_source: longer than 1024"),
-    ("gclid not a string", {"event_type": "page_view", "visitor_id": "v", "properties": {"gclid": {}}}, "properties.gclid: must be of type"),
-    ("context not an object", {"event_type": "page_view", "visitor_id": "v", "context": "web"}, "context: must be of type object"),
+    (
+        "event_id not a string",
+        {"event_type": "page_view", "visitor_id": "v", "event_id": 1},
+        "event_id: must be of type string",
+    ),
+    (
+        "timestamp garbage",
+        {"event_type": "page_view", "visitor_id": "v", "timestamp": "yesterday"},
+        "timestamp: is not an ISO-8601",
+    ),
+    (
+        "timestamp a number",
+        {"event_type": "page_view", "visitor_id": "v", "timestamp": 1700000000},
+        "timestamp: must be of type string",
+    ),
+    (
+        "timestamp far future",
+        {"event_type": "page_view", "visitor_id": "v", "timestamp": "2999-01-01T00:00:00Z"},
+        "timestamp: is more than 300 s in the future",
+    ),
+    (
+        "properties not an object",
+        {"event_type": "page_view", "visitor_id": "v", "properties": []},
+        "properties: must be of type object",
+    ),
+    (
+        "url not a string",
+        {"event_type": "page_view", "visitor_id": "v", "properties": {"url": 3}},
+        "properties.url: must be of type",
+    ),
+    (
+        "utm too long",
+        {"event_type": "page_view", "visitor_id": "v", "properties": {"utm_source": "s" * 1025}},
+        "properties.utm_source: longer than 1024",
+    ),
+    (
+        "gclid not a string",
+        {"event_type": "page_view", "visitor_id": "v", "properties": {"gclid": {}}},
+        "properties.gclid: must be of type",
+    ),
+    (
+        "context not an object",
+        {"event_type": "page_view", "visitor_id": "v", "context": "web"},
+        "context: must be of type object",
+    ),
     ("unknown field", {"event_type": "page_view", "visitor_id": "v", "visitorId": "v"}, "visitorId: unknown field"),
     ("not an object", ["page_view"], "event: must be of type object"),
     ("null", None, "event: must be of type object"),
     ("NUL character", {"event_type": "page_view", "visitor_id": "v\u0000"}, "event: contains a NUL character"),
-    ("lone surrogate", {"event_type": "page_view", "visitor_id": "v", "properties": {"x": "\ud800"}}, "unpaired UTF-16 surrogate"),
-    ("over 32 KB", {"event_type": "page_view", "visitor_id": "v", "properties": {"blob": "b" * 33000}}, "event: larger than 32 KB"),
+    (
+        "lone surrogate",
+        {"event_type": "page_view", "visitor_id": "v", "properties": {"x": "\ud800"}},
+        "unpaired UTF-16 surrogate",
+    ),
+    (
+        "over 32 KB",
+        {"event_type": "page_view", "visitor_id": "v", "properties": {"blob": "b" * 33000}},
+        "event: larger than 32 KB",
+    ),
 ]
 
 
@@ -151,12 +212,12 @@ def test_each_validation_rule_rejects_the_event(client, conn, tenant, item, expe
 def test_valid_edge_cases_are_accepted(client, conn, tenant):
     now = datetime.now(timezone.utc)
     events = [
-        event(timestamp=(now + timedelta(seconds=60)).isoformat()),       # clock skew: clamped
-        event(timestamp="2026-11-20T10:00:00"),                            # no offset: UTC
-        event(timestamp="2026-11-20T12:00:00+02:00"),                      # offset honoured
+        event(timestamp=(now + timedelta(seconds=60)).isoformat()),  # clock skew: clamped
+        event(timestamp="2026-11-20T10:00:00"),  # no offset: UTC
+        event(timestamp="2026-11-20T12:00:00+02:00"),  # offset honoured
         event(event_type="signup.completed-v2", user_id=None, session_id=None),
         event(properties={"url": None, "referrer": None, "nested": {"a": [1, 2.5, True, None]}}),
-        event(properties={"emoji": "\U0001F600 ok", "blob": "b" * 30000}),
+        event(properties={"emoji": "\U0001f600 ok", "blob": "b" * 30000}),
         event(visitor_id=..., anonymous_id="anon"),
     ]
     response = post(client, tenant, {"events": events})
@@ -166,7 +227,7 @@ def test_valid_edge_cases_are_accepted(client, conn, tenant):
     assert clamped["occurred_at"] == clamped["received_at"]
     assert rows[events[1]["event_id"]]["occurred_at"] == datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
     assert rows[events[2]["event_id"]]["occurred_at"] == datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
-    assert rows[events[5]["event_id"]]["properties"]["emoji"] == "\U0001F600 ok"
+    assert rows[events[5]["event_id"]]["properties"]["emoji"] == "\U0001f600 ok"
 
 
 def test_test_key_events_are_stored_as_test_and_kept_apart(client, conn, tenant):
@@ -177,19 +238,22 @@ def test_test_key_events_are_stored_as_test_and_kept_apart(client, conn, tenant)
     assert len(stored(conn, tenant.account_id, environment="live")) == 1
 
 
-@pytest.mark.parametrize("body, status, code", [
-    (b'{"events": [', 400, "invalid_json"),
-    (b'{"events": [{"event_type": NaN}]}', 400, "invalid_json"),
-    (b'{"events": [{"x": 1e999}]}', 400, "invalid_json"),
-    (b"\xff\xfe", 400, "invalid_json"),
-    (b"[" * 5000 + b"]" * 5000, 400, "invalid_json"),
-    (b"{}", 422, "validation_error"),
-    (b'{"events": {}}', 422, "validation_error"),
-    (b'{"events": "x"}', 422, "validation_error"),
-    (b"[]", 422, "validation_error"),
-    (b'"events"', 422, "validation_error"),
-    (b"", 422, "validation_error"),
-])
+@pytest.mark.parametrize(
+    "body, status, code",
+    [
+        (b'{"events": [', 400, "invalid_json"),
+        (b'{"events": [{"event_type": NaN}]}', 400, "invalid_json"),
+        (b'{"events": [{"x": 1e999}]}', 400, "invalid_json"),
+        (b"\xff\xfe", 400, "invalid_json"),
+        (b"[" * 5000 + b"]" * 5000, 400, "invalid_json"),
+        (b"{}", 422, "validation_error"),
+        (b'{"events": {}}', 422, "validation_error"),
+        (b'{"events": "x"}', 422, "validation_error"),
+        (b"[]", 422, "validation_error"),
+        (b'"events"', 422, "validation_error"),
+        (b"", 422, "validation_error"),
+    ],
+)
 def test_bad_bodies(client, tenant, body, status, code):
     response = client.post("/api/v1/events", data=body, content_type="application/json", headers=tenant.bearer())
     assert (response.status_code, response.json["error"]["code"]) == (status, code), response.json
@@ -208,8 +272,9 @@ def test_numbers_are_stored_exactly_whichever_parser_reads_the_body(client, conn
 
 
 def test_non_json_content_type_is_415(client, tenant):
-    response = client.post("/api/v1/events", data="events=1", content_type="application/x-www-form-urlencoded",
-                           headers=tenant.bearer())
+    response = client.post(
+        "/api/v1/events", data="events=1", content_type="application/x-www-form-urlencoded", headers=tenant.bearer()
+    )
     assert response.status_code == 415 and response.json["error"]["code"] == "unsupported_media_type"
 
 

@@ -1,4 +1,5 @@
 """`mbuzz serve`: gunicorn in production (the live_server fixture), Flask's server with --dev."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,12 @@ def test_serve_dev_runs_flasks_server(database_url, tmp_path):
     port = free_port()
     log = tmp_path / "dev.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen([MBUZZ, "serve", "--dev", "--port", str(port), "--no-migrate"],
-                                   env={**os.environ, "DATABASE_URL": database_url}, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [MBUZZ, "serve", "--dev", "--port", str(port), "--no-migrate"],
+            env={**os.environ, "DATABASE_URL": database_url},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -1,4 +1,5 @@
 """landing.land inside a caller's transaction: a retried batch undoes only its own first try."""
+
 from __future__ import annotations
 
 import secrets
@@ -8,9 +9,13 @@ from ingest_helpers import stored
 
 
 def _row(event_id: str | None = None) -> dict:
-    return {"event_id": event_id or f"e-{secrets.token_hex(8)}", "event_type": "page_view",
-            "visitor_id": f"vis_{secrets.token_hex(4)}", "occurred_at": "2026-11-20T10:00:00+00:00",
-            "properties": {}}
+    return {
+        "event_id": event_id or f"e-{secrets.token_hex(8)}",
+        "event_type": "page_view",
+        "visitor_id": f"vis_{secrets.token_hex(4)}",
+        "occurred_at": "2026-11-20T10:00:00+00:00",
+        "properties": {},
+    }
 
 
 def _land(app, tenant, rows, before=None) -> tuple[dict, str]:
@@ -39,8 +44,11 @@ def test_a_write_before_landing_survives_a_batch_the_unique_index_refuses(app, c
     earlier = f"written-before-{secrets.token_hex(4)}"
 
     def write_first(c):
-        c.execute("insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at) "
-                  "values (%s, %s, 'live', 'identify', 'vis_x', now())", (tenant.account_id, earlier))
+        c.execute(
+            "insert into raw.events (account_id, event_id, environment, event_type, visitor_id, occurred_at) "
+            "values (%s, %s, 'live', 'identify', 'vis_x', now())",
+            (tenant.account_id, earlier),
+        )
 
     new = [_row(), _row()]
     result, scope = _land(app, tenant, [new[0], old, new[1]], before=write_first)
@@ -58,6 +66,8 @@ def test_the_bulk_loader_lands_through_the_same_statements(conn, account):
     first, _ = load_direct(conn, account.id, traffic, streamed=True)
     assert first == len({e["event_id"] for e in traffic.events}) > 0
     assert load_direct(conn, account.id, traffic)[0] == 0
-    row = conn.execute("select count(*) filter (where received_at = occurred_at), count(*) from raw.events "
-                       "where account_id = %s", (account.id,)).fetchone()
+    row = conn.execute(
+        "select count(*) filter (where received_at = occurred_at), count(*) from raw.events where account_id = %s",
+        (account.id,),
+    ).fetchone()
     assert row[0] == row[1] == first  # streamed: received when they occurred

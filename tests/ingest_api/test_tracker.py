@@ -2,6 +2,7 @@
 
 What the script does in a browser is tested in tests/browser/test_browser_clients.py.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -13,7 +14,7 @@ import pytest
 
 from ingest_api.tracker import SOURCE
 
-MAX_BYTES = 20 * 1024        # the readable source, comments included
+MAX_BYTES = 20 * 1024  # the readable source, comments included
 MAX_GZIPPED_BYTES = 6 * 1024  # what a browser downloads
 
 

@@ -1,4 +1,5 @@
 """A warehouse with demo traffic, and the Dagster definitions pointed at it."""
+
 from __future__ import annotations
 
 import os

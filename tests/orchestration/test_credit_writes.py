@@ -1,5 +1,6 @@
 """Credits land exactly: COPY on PostgreSQL, unnest()ed arrays where the server refuses COPY
 FROM STDIN (the PGlite TimescaleDB server, whose credits table is a hypertable)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -22,15 +23,24 @@ def credit_rows() -> list[dict]:
     rows = []
     for j in range(40):
         for t in range(3):
-            rows.append({
-                "environment": "live", "model": "linear" if j % 2 else "markov", "journey_id": f"conv_{j:03d}",
-                "conversion_type": "purchase", "converted_at": START + timedelta(hours=j, microseconds=123457),
-                "touch_index": t, "session_id": f"sess_{j}_{t}", "channel": ["paid_search", "email", "direct"][t],
-                "credit": 1 / 3, "revenue_credit": 99.99 / 3,
-                # NULL, empty text, and text CSV must quote
-                "utm_source": None if t == 0 else ("" if t == 1 else 'news, "letter"'),
-                "utm_medium": "email", "utm_campaign": "é–spring\nsale" if j == 7 else None,
-            })
+            rows.append(
+                {
+                    "environment": "live",
+                    "model": "linear" if j % 2 else "markov",
+                    "journey_id": f"conv_{j:03d}",
+                    "conversion_type": "purchase",
+                    "converted_at": START + timedelta(hours=j, microseconds=123457),
+                    "touch_index": t,
+                    "session_id": f"sess_{j}_{t}",
+                    "channel": ["paid_search", "email", "direct"][t],
+                    "credit": 1 / 3,
+                    "revenue_credit": 99.99 / 3,
+                    # NULL, empty text, and text CSV must quote
+                    "utm_source": None if t == 0 else ("" if t == 1 else 'news, "letter"'),
+                    "utm_medium": "email",
+                    "utm_campaign": "é–spring\nsale" if j == 7 else None,
+                }
+            )
     return rows
 
 
@@ -39,8 +49,21 @@ def credits() -> pd.DataFrame:
 
 
 def expected(run_id: str) -> list[tuple]:
-    columns = ("model", "journey_id", "conversion_type", "converted_at", "touch_index", "session_id", "channel",
-               "credit", "revenue_credit", "utm_source", "utm_medium", "utm_campaign", "environment")
+    columns = (
+        "model",
+        "journey_id",
+        "conversion_type",
+        "converted_at",
+        "touch_index",
+        "session_id",
+        "channel",
+        "credit",
+        "revenue_credit",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "environment",
+    )
     return sorted(tuple(row[c] for c in columns) + (run_id,) for row in credit_rows())
 
 
@@ -51,8 +74,16 @@ def write_and_read(url: str) -> tuple[list[tuple], str]:
         account = create_account(conn, "credits")
     with psycopg.connect(url) as conn:
         with conn.transaction():
-            written = write_credits(conn, account.id, "run_test", credits(), pd.DataFrame(), START,
-                                    START + timedelta(days=3), ["linear", "markov"])
+            written = write_credits(
+                conn,
+                account.id,
+                "run_test",
+                credits(),
+                pd.DataFrame(),
+                START,
+                START + timedelta(days=3),
+                ["linear", "markov"],
+            )
         assert written == len(credits())
         rows = conn.execute(READ, (account.id,)).fetchall()
     return [tuple(r) for r in rows], account.id

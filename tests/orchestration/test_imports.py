@@ -1,8 +1,10 @@
-"""Importing the Dagster definitions has no side effects: no database, no dbt parse.
+"""Importing the Dagster definitions has no side effects: no database, no dbt parse; and it
+imports nothing a step imports when it runs (pandas, scipy, the engine, Great Expectations).
 
 The manifest is written ahead of time (`mbuzz warehouse parse`, `make install`); a process that
 loads the definitions (the daemon's run workers, `dagster job execute`, a test) only reads it.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,17 +47,22 @@ class Listener:
         self.sock.close()
 
 
-def _import_definitions(tmp_path: Path, target: Path, port: int) -> subprocess.CompletedProcess:
+def _import_definitions(
+    tmp_path: Path, target: Path, port: int, code: str | None = None
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MBUZZ_", "DAGSTER_", "DBT_"))}
-    env.update({
-        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/nowhere",
-        "MBUZZ_HOME": str(tmp_path / "home"),  # no embedded server may start here
-        "MBUZZ_DBT_TARGET_PATH": str(target),
-        "DAGSTER_HOME": str(tmp_path / "dagster"),
-    })
-    code = "import orchestration.definitions as d; print(len(list(d.defs.resolve_all_asset_keys())))"
-    return subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env.update(
+        {
+            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/nowhere",
+            "MBUZZ_HOME": str(tmp_path / "home"),  # no embedded server may start here
+            "MBUZZ_DBT_TARGET_PATH": str(target),
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+        }
+    )
+    code = code or "import orchestration.definitions as d; print(len(list(d.defs.resolve_all_asset_keys())))"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_importing_the_definitions_touches_no_database_and_parses_nothing(dbt_target, tmp_path):
@@ -84,3 +91,19 @@ def test_without_a_manifest_the_error_says_what_to_run(tmp_path):
     assert proc.returncode != 0
     assert "mbuzz warehouse parse" in proc.stderr
     assert listener.connections == 0
+
+
+def test_loading_the_definitions_imports_no_step_libraries(dbt_target, tmp_path):
+    """The daemon's schedule ticks and each launched run load the definitions in a new process:
+    the engine, pandas, scipy and Great Expectations are imported by the steps that use them."""
+    target = tmp_path / "target"
+    target.mkdir()
+    shutil.copy(dbt_target / "manifest.json", target / "manifest.json")
+    heavy = ("pandas", "scipy", "sklearn", "great_expectations", "attribution", "flask", "sqlalchemy")
+    code = (
+        "import sys, orchestration.definitions as d; d.defs.resolve_all_asset_keys(); "
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    proc = _import_definitions(tmp_path, target, 9, code)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"

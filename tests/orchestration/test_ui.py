@@ -1,4 +1,5 @@
 """`mbuzz ui` becomes `dagster dev` (exec): SIGTERM to it leaves no process behind."""
+
 from __future__ import annotations
 
 import os
@@ -52,11 +53,22 @@ def _alive(pid: int) -> bool:
 def test_sigterm_to_mbuzz_ui_leaves_no_child_behind(dbt_target, tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "MBUZZ_DBT_"))}
-    env.update({"MBUZZ_HOME": str(tmp_path / "home"), "MBUZZ_DBT_TARGET_PATH": str(dbt_target),
-                "DAGSTER_HOME": str(tmp_path / "dagster")})
+    env.update(
+        {
+            "MBUZZ_HOME": str(tmp_path / "home"),
+            "MBUZZ_DBT_TARGET_PATH": str(dbt_target),
+            "DAGSTER_HOME": str(tmp_path / "dagster"),
+        }
+    )
     mbuzz = Path(sys.executable).parent / "mbuzz"
-    proc = subprocess.Popen([str(mbuzz), "ui", "--port", str(port)], cwd=PROJECT_DIR, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(mbuzz), "ui", "--port", str(port)],
+        cwd=PROJECT_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:

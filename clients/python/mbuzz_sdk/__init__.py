@@ -12,6 +12,7 @@ Calls return at once; a background thread batches and retries them (see
 `mbuzz_sdk.wsgi.TrackingMiddleware` gives any WSGI app (Flask, Django) a
 first-party visitor cookie and a page view per HTML page.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

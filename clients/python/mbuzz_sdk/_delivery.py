@@ -21,6 +21,7 @@ are counted as rejected and handed to ``on_error`` with the rejected calls.
 The key is never logged. Redirects are not followed (they would carry the key
 to another URL): a 3xx is a failure telling you to fix ``host``.
 """
+
 from __future__ import annotations
 
 import json
@@ -166,8 +167,11 @@ class Sender:
                 self._items.popleft()
                 self._counts["dropped"] += 1
                 if self._counts["dropped"] == 1 or self._counts["dropped"] % 1000 == 0:
-                    log.warning("mbuzz: the queue is full (%d calls); dropping the oldest (%d dropped so far)",
-                                self.settings.max_queue_size, self._counts["dropped"])
+                    log.warning(
+                        "mbuzz: the queue is full (%d calls); dropping the oldest (%d dropped so far)",
+                        self.settings.max_queue_size,
+                        self._counts["dropped"],
+                    )
             self._seq += 1
             item.seq = self._seq
             self._items.append(item)
@@ -232,8 +236,11 @@ class Sender:
                     return None
                 self._cond.wait()
             deadline = time.monotonic() + settings.flush_interval
-            while (len(self._items) < settings.max_batch_size and not self._closed
-                   and self._flush_upto < self._items[0].seq):
+            while (
+                len(self._items) < settings.max_batch_size
+                and not self._closed
+                and self._flush_upto < self._items[0].seq
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -292,20 +299,28 @@ class Sender:
             self._give_up(batch, response, "failed", f"{len(batch)} events refused ({response.error})")
             return
         result = response.body if isinstance(response.body, dict) else {}
-        indexes = sorted({r.get("index") for r in result.get("rejected") or [] if isinstance(r, dict)}
-                         & set(range(len(batch))))
+        indexes = sorted(
+            {r.get("index") for r in result.get("rejected") or [] if isinstance(r, dict)} & set(range(len(batch)))
+        )
         self.count(sent=len(batch) - len(indexes), duplicates=int(result.get("duplicates") or 0))
         if indexes:
             reasons = "; ".join(f"#{r.get('index')}: {', '.join(r.get('errors') or [])}" for r in result["rejected"])
-            self._give_up([batch[i] for i in indexes], response, "rejected",
-                          f"{len(indexes)} of {len(batch)} events rejected ({reasons})")
+            self._give_up(
+                [batch[i] for i in indexes],
+                response,
+                "rejected",
+                f"{len(indexes)} of {len(batch)} events rejected ({reasons})",
+            )
 
     def _post(self, path: str, body: bytes, batch: List[Item]) -> Optional[Response]:
         """POST until an answer that is not retried; None when given up (already counted)."""
         settings = self.settings
         url = settings.host + path
-        headers = {"Authorization": f"Bearer {settings.api_key}", "Content-Type": "application/json",
-                   "User-Agent": settings.user_agent}
+        headers = {
+            "Authorization": f"Bearer {settings.api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": settings.user_agent,
+        }
         attempt = 0
         while True:
             if attempt:
@@ -327,15 +342,23 @@ class Sender:
                 error = exc
             if attempt >= settings.max_retries or self._abort.is_set():
                 what = error.error if isinstance(error, Response) else f"{type(error).__name__}: {error}"
-                self._give_up(batch, error, "failed", f"{len(batch)} calls not delivered after "
-                                                      f"{attempt + 1} attempts ({what})")
+                self._give_up(
+                    batch, error, "failed", f"{len(batch)} calls not delivered after {attempt + 1} attempts ({what})"
+                )
                 return None
-            delay = retry_after if retry_after is not None else \
-                random.uniform(0, min(settings.backoff_max, settings.backoff * 2 ** attempt))
+            delay = (
+                retry_after
+                if retry_after is not None
+                else random.uniform(0, min(settings.backoff_max, settings.backoff * 2**attempt))
+            )
             attempt += 1
             self.count(retried=1)
-            log.info("mbuzz: %s; retry %d in %.2f s",
-                     error.error if isinstance(error, Response) else type(error).__name__, attempt, delay)
+            log.info(
+                "mbuzz: %s; retry %d in %.2f s",
+                error.error if isinstance(error, Response) else type(error).__name__,
+                attempt,
+                delay,
+            )
             if self._abort.wait(min(delay, MAX_RETRY_AFTER)):
                 continue  # closing: one last attempt, then give up
 
@@ -350,8 +373,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: [sender._after_fork() for sender in list(_SENDERS)])
 
 
-def notify(on_error: Optional[ErrorCallback], error: Union[BaseException, Response],
-           messages: List[Dict[str, Any]]) -> None:
+def notify(
+    on_error: Optional[ErrorCallback], error: Union[BaseException, Response], messages: List[Dict[str, Any]]
+) -> None:
     """Call the host's on_error; its own exceptions are logged, never raised."""
     if on_error is None:
         return

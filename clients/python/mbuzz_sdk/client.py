@@ -17,6 +17,7 @@ call sends to ``POST /api/v1/events`` (docs/api/events.md):
 
 and ``conversion(…)`` goes to ``POST /api/v1/conversions`` (docs/api/conversions.md).
 """
+
 from __future__ import annotations
 
 import atexit
@@ -90,21 +91,44 @@ class Client:
     thread) with an exception or a `Response` and the calls concerned.
     """
 
-    def __init__(self, api_key: str, host: str = "http://127.0.0.1:8000", *,
-                 max_queue_size: int = 10_000, max_batch_size: int = 100, flush_interval: float = 0.5,
-                 timeout: float = 10.0, max_retries: int = 10, backoff: float = 0.5, backoff_max: float = 30.0,
-                 shutdown_timeout: float = 10.0, context: Optional[Mapping[str, Any]] = None,
-                 on_error: Optional[ErrorCallback] = None) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        host: str = "http://127.0.0.1:8000",
+        *,
+        max_queue_size: int = 10_000,
+        max_batch_size: int = 100,
+        flush_interval: float = 0.5,
+        timeout: float = 10.0,
+        max_retries: int = 10,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        shutdown_timeout: float = 10.0,
+        context: Optional[Mapping[str, Any]] = None,
+        on_error: Optional[ErrorCallback] = None,
+    ) -> None:
         self.host = host.rstrip("/")
         self.shutdown_timeout = shutdown_timeout
         self.on_error = on_error
-        self.context: Dict[str, Any] = {"library": {"name": "mbuzz-sdk-python", "version": __version__},
-                                        **(context or {})}
-        self._sender = Sender(Settings(
-            host=self.host, api_key=api_key, user_agent=f"mbuzz-sdk-python/{__version__}",
-            max_queue_size=max(1, max_queue_size), max_batch_size=max(1, min(max_batch_size, 500)),
-            flush_interval=flush_interval, timeout=timeout, max_retries=max(0, max_retries), backoff=backoff,
-            backoff_max=backoff_max, on_error=on_error))
+        self.context: Dict[str, Any] = {
+            "library": {"name": "mbuzz-sdk-python", "version": __version__},
+            **(context or {}),
+        }
+        self._sender = Sender(
+            Settings(
+                host=self.host,
+                api_key=api_key,
+                user_agent=f"mbuzz-sdk-python/{__version__}",
+                max_queue_size=max(1, max_queue_size),
+                max_batch_size=max(1, min(max_batch_size, 500)),
+                flush_interval=flush_interval,
+                timeout=timeout,
+                max_retries=max(0, max_retries),
+                backoff=backoff,
+                backoff_max=backoff_max,
+                on_error=on_error,
+            )
+        )
         atexit.register(self.close)
 
     def __repr__(self) -> str:  # never the key
@@ -118,9 +142,18 @@ class Client:
 
     # -- calls ---------------------------------------------------------------------
 
-    def track(self, visitor_id: str, event: str, properties: Optional[Mapping[str, Any]] = None, *,
-              user_id: Optional[str] = None, timestamp: Timestamp = None, context: Optional[Mapping[str, Any]] = None,
-              session_id: Optional[str] = None, event_id: Optional[str] = None) -> Optional[str]:
+    def track(
+        self,
+        visitor_id: str,
+        event: str,
+        properties: Optional[Mapping[str, Any]] = None,
+        *,
+        user_id: Optional[str] = None,
+        timestamp: Timestamp = None,
+        context: Optional[Mapping[str, Any]] = None,
+        session_id: Optional[str] = None,
+        event_id: Optional[str] = None,
+    ) -> Optional[str]:
         """Record that `visitor_id` did `event` ("Signed Up", "mql", "order.completed").
 
         Sent as ``event_type`` = the name's slug, with the name in
@@ -131,13 +164,31 @@ class Client:
             return self._invalid(f"track: the event name {event!r} needs a letter or digit", event=event)
         props = dict(properties or {})
         props.setdefault("event_name", event)
-        return self._event(event_type, visitor_id, props, user_id=user_id, timestamp=timestamp, context=context,
-                           session_id=session_id, event_id=event_id)
+        return self._event(
+            event_type,
+            visitor_id,
+            props,
+            user_id=user_id,
+            timestamp=timestamp,
+            context=context,
+            session_id=session_id,
+            event_id=event_id,
+        )
 
-    def page(self, visitor_id: str, url: str, *, referrer: Optional[str] = None, name: Optional[str] = None,
-             properties: Optional[Mapping[str, Any]] = None, user_id: Optional[str] = None,
-             timestamp: Timestamp = None, context: Optional[Mapping[str, Any]] = None,
-             session_id: Optional[str] = None, event_id: Optional[str] = None) -> Optional[str]:
+    def page(
+        self,
+        visitor_id: str,
+        url: str,
+        *,
+        referrer: Optional[str] = None,
+        name: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        user_id: Optional[str] = None,
+        timestamp: Timestamp = None,
+        context: Optional[Mapping[str, Any]] = None,
+        session_id: Optional[str] = None,
+        event_id: Optional[str] = None,
+    ) -> Optional[str]:
         """Record a page view of `url` (with its ``utm_*`` parameters copied into properties).
 
         Returns the event id, or None when the call is invalid."""
@@ -149,46 +200,97 @@ class Client:
         if name:
             props["name"] = name
         props.update(properties or {})
-        return self._event("page_view", visitor_id, props, user_id=user_id, timestamp=timestamp, context=context,
-                           session_id=session_id, event_id=event_id)
+        return self._event(
+            "page_view",
+            visitor_id,
+            props,
+            user_id=user_id,
+            timestamp=timestamp,
+            context=context,
+            session_id=session_id,
+            event_id=event_id,
+        )
 
-    def identify(self, user_id: str, traits: Optional[Mapping[str, Any]] = None, *,
-                 visitor_id: Optional[str] = None, timestamp: Timestamp = None,
-                 context: Optional[Mapping[str, Any]] = None, event_id: Optional[str] = None) -> Optional[str]:
+    def identify(
+        self,
+        user_id: str,
+        traits: Optional[Mapping[str, Any]] = None,
+        *,
+        visitor_id: Optional[str] = None,
+        timestamp: Timestamp = None,
+        context: Optional[Mapping[str, Any]] = None,
+        event_id: Optional[str] = None,
+    ) -> Optional[str]:
         """Tell mbuzz who `user_id` is (``traits``: email, plan…) and, with `visitor_id`,
         that this visitor is that user. Without `visitor_id`, the user id stands in for it."""
         if not _identifier(user_id):
             return self._invalid("identify: user_id must be a string of 1-255 characters", user_id=user_id)
-        return self._event("identify", visitor_id if visitor_id is not None else user_id,
-                           {"traits": dict(traits or {})}, user_id=user_id, timestamp=timestamp, context=context,
-                           event_id=event_id)
+        return self._event(
+            "identify",
+            visitor_id if visitor_id is not None else user_id,
+            {"traits": dict(traits or {})},
+            user_id=user_id,
+            timestamp=timestamp,
+            context=context,
+            event_id=event_id,
+        )
 
-    def alias(self, previous_id: str, user_id: str, *, timestamp: Timestamp = None,
-              context: Optional[Mapping[str, Any]] = None, event_id: Optional[str] = None) -> Optional[str]:
+    def alias(
+        self,
+        previous_id: str,
+        user_id: str,
+        *,
+        timestamp: Timestamp = None,
+        context: Optional[Mapping[str, Any]] = None,
+        event_id: Optional[str] = None,
+    ) -> Optional[str]:
         """Link the anonymous visitor `previous_id` to `user_id`, so the user's journey includes
         that visitor's sessions (on any device)."""
         if not _identifier(user_id):
             return self._invalid("alias: user_id must be a string of 1-255 characters", previous_id=previous_id)
-        return self._event("alias", previous_id, None, user_id=user_id, timestamp=timestamp, context=context,
-                           event_id=event_id)
+        return self._event(
+            "alias", previous_id, None, user_id=user_id, timestamp=timestamp, context=context, event_id=event_id
+        )
 
-    def group(self, user_id: str, group_id: str, traits: Optional[Mapping[str, Any]] = None, *,
-              visitor_id: Optional[str] = None, timestamp: Timestamp = None,
-              context: Optional[Mapping[str, Any]] = None, event_id: Optional[str] = None) -> Optional[str]:
+    def group(
+        self,
+        user_id: str,
+        group_id: str,
+        traits: Optional[Mapping[str, Any]] = None,
+        *,
+        visitor_id: Optional[str] = None,
+        timestamp: Timestamp = None,
+        context: Optional[Mapping[str, Any]] = None,
+        event_id: Optional[str] = None,
+    ) -> Optional[str]:
         """Say that `user_id` belongs to the company or account `group_id` (``traits``: its name,
         plan…), for account-level journeys. Without `visitor_id`, the user id stands in for it."""
         if not _identifier(user_id):
             return self._invalid("group: user_id must be a string of 1-255 characters", group_id=group_id)
         if not _identifier(group_id):
             return self._invalid("group: group_id must be a string of 1-255 characters", user_id=user_id)
-        return self._event("group", visitor_id if visitor_id is not None else user_id,
-                           {"group_id": group_id, "traits": dict(traits or {})}, user_id=user_id,
-                           timestamp=timestamp, context=context, event_id=event_id)
+        return self._event(
+            "group",
+            visitor_id if visitor_id is not None else user_id,
+            {"group_id": group_id, "traits": dict(traits or {})},
+            user_id=user_id,
+            timestamp=timestamp,
+            context=context,
+            event_id=event_id,
+        )
 
-    def conversion(self, conversion_type: str, *, visitor_id: Optional[str] = None, user_id: Optional[str] = None,
-                   event_id: Optional[str] = None, revenue: Union[float, int, str, None] = None,
-                   currency: Optional[str] = None, properties: Optional[Mapping[str, Any]] = None,
-                   timestamp: Timestamp = None) -> bool:
+    def conversion(
+        self,
+        conversion_type: str,
+        *,
+        visitor_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        event_id: Optional[str] = None,
+        revenue: Union[float, int, str, None] = None,
+        currency: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
+        timestamp: Timestamp = None,
+    ) -> bool:
         """Record a conversion ("purchase", "signup") of `visitor_id` now (or at `timestamp`),
         or of the event `event_id` you sent before (its visitor and time are used).
 
@@ -197,19 +299,22 @@ class Client:
         here. Returns True when queued, False when invalid."""
         kind = slug(conversion_type) if isinstance(conversion_type, str) else ""
         if not kind:
-            return self._refuse(f"conversion: the type {conversion_type!r} needs a letter or digit",
-                                 visitor_id=visitor_id)
+            return self._refuse(
+                f"conversion: the type {conversion_type!r} needs a letter or digit", visitor_id=visitor_id
+            )
         body: Dict[str, Any] = {"conversion_type": kind}
         if event_id is not None:
             if timestamp is not None:
-                return self._refuse("conversion: give event_id or timestamp, not both (the event's time is used)",
-                                     event_id=event_id)
+                return self._refuse(
+                    "conversion: give event_id or timestamp, not both (the event's time is used)", event_id=event_id
+                )
             body["event_id"] = event_id
         elif _identifier(visitor_id):
             body["timestamp"] = _iso(timestamp)
         else:
-            return self._refuse("conversion: visitor_id (a string of 1-255 characters) or event_id is required",
-                                 visitor_id=visitor_id)
+            return self._refuse(
+                "conversion: visitor_id (a string of 1-255 characters) or event_id is required", visitor_id=visitor_id
+            )
         if visitor_id is not None:
             body["visitor_id"] = visitor_id
         for key, value in (("user_id", user_id), ("revenue", revenue), ("currency", currency)):
@@ -239,15 +344,30 @@ class Client:
 
     # -- internals ---------------------------------------------------------------
 
-    def _event(self, event_type: str, visitor_id: Any, properties: Optional[Dict[str, Any]], *, user_id: Any,
-               timestamp: Timestamp, context: Optional[Mapping[str, Any]], session_id: Any = None,
-               event_id: Any = None) -> Optional[str]:
+    def _event(
+        self,
+        event_type: str,
+        visitor_id: Any,
+        properties: Optional[Dict[str, Any]],
+        *,
+        user_id: Any,
+        timestamp: Timestamp,
+        context: Optional[Mapping[str, Any]],
+        session_id: Any = None,
+        event_id: Any = None,
+    ) -> Optional[str]:
         if not _identifier(visitor_id):
-            return self._invalid(f"{event_type}: visitor_id must be a string of 1-255 characters",
-                                 visitor_id=visitor_id)
+            return self._invalid(
+                f"{event_type}: visitor_id must be a string of 1-255 characters", visitor_id=visitor_id
+            )
         event_id = event_id if event_id is not None else new_event_id()
-        event: Dict[str, Any] = {"event_type": event_type, "visitor_id": visitor_id, "event_id": event_id,
-                                 "timestamp": _iso(timestamp), "context": {**self.context, **(context or {})}}
+        event: Dict[str, Any] = {
+            "event_type": event_type,
+            "visitor_id": visitor_id,
+            "event_id": event_id,
+            "timestamp": _iso(timestamp),
+            "context": {**self.context, **(context or {})},
+        }
         if user_id is not None:
             event["user_id"] = user_id
         if session_id is not None:
@@ -262,8 +382,10 @@ class Client:
         except (TypeError, ValueError) as exc:  # e.g. a circular structure in properties
             return self._refuse(f"{kind}: cannot be sent as JSON ({exc})")
         if kind == "event" and len(data) > MAX_EVENT_BYTES:
-            return self._refuse(f"{body['event_type']}: {len(data)} bytes, over the API's "
-                                 f"{MAX_EVENT_BYTES} bytes per event", event_id=body.get("event_id"))
+            return self._refuse(
+                f"{body['event_type']}: {len(data)} bytes, over the API's {MAX_EVENT_BYTES} bytes per event",
+                event_id=body.get("event_id"),
+            )
         return self._sender.put(Item(kind, data))
 
     def _invalid(self, message: str, **call: Any) -> None:

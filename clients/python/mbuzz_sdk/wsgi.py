@@ -17,6 +17,7 @@ JSON, static files and other methods are not tracked. The response body is
 passed through untouched (never read or buffered), so streaming responses and
 ``wsgi.file_wrapper`` keep working; recording never raises into the app.
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,10 +48,19 @@ class TrackingMiddleware:
     False only keeps the cookie and the environ key; ``should_track(environ)``
     can veto single page views (health checks, admin pages)."""
 
-    def __init__(self, app: WSGIApp, client: Client, *, cookie_name: str = "_mbuzz_vid",
-                 cookie_max_age: int = 395 * 24 * 3600, cookie_domain: Optional[str] = None,
-                 cookie_path: str = "/", httponly: bool = True, track_page_views: bool = True,
-                 should_track: Optional[Callable[[dict], bool]] = None) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        client: Client,
+        *,
+        cookie_name: str = "_mbuzz_vid",
+        cookie_max_age: int = 395 * 24 * 3600,
+        cookie_domain: Optional[str] = None,
+        cookie_path: str = "/",
+        httponly: bool = True,
+        track_page_views: bool = True,
+        should_track: Optional[Callable[[dict], bool]] = None,
+    ) -> None:
         self.app = app
         self.client = client
         self.cookie_name = cookie_name
@@ -67,16 +77,16 @@ class TrackingMiddleware:
         if visitor_id is None:
             visitor_id = str(uuid.uuid4())
         environ[ENVIRON_KEY] = visitor_id
-        trackable = (self.track_page_views and environ.get("REQUEST_METHOD") == "GET"
-                     and not _prefetch(environ))
+        trackable = self.track_page_views and environ.get("REQUEST_METHOD") == "GET" and not _prefetch(environ)
 
         def start(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
             if new:
                 headers = list(headers) + [("Set-Cookie", self._cookie(visitor_id, environ))]
             if trackable and exc_info is None and _successful_html(status, headers):
                 self._page_view(environ, visitor_id)
-            return start_response(status, headers, exc_info) if exc_info is not None \
-                else start_response(status, headers)
+            return (
+                start_response(status, headers, exc_info) if exc_info is not None else start_response(status, headers)
+            )
 
         return self.app(environ, start)
 
@@ -105,8 +115,12 @@ class TrackingMiddleware:
             if self.should_track is not None and not self.should_track(environ):
                 return
             context = {"userAgent": environ["HTTP_USER_AGENT"]} if environ.get("HTTP_USER_AGENT") else None
-            self.client.page(visitor_id, request_uri(environ, include_query=True),
-                             referrer=environ.get("HTTP_REFERER") or None, context=context)
+            self.client.page(
+                visitor_id,
+                request_uri(environ, include_query=True),
+                referrer=environ.get("HTTP_REFERER") or None,
+                context=context,
+            )
         except Exception:  # the app's answer matters more than its page view
             log.exception("mbuzz: could not record a page view")
 

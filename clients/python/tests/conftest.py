@@ -4,6 +4,7 @@ proxy in front of the server, and clients that are closed after each test.
 
 Run from the repository root (`pytest clients/python/tests`), where `tests` is importable.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ from tests.ingest_api.ingest_helpers import SESSION_PREFIX, Tenant, make_tenant,
 @pytest.fixture(scope="session")
 def live_server(database_url, tmp_path_factory):  # noqa: F811
     # one worker: the SDK sends one request at a time, and it starts faster on a busy machine
-    server = start_server(database_url, tmp_path_factory.mktemp("sdk-live") / "server.log", f"{SESSION_PREFIX}-sdk",
-                          workers=1)
+    server = start_server(
+        database_url, tmp_path_factory.mktemp("sdk-live") / "server.log", f"{SESSION_PREFIX}-sdk", workers=1
+    )
     yield server
     stop_server(server)
 
@@ -42,8 +44,14 @@ def make_client():
     made = []
 
     def make(key: str, host: str, **options) -> Client:
-        settings = {"flush_interval": 0.05, "backoff": 0.02, "backoff_max": 0.2, "timeout": 10.0,
-                    "shutdown_timeout": 5.0, **options}
+        settings = {
+            "flush_interval": 0.05,
+            "backoff": 0.02,
+            "backoff_max": 0.2,
+            "timeout": 10.0,
+            "shutdown_timeout": 5.0,
+            **options,
+        }
         client = Client(key, host, **settings)
         made.append(client)
         return client

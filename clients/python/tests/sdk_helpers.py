@@ -1,4 +1,5 @@
 """Helpers of the SDK's tests: a real fault-injecting HTTP proxy in front of `mbuzz serve`, and reads of raw.*."""
+
 from __future__ import annotations
 
 import http.client
@@ -71,8 +72,12 @@ class FaultProxy:
                 status, headers, answer = 0, {}, b""
                 if fault is None or fault.forward:
                     upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-                    upstream.request("POST", self.path, body, {k: v for k, v in self.headers.items()
-                                                               if k.title() in FORWARDED_HEADERS})
+                    upstream.request(
+                        "POST",
+                        self.path,
+                        body,
+                        {k: v for k, v in self.headers.items() if k.title() in FORWARDED_HEADERS},
+                    )
                     response = upstream.getresponse()
                     status, answer = response.status, response.read()
                     headers = {k: v for k, v in response.getheaders() if k.lower() in ("content-type", "retry-after")}

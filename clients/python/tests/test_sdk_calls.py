@@ -1,4 +1,5 @@
 """What each SDK call stores, read back from raw.events / raw.conversions of a live `mbuzz serve`."""
+
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
+from hashlib import sha256
 from pathlib import Path
 
 from sdk_helpers import rows
@@ -16,14 +18,25 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "api" / "examples"
 def test_track_stores_the_slug_the_name_and_the_client_made_id(live_server, conn, tenant, make_client):
     client = make_client(tenant.live_key, live_server.url)
     when = datetime(2026, 11, 20, 14, 3, 12, tzinfo=timezone.utc)
-    event_id = client.track("vis_a", "Order Completed", {"order_id": "A-1", "total": 49.5},
-                            user_id="user_1", timestamp=when, session_id="sess_1")
+    event_id = client.track(
+        "vis_a",
+        "Order Completed",
+        {"order_id": "A-1", "total": 49.5},
+        user_id="user_1",
+        timestamp=when,
+        session_id="sess_1",
+    )
     assert event_id.startswith("evt_")
     assert client.flush(timeout=30)
 
     [row] = rows(conn, "events", tenant.account_id)
-    assert (row["event_id"], row["event_type"], row["visitor_id"], row["user_id"], row["session_id"]) == \
-        (event_id, "order_completed", "vis_a", "user_1", "sess_1")
+    assert (row["event_id"], row["event_type"], row["visitor_id"], row["user_id"], row["session_id"]) == (
+        event_id,
+        "order_completed",
+        "vis_a",
+        "user_1",
+        "sess_1",
+    )
     assert row["occurred_at"] == when
     assert row["properties"] == {"order_id": "A-1", "total": 49.5, "event_name": "Order Completed"}
     assert row["context"]["library"]["name"] == "mbuzz-sdk-python"
@@ -38,9 +51,15 @@ def test_page_copies_the_utms_and_keeps_click_ids_in_the_url(live_server, conn, 
 
     [row] = rows(conn, "events", tenant.account_id)
     assert row["event_type"] == "page_view"
-    assert row["properties"] == {"url": url, "referrer": "https://www.google.com/", "name": "Pricing",
-                                 "title": "Pricing", "utm_source": "google", "utm_medium": "cpc",
-                                 "utm_campaign": "bf"}
+    assert row["properties"] == {
+        "url": url,
+        "referrer": "https://www.google.com/",
+        "name": "Pricing",
+        "title": "Pricing",
+        "utm_source": "google",
+        "utm_medium": "cpc",
+        "utm_campaign": "bf",
+    }
 
 
 def test_identify_stores_traits_and_links_the_visitor(live_server, conn, tenant, make_client):
@@ -51,7 +70,9 @@ def test_identify_stores_traits_and_links_the_visitor(live_server, conn, tenant,
 
     stored = {r["user_id"]: r for r in rows(conn, "events", tenant.account_id)}
     assert (stored["user_7"]["event_type"], stored["user_7"]["visitor_id"]) == ("identify", "vis_i")
-    assert stored["user_7"]["properties"] == {"traits": {"email": "ada@example.com", "plan": "pro"}}
+    assert stored["user_7"]["properties"] == {
+        "traits": {"email_sha256": sha256(b"ada@example.com").hexdigest(), "plan": "pro"}
+    }  # the e-mail is hashed on arrival, never stored
     assert (stored["user_8"]["visitor_id"], stored["user_8"]["properties"]) == ("user_8", {"traits": {}})
 
 
@@ -63,8 +84,12 @@ def test_alias_links_the_previous_anonymous_id_to_the_user(live_server, conn, te
 
     assert errors == [] and client.stats.sent == 1
     [row] = rows(conn, "events", tenant.account_id)
-    assert (row["event_id"], row["event_type"], row["visitor_id"], row["user_id"]) == \
-        (event_id, "alias", "vis_anon_1", "user_9")
+    assert (row["event_id"], row["event_type"], row["visitor_id"], row["user_id"]) == (
+        event_id,
+        "alias",
+        "vis_anon_1",
+        "user_9",
+    )
 
 
 def test_group_stores_the_company_and_its_traits(live_server, conn, tenant, make_client):
@@ -82,8 +107,9 @@ def test_group_stores_the_company_and_its_traits(live_server, conn, tenant, make
 def test_conversion_by_event_and_by_visitor(live_server, conn, tenant, make_client):
     client = make_client(tenant.live_key, live_server.url)
     checkout = client.track("vis_c", "Checkout Completed")
-    assert client.conversion("Purchase", event_id=checkout, revenue=149.9, currency="EUR",
-                             properties={"order_id": "A-1042"})  # sent after the event it names
+    assert client.conversion(
+        "Purchase", event_id=checkout, revenue=149.9, currency="EUR", properties={"order_id": "A-1042"}
+    )  # sent after the event it names
     assert client.conversion("signup", visitor_id="vis_c2", user_id="user_c2")
     assert client.flush(timeout=30)
 
@@ -91,23 +117,35 @@ def test_conversion_by_event_and_by_visitor(live_server, conn, tenant, make_clie
     by_type = {r["conversion_type"]: r for r in rows(conn, "conversions", tenant.account_id)}
     assert set(by_type) == {"purchase", "signup"}
     purchase = by_type["purchase"]
-    assert (purchase["event_id"], purchase["visitor_id"], str(purchase["revenue"]), purchase["currency"]) == \
-        (checkout, "vis_c", "149.9000", "EUR")
+    assert (purchase["event_id"], purchase["visitor_id"], str(purchase["revenue"]), purchase["currency"]) == (
+        checkout,
+        "vis_c",
+        "149.9000",
+        "EUR",
+    )
     assert purchase["properties"] == {"order_id": "A-1042"}
     assert (by_type["signup"]["visitor_id"], by_type["signup"]["user_id"]) == ("vis_c2", "user_c2")
 
 
 def test_a_conversion_the_server_refuses_is_rejected_and_reported(live_server, conn, tenant, make_client):
     reported = []
-    client = make_client(tenant.live_key, live_server.url, on_error=lambda error, calls: reported.append((error, calls)))
+    client = make_client(
+        tenant.live_key, live_server.url, on_error=lambda error, calls: reported.append((error, calls))
+    )
     client.conversion("purchase", visitor_id="vis_r", revenue=10)  # revenue needs a currency: 422
     client.conversion("purchase", event_id="evt_unknown")  # no such event: 422
     assert client.flush(timeout=30)
 
     assert (client.stats.rejected, client.stats.sent) == (2, 0)
     assert [error.status for error, _ in reported] == [422, 422]
-    assert reported[0][1] == [{"conversion_type": "purchase", "timestamp": reported[0][1][0]["timestamp"],
-                               "visitor_id": "vis_r", "revenue": 10}]
+    assert reported[0][1] == [
+        {
+            "conversion_type": "purchase",
+            "timestamp": reported[0][1][0]["timestamp"],
+            "visitor_id": "vis_r",
+            "revenue": 10,
+        }
+    ]
     assert rows(conn, "conversions", tenant.account_id) == []
 
 
@@ -145,12 +183,20 @@ def test_invalid_calls_never_raise_and_are_counted(live_server, conn, tenant, ma
 
 
 def test_the_documented_example_runs(live_server, conn, tenant):
-    result = subprocess.run([sys.executable, "sdk_python.py"], cwd=EXAMPLES, capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "MBUZZ_API_URL": live_server.url,
-                                              "MBUZZ_API_KEY": tenant.test_key})
+    result = subprocess.run(
+        [sys.executable, "sdk_python.py"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MBUZZ_API_URL": live_server.url, "MBUZZ_API_KEY": tenant.test_key},
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"sent": 4, "failed": 0, "rejected": 0}
-    assert sorted(r["event_type"] for r in rows(conn, "events", tenant.account_id)) == \
-        ["checkout_completed", "identify", "page_view"]
+    assert sorted(r["event_type"] for r in rows(conn, "events", tenant.account_id)) == [
+        "checkout_completed",
+        "identify",
+        "page_view",
+    ]
     [purchase] = rows(conn, "conversions", tenant.account_id)
     assert (purchase["conversion_type"], purchase["environment"]) == ("purchase", "test")

@@ -1,6 +1,7 @@
 """The SDK's delivery against a live `mbuzz serve`, through a real proxy that injects faults:
 batching, retries (503, 429 + Retry-After, a lost answer), no retry of other 4xx, per-item
 rejections, the bounded queue, an unreachable host, and delivery at interpreter exit."""
+
 from __future__ import annotations
 
 import logging
@@ -105,7 +106,9 @@ def test_other_4xx_are_not_retried_and_the_key_is_never_logged(proxy, conn, tena
 
 def test_items_rejected_inside_a_202_are_counted_and_reported(live_server, conn, tenant, make_client):
     reported = []
-    client = make_client(tenant.live_key, live_server.url, on_error=lambda error, calls: reported.append((error, calls)))
+    client = make_client(
+        tenant.live_key, live_server.url, on_error=lambda error, calls: reported.append((error, calls))
+    )
     good = client.track("vis_j", "signup")
     future = client.track("vis_j", "signup", timestamp=datetime.now(timezone.utc) + timedelta(days=1))
     also_good = client.track("vis_j", "login")
@@ -172,12 +175,19 @@ def test_an_unreachable_host_never_raises_and_every_call_is_accounted_for(tenant
 
 
 def run_script(script: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=120, cwd=SDK)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=SDK,
+    )
 
 
 def test_calls_made_just_before_exit_are_delivered(live_server, conn, tenant):
-    result = run_script("""
+    result = run_script(
+        """
         import os
         from mbuzz_sdk import Client
 
@@ -185,26 +195,32 @@ def test_calls_made_just_before_exit_are_delivered(live_server, conn, tenant):
         for n in range(7):
             client.track("vis_exit", "signup", {"n": n})
         # no flush(), no close(): the interpreter exits with the calls queued
-    """, {"KEY": tenant.live_key, "HOST": live_server.url})
+    """,
+        {"KEY": tenant.live_key, "HOST": live_server.url},
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(r["properties"]["n"] for r in rows(conn, "events", tenant.account_id)) == list(range(7))
 
 
 def test_exit_is_bounded_by_the_shutdown_timeout_when_the_host_is_down():
     # ten retries 0-30 s apart would outlast run_script's 120 s timeout: close() at exit gives up after 1 s
-    result = run_script("""
+    result = run_script(
+        """
         import os
         from mbuzz_sdk import Client
 
         client = Client("sk_live_" + "k" * 32, os.environ["HOST"], shutdown_timeout=1, backoff=30, backoff_max=30)
         client.track("vis_down", "signup")
-    """, {"HOST": f"http://127.0.0.1:{free_port()}"})
+    """,
+        {"HOST": f"http://127.0.0.1:{free_port()}"},
+    )
     assert result.returncode == 0, result.stderr
     assert "1 calls were not delivered within 1.0 s of close()" in result.stderr
 
 
 def test_a_forked_child_sends_its_own_calls(live_server, conn, tenant):
-    result = run_script("""
+    result = run_script(
+        """
         import os
         from mbuzz_sdk import Client
 
@@ -218,7 +234,12 @@ def test_a_forked_child_sends_its_own_calls(live_server, conn, tenant):
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 0, status
         client.track("vis_parent", "after fork")
-    """, {"KEY": tenant.live_key, "HOST": live_server.url})
+    """,
+        {"KEY": tenant.live_key, "HOST": live_server.url},
+    )
     assert result.returncode == 0, result.stderr
-    assert sorted(r["visitor_id"] for r in rows(conn, "events", tenant.account_id)) == \
-        ["vis_child", "vis_parent", "vis_parent"]
+    assert sorted(r["visitor_id"] for r in rows(conn, "events", tenant.account_id)) == [
+        "vis_child",
+        "vis_parent",
+        "vis_parent",
+    ]

@@ -1,5 +1,6 @@
 """The SDK as a distribution: the standard library only, Python 3.9 syntax, and documentation
 that covers every public method, option and counter, with links that resolve."""
+
 from __future__ import annotations
 
 import ast
@@ -21,8 +22,9 @@ GUIDE = SDK.parents[1] / "docs" / "api" / "sdk_python.md"
 def test_it_needs_nothing_but_the_standard_library():
     # -I -S: no site-packages at all (no Flask, no requests), only the SDK's own directory
     code = "import sys; sys.path.insert(0, sys.argv[1]); import mbuzz_sdk, mbuzz_sdk.wsgi; print(mbuzz_sdk.__version__)"
-    result = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(SDK)], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code, str(SDK)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == re.search(r'^version = "(.+)"$', (SDK / "pyproject.toml").read_text(), re.M)[1]
 

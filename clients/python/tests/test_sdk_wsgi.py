@@ -1,5 +1,6 @@
 """TrackingMiddleware in a small real Flask app, served by werkzeug's WSGI server on a free port
 and hit with real HTTP; the page views and the conversion land in a live `mbuzz serve`."""
+
 from __future__ import annotations
 
 import threading
@@ -50,9 +51,15 @@ def shop(client) -> Flask:
     def health():
         return "<p>ok</p>"
 
-    app.wsgi_app = ProxyFix(TrackingMiddleware(app.wsgi_app, client,  # ProxyFix outside: the middleware sees https
-                                               should_track=lambda environ: environ["PATH_INFO"] != "/health"),
-                            x_proto=1, x_host=1)
+    app.wsgi_app = ProxyFix(
+        TrackingMiddleware(
+            app.wsgi_app,
+            client,  # ProxyFix outside: the middleware sees https
+            should_track=lambda environ: environ["PATH_INFO"] != "/health",
+        ),
+        x_proto=1,
+        x_host=1,
+    )
     return app
 
 
@@ -86,8 +93,13 @@ def test_the_cookie_is_set_once_and_page_views_carry_it_with_utms(site, conn, te
 
     views = rows(conn, "events", tenant.account_id)
     assert [(v["event_type"], v["visitor_id"]) for v in views] == [("page_view", visitor_id)] * 2
-    assert views[0]["properties"] == {"url": landing, "referrer": "https://mail.example.com/",
-                                      "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "nov"}
+    assert views[0]["properties"] == {
+        "url": landing,
+        "referrer": "https://mail.example.com/",
+        "utm_source": "newsletter",
+        "utm_medium": "email",
+        "utm_campaign": "nov",
+    }
     assert views[0]["context"]["userAgent"] == "test-browser/1"
     assert views[1]["properties"] == {"url": f"{url}/"}
 
@@ -106,8 +118,9 @@ def test_json_redirects_errors_posts_and_vetoed_pages_are_not_page_views(site, c
     browser.get(f"{url}/")  # the one page view
     assert client.flush(timeout=30)
 
-    assert [(r["event_type"], r["properties"]["url"]) for r in rows(conn, "events", tenant.account_id)] == \
-        [("page_view", f"{url}/")]
+    assert [(r["event_type"], r["properties"]["url"]) for r in rows(conn, "events", tenant.account_id)] == [
+        ("page_view", f"{url}/")
+    ]
 
 
 def test_the_app_records_a_conversion_for_the_environ_visitor_id(site, conn, tenant):
@@ -119,8 +132,11 @@ def test_the_app_records_a_conversion_for_the_environ_visitor_id(site, conn, ten
 
     [conversion] = rows(conn, "conversions", tenant.account_id)
     assert conversion["visitor_id"] == browser.cookies["_mbuzz_vid"]
-    assert (conversion["conversion_type"], str(conversion["revenue"]), conversion["currency"]) == \
-        ("purchase", "20.0000", "EUR")
+    assert (conversion["conversion_type"], str(conversion["revenue"]), conversion["currency"]) == (
+        "purchase",
+        "20.0000",
+        "EUR",
+    )
 
 
 def test_streaming_responses_pass_through_chunk_by_chunk_and_are_tracked(site, conn, tenant):
@@ -134,8 +150,14 @@ def test_streaming_responses_pass_through_chunk_by_chunk_and_are_tracked(site, c
 
 def test_https_requests_get_a_secure_cookie_and_bad_cookies_are_replaced(site, conn, tenant):
     client, url = site
-    answer = requests.get(f"{url}/", headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.example",
-                                              "Cookie": "other=1; _mbuzz_vid=<script>"})
+    answer = requests.get(
+        f"{url}/",
+        headers={
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "shop.example",
+            "Cookie": "other=1; _mbuzz_vid=<script>",
+        },
+    )
     cookie = answer.headers["Set-Cookie"]
     assert "; Secure" in cookie and "<script>" not in cookie
     assert client.flush(timeout=30)

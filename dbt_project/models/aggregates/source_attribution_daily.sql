@@ -1,6 +1,9 @@
-{#- One row per account, environment, model, UTC day, channel and source + medium + campaign: credited conversions
-    (sum of credit), credited revenue and credited touches, over the migration-owned
-    attribution.attribution_credits hypertable.
+{#- One row per account, environment, model, UTC day, local day, channel and source + medium +
+    campaign: credited conversions (sum of credit), credited revenue and credited touches, over the migration-owned
+    attribution.attribution_credits hypertable. local_day is the conversions' day in the account's
+    time zone (written with the credits): a continuous aggregate buckets by one constant time zone
+    only, so a UTC day splits into at most two local days; sum over local_day for local days
+    (the ROAS marts do), over day for UTC days. Null for credits written before it existed.
 
     TimescaleDB: a continuous aggregate with real-time aggregation (answers include credits
     written since the last refresh) and a refresh policy; refreshed in full on every dbt run.
@@ -25,6 +28,7 @@ select
     environment,
     model,
     {{ day_bucket('converted_at') }} as day,
+    local_day,
     channel,
     utm_source,
     utm_medium,
@@ -38,6 +42,7 @@ group by
     environment,
     model,
     {{ day_bucket('converted_at') }},
+    local_day,
     channel,
     utm_source,
     utm_medium,

@@ -23,7 +23,7 @@ final as (
         occurred_at as grouped_at
     from groups
     where group_id is not null
-    order by account_id, environment, visitor_id, group_id, occurred_at desc, event_id desc
+    order by account_id asc, environment asc, visitor_id asc, group_id asc, occurred_at desc, event_id desc
 
 )
 

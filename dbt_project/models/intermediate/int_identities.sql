@@ -1,7 +1,11 @@
 {#- One row per identified visitor (grain: account_id + environment + visitor_id): the user it
     belongs to. A visitor is linked to a user by any event carrying both ids (`identify` events
     above all) or by a conversion recorded with a user_id; when a visitor was linked to several
-    users, the latest link wins. Journeys follow the user across all their visitors. -#}
+    users, the latest link wins. Journeys follow the user across all their visitors.
+
+    A hashed e-mail address is a visitor of its own, `email_sha256:<hash>`: an identify carrying
+    the hash links it to the identify's user, and an offline conversion that names only the hash
+    is recorded on it (mbuzz/offline_conversions.py), so its journey is the user's. -#}
 
 -- the visitor index serves the incremental journeys' lookups, visitor by visitor
 {{ config(indexes=[{'columns': ['account_id', 'environment', 'visitor_id']}]) }}
@@ -20,15 +24,39 @@ conversions as (
 
 ),
 
+email_hashes as (
+
+    select * from {{ ref('stg_raw__email_hashes') }}
+
+),
+
 links as (
 
-    select account_id, environment, visitor_id, user_id, ended_at as linked_at
+    select
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        ended_at as linked_at
     from sessions
     where user_id is not null
     union all
-    select account_id, environment, visitor_id, user_id, converted_at as linked_at
+    select
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        converted_at as linked_at
     from conversions
     where user_id is not null
+    union all
+    select
+        account_id,
+        environment,
+        'email_sha256:' || email_sha256 as visitor_id,
+        user_id,
+        occurred_at as linked_at
+    from email_hashes
 
 ),
 
@@ -41,7 +69,7 @@ final as (
         user_id,
         linked_at as identified_at
     from links
-    order by account_id, environment, visitor_id, linked_at desc, user_id
+    order by account_id asc, environment asc, visitor_id asc, linked_at desc, user_id asc
 
 )
 

@@ -6,6 +6,7 @@
       carries campaign data (UTM source/medium/campaign or a click id) different from the
       session's current campaign. Events without campaign data never split a session.
     - Events are ordered by occurred_at, then event_id, whatever order they arrived in.
+    - `impression` events are no part of sessions (int_impressions, docs/impressions.md).
 
     Incremental: each run re-sessionises every visitor with an event received since the last
     build of its account (minus mbuzz__received_margin_minutes) and occurring within
@@ -36,10 +37,12 @@
 
 with
 
--- not materialized: each use below filters it (by time, by visitor) down to raw.events' indexes
+-- not materialized: each use below filters it (by time, by visitor) down to raw.events' indexes.
+-- Impressions (ads seen, not clicked) are not visits: int_impressions makes them touches
 events as not materialized (
 
     select * from {{ ref('stg_raw__events') }}
+    where event_type <> 'impression'
 
 ),
 
@@ -132,7 +135,12 @@ keyed as (
         *,
         case
             when coalesce({{ marketing | join(', ') }}) is not null
-                then concat_ws('|', {% for f in marketing %}coalesce(lower({{ f }}), ''){{ ", " if not loop.last }}{% endfor %})
+                then concat_ws(
+                        '|',
+                        {% for f in marketing %}coalesce(
+                            lower({{ f }}), ''
+                        ){{ ", " if not loop.last }}{% endfor %}
+                    )
         end as campaign_key
     from visitor_events
 
@@ -180,10 +188,12 @@ visits as (
         received_at,
         campaign_key,
         row_number() over visitor_order as ordinal,
-        coalesce(occurred_at - lag(occurred_at) over visitor_order > interval '{{ timeout }} minutes', true) as is_visit_start
+        coalesce(occurred_at - lag(occurred_at) over visitor_order > interval '{{ timeout }} minutes', true)
+            as is_visit_start
     from keyed
     where client_session_id is null
-    window visitor_order as (partition by visitor_id collate "C", account_id, environment order by occurred_at, event_id)
+    window
+        visitor_order as (partition by visitor_id collate "C", account_id, environment order by occurred_at, event_id)
 
 ),
 
@@ -195,15 +205,15 @@ breaks as (
     select
         *,
         is_visit_start
-            or (
-                campaign_key is not null
-                and campaign_key is distinct from nullif(substr(max(
-                    case
-                        when is_visit_start or campaign_key is not null
-                            then lpad(ordinal::text, 12, '0') || '|' || coalesce(campaign_key, '')
-                    end collate "C"
-                ) over visitor_order, 14), '')
-            ) as is_session_start
+        or (
+            campaign_key is not null
+            and campaign_key is distinct from nullif(substr(max(
+                case
+                    when is_visit_start or campaign_key is not null
+                        then lpad(ordinal::text, 12, '0') || '|' || coalesce(campaign_key, '')
+                end collate "C"
+            ) over visitor_order, 14), '')
+        ) as is_session_start
     from visits
     window visitor_order as (
         partition by visitor_id collate "C", account_id, environment order by occurred_at, event_id
@@ -235,9 +245,15 @@ derived_sessions as (
 
 sessionised as (
 
-    select *, true as is_client_session from client_sessions
+    select
+        *,
+        true as is_client_session
+    from client_sessions
     union all
-    select *, false as is_client_session from derived_sessions
+    select
+        *,
+        false as is_client_session
+    from derived_sessions
 
 ),
 
@@ -272,9 +288,9 @@ landings as (
         case
             when session_facts.is_client_session then session_facts.session_key
             else 'sess_' || left(md5(
-                session_facts.account_id || '|' || session_facts.environment || '|'
-                || session_facts.visitor_id || '|' || session_facts.landing_event_id
-            ), 24)
+                    session_facts.account_id || '|' || session_facts.environment || '|'
+                    || session_facts.visitor_id || '|' || session_facts.landing_event_id
+                ), 24)
         end as session_id,
         keyed.page_url as landing_url,
         {{ url_host('keyed.page_url') }} as landing_host,
@@ -285,15 +301,18 @@ landings as (
         keyed.utm_campaign,
         keyed.utm_term,
         keyed.utm_content,
+        -- sqlfluff mis-reads the indentation of a Jinja loop that ends a select list
+        -- noqa: disable=LT02
         {%- for click_id in click_id_names() %}
         keyed.{{ click_id }}{{ "," if not loop.last }}
         {%- endfor %}
+    -- noqa: enable=LT02
     from session_facts
     inner join keyed
         on session_facts.account_id = keyed.account_id
-        and session_facts.environment = keyed.environment
-        and session_facts.visitor_id = keyed.visitor_id
-        and session_facts.landing_event_id = keyed.event_id
+            and session_facts.environment = keyed.environment
+            and session_facts.visitor_id = keyed.visitor_id
+            and session_facts.landing_event_id = keyed.event_id
 
 ),
 

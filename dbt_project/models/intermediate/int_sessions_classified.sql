@@ -98,22 +98,7 @@ accounts as (
 
 channel_rules as (
 
-    -- blank cells are "no condition" (seed files may load them as '' or null)
-    select
-        priority,
-        channel,
-        nullif(lower(btrim(source_category)), '') as source_category,
-        nullif(source_pattern, '') as source_pattern,
-        nullif(medium_pattern, '') as medium_pattern,
-        nullif(campaign_pattern, '') as campaign_pattern,
-        nullif(and_medium_pattern, '') as and_medium_pattern
-    from {{ ref('channel_rules') }}
-
-),
-
-source_categories as (
-
-    select * from {{ ref('source_categories') }}
+    {{ channel_rules_select() }}
 
 ),
 
@@ -131,16 +116,17 @@ landing_clicks as (
         click_ids.source as click_source,
         click_ids.medium as click_medium
     from sessions
-    cross join lateral (
-        values
-        {%- for click_id in click_id_names() %}
+    cross join
+        lateral (
+            values
+            {%- for click_id in click_id_names() %}
             ('{{ click_id }}', sessions.{{ click_id }}){{ "," if not loop.last }}
-        {%- endfor %}
-    ) as present (click_id, click_value)
+            {%- endfor %}
+        ) as present (click_id, click_value)
     inner join click_ids
         on lower(click_ids.click_id) = present.click_id
     where coalesce({{ click_id_names() | join(', ') }}) is not null
-      and present.click_value is not null
+        and present.click_value is not null
     order by sessions.account_id, sessions.session_id, click_ids.priority
 
 ),
@@ -161,19 +147,19 @@ inputs as (
         landing_clicks.click_source,
         landing_clicks.click_medium,
         sessions.referrer_host is not null
-            and (
-                sessions.referrer_host = sessions.landing_host
-                or exists (
-                    select 1
-                    from unnest(coalesce(accounts.own_domains, {{ text_array(var('mbuzz__own_domains')) }})) as own (domain)
-                    where sessions.referrer_host = own.domain
-                       or sessions.referrer_host like '%.' || own.domain
-                )
-            ) as is_own_referrer
+        and (
+            sessions.referrer_host = sessions.landing_host
+            or exists (
+                select 1
+                from unnest(coalesce(accounts.own_domains, {{ text_array(var('mbuzz__own_domains')) }})) as own (domain)
+                where sessions.referrer_host = own.domain
+                    or sessions.referrer_host like '%.' || own.domain
+            )
+        ) as is_own_referrer
     from sessions
     left join landing_clicks
         on sessions.account_id = landing_clicks.account_id
-        and sessions.session_id = landing_clicks.session_id
+            and sessions.session_id = landing_clicks.session_id
     left join accounts
         on sessions.account_id = accounts.account_id
 
@@ -182,26 +168,20 @@ inputs as (
 -- the category of a name: exact match, else its registered domain, else its brand label
 names as (
 
-    select distinct lower(referrer_host) as name from inputs where referrer_host is not null
+    select distinct lower(referrer_host) as name from inputs
+    where referrer_host is not null
     union
-    select distinct lower(utm_source) from inputs where utm_source is not null
+    select distinct lower(utm_source) from inputs
+    where utm_source is not null
     union
-    select distinct lower(click_source) from inputs where click_source is not null
+    select distinct lower(click_source) from inputs
+    where click_source is not null
 
 ),
 
 name_categories as (
 
-    select
-        names.name,
-        coalesce(exact.category, by_domain.category, by_brand.category) as category
-    from names
-    left join source_categories as exact
-        on lower(exact.source) = names.name
-    left join source_categories as by_domain
-        on lower(by_domain.source) = {{ registered_domain('names.name') }}
-    left join source_categories as by_brand
-        on lower(by_brand.source) = {{ domain_brand('names.name') }}
+    {{ source_name_categories('names') }}
 
 ),
 
@@ -210,7 +190,7 @@ raw_sources as (
     select
         inputs.*,
         inputs.utm_source is null and inputs.utm_medium is null and inputs.utm_campaign is null
-            and inputs.click_source is null and inputs.is_own_referrer as is_self_referral,
+        and inputs.click_source is null and inputs.is_own_referrer as is_self_referral,
         inputs.referrer_host is not null and not inputs.is_own_referrer as has_external_referrer,
         referrer_categories.category as referrer_category
     from inputs
@@ -224,23 +204,23 @@ own_sources as (
     select
         *,
         case when not is_self_referral then
-            coalesce(
-                utm_source,
-                click_source,
-                case when has_external_referrer then referrer_host end,
-                '(direct)'
-            )
+                coalesce(
+                    utm_source,
+                    click_source,
+                    case when has_external_referrer then referrer_host end,
+                    '(direct)'
+                )
         end as own_source,
         case when not is_self_referral then
-            coalesce(
-                utm_medium,
-                click_medium,
-                case
-                    when has_external_referrer and referrer_category = 'search' then 'organic'
-                    when has_external_referrer then 'referral'
-                end,
-                '(none)'
-            )
+                coalesce(
+                    utm_medium,
+                    click_medium,
+                    case
+                        when has_external_referrer and referrer_category = 'search' then 'organic'
+                        when has_external_referrer then 'referral'
+                    end,
+                    '(none)'
+                )
         end as own_medium,
         case when not is_self_referral then utm_campaign end as own_campaign,
         -- visitor_id first, in "C": byte-ordered sorts (see int_sessions), same partitions
@@ -286,32 +266,13 @@ categorised as (
         name_categories.category as source_category
     from tuples
     left join name_categories
-        on name_categories.name = tuples.source_key
+        on tuples.source_key = name_categories.name
 
 ),
 
 classified as (
 
-    select distinct on (categorised.source_key, categorised.medium_key, categorised.campaign_key)
-        categorised.*,
-        channel_rules.channel,
-        channel_rules.priority as channel_rule
-    from categorised
-    inner join channel_rules
-        on (
-            (
-                channel_rules.source_category is null
-                and channel_rules.source_pattern is null
-                and channel_rules.medium_pattern is null
-                and channel_rules.campaign_pattern is null
-            )
-            or channel_rules.source_category = categorised.source_category
-            or categorised.source_key ~* channel_rules.source_pattern
-            or categorised.medium_key ~* channel_rules.medium_pattern
-            or categorised.campaign_key ~* channel_rules.campaign_pattern
-        )
-        and (channel_rules.and_medium_pattern is null or categorised.medium_key ~* channel_rules.and_medium_pattern)
-    order by categorised.source_key, categorised.medium_key, categorised.campaign_key, channel_rules.priority
+    {{ classify_channel_tuples('categorised', 'channel_rules') }}
 
 ),
 
@@ -353,12 +314,12 @@ final as (
         sessions.max_received_at
     from carried
     inner join sessions
-        on sessions.account_id = carried.account_id
-        and sessions.session_id = carried.session_id
+        on carried.account_id = sessions.account_id
+            and carried.session_id = sessions.session_id
     left join classified
         on classified.source_key = lower(carried.source)
-        and classified.medium_key = lower(carried.medium)
-        and coalesce(classified.campaign_key, '') = coalesce(lower(carried.campaign), '')
+            and classified.medium_key = lower(carried.medium)
+            and coalesce(classified.campaign_key, '') = coalesce(lower(carried.campaign), '')
 
 )
 

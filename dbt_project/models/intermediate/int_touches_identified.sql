@@ -29,9 +29,10 @@ final as (
     from sessions
     left join identities
         on sessions.account_id = identities.account_id
-        and sessions.environment = identities.environment
-        and sessions.visitor_id = identities.visitor_id
+            and sessions.environment = identities.environment
+            and sessions.visitor_id = identities.visitor_id
 
 )
 
-select * from final
+-- every column of int_sessions_classified, plus the identity
+select * from final  -- noqa: AM04

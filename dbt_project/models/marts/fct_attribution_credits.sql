@@ -33,7 +33,8 @@ final as (
         revenue_credit,
         utm_source,
         utm_medium,
-        utm_campaign
+        utm_campaign,
+        touch_kind
     from credits
 
 )

@@ -238,8 +238,8 @@ identified_conversions as materialized (
     from candidate_conversions as conversions
     left join identities
         on conversions.account_id = identities.account_id
-        and conversions.environment = identities.environment
-        and conversions.visitor_id = identities.visitor_id
+            and conversions.environment = identities.environment
+            and conversions.visitor_id = identities.visitor_id
 
 ),
 
@@ -287,12 +287,12 @@ converting as (
         cycled_conversions.received_at as conversion_received_at
     from cycled_conversions
     left join touches
-        on touches.account_id = cycled_conversions.account_id
-        and touches.environment = cycled_conversions.environment
-        and touches.identity_key = cycled_conversions.identity_key
-        and touches.started_at >= cycled_conversions.converted_at - interval '{{ lookback }} days'
-        and touches.started_at <= cycled_conversions.converted_at
-        {%- if cycles %}
+        on cycled_conversions.account_id = touches.account_id
+            and cycled_conversions.environment = touches.environment
+            and cycled_conversions.identity_key = touches.identity_key
+            and touches.started_at >= cycled_conversions.converted_at - interval '{{ lookback }} days'
+            and cycled_conversions.converted_at >= touches.started_at
+    {%- if cycles %}
         and (cycled_conversions.previous_conversion_at is null
              or touches.started_at > cycled_conversions.previous_conversion_at)
         {%- endif %}
@@ -301,7 +301,10 @@ converting as (
 
 converted_identities as (
 
-    select distinct account_id, environment, identity_key
+    select distinct
+        account_id,
+        environment,
+        identity_key
     from journey_conversions
 
 ),
@@ -315,12 +318,12 @@ path_touches as (
         ) as last_touch_at
     from touches
     where not exists (
-        select 1
-        from converted_identities
-        where converted_identities.account_id = touches.account_id
-          and converted_identities.environment = touches.environment
-          and converted_identities.identity_key = touches.identity_key
-    )
+            select 1
+            from converted_identities
+            where converted_identities.account_id = touches.account_id
+                and converted_identities.environment = touches.environment
+                and converted_identities.identity_key = touches.identity_key
+        )
 
 ),
 
@@ -392,7 +395,11 @@ final as (
         kept.revenue,
         case
             when kept.session_id is not null then
-                (row_number() over (partition by kept.account_id, kept.journey_id order by kept.touch_ts, kept.session_id) - 1)::integer
+                (
+                    row_number()
+                        over (partition by kept.account_id, kept.journey_id order by kept.touch_ts, kept.session_id)
+                    - 1
+                )::integer
         end as touch_index,
         kept.touch_ts,
         kept.session_id,
@@ -400,11 +407,12 @@ final as (
         kept.utm_source,
         kept.utm_medium,
         kept.utm_campaign,
-        concat_ws(';'
+        concat_ws(
+            ';'
             {%- for milestone in milestone_types() %},
             case
                 when first_{{ milestone }}.session_id is not null
-                     and (not kept.converted or first_{{ milestone }}.milestone_at <= kept.conversion_ts)
+                    and (not kept.converted or first_{{ milestone }}.milestone_at <= kept.conversion_ts)
                     then '{{ milestone }}'
             end
             {%- endfor %}
@@ -414,8 +422,8 @@ final as (
         kept.conversion_received_at
     from kept
     {%- for milestone in milestone_types() %}
-    left join first_{{ milestone }}
-        on first_{{ milestone }}.account_id = kept.account_id
+left join first_{{ milestone }}
+    on first_{{ milestone }}.account_id = kept.account_id
         and first_{{ milestone }}.session_id = kept.session_id
     {%- endfor %}
 

@@ -44,8 +44,11 @@ final as (
         conversions.event_id,
         conversions.revenue,
         conversions.currency,
+        conversions.original_revenue,
+        conversions.original_currency,
+        conversions.fx_rate_missing,
         conversions.converted_at,
-        {{ utc_date('conversions.converted_at') }} as converted_date,
+        conversions.converted_local_date as converted_date,
         coalesce(journey_sizes.touch_count, 0) as touch_count,
         journey_sizes.first_touch_at,
         journey_sizes.first_touch_channel,
@@ -53,7 +56,7 @@ final as (
     from conversions
     left join journey_sizes
         on conversions.account_id = journey_sizes.account_id
-        and conversions.conversion_id = journey_sizes.conversion_id
+            and conversions.conversion_id = journey_sizes.conversion_id
 
 )
 

@@ -1,4 +1,4 @@
-{#- One row per account, environment, model, UTC day, channel and campaign (utm_source +
+{#- One row per account, environment, model, local day, channel and campaign (utm_source +
     utm_medium + utm_campaign): what the campaign cost that day next to what each model credits
     its sessions with, ROAS and cost per credited conversion. Only campaign-level spend counts
     here (rows uploaded with a utm_campaign); a whole channel's spend is in rpt_channel_roas.
@@ -27,7 +27,7 @@ credited as (
         account_id,
         environment,
         model,
-        {{ utc_date('day') }} as day,
+        coalesce(local_day, {{ utc_date('day') }}) as day,  -- the account's local day
         channel,
         -- '' for none on both sides: a full join needs plain equality to hash on
         coalesce(lower(utm_source), '') as utm_source,
@@ -63,7 +63,9 @@ campaign_spend as (
 
 roas as (
 
-    {{ roas_rows('credited', 'campaign_spend', 'source_daily', ['channel', 'utm_source', 'utm_medium', 'utm_campaign']) }}
+    {{ roas_rows(
+        'credited', 'campaign_spend', 'source_daily', ['channel', 'utm_source', 'utm_medium', 'utm_campaign']
+    ) }}
 
 ),
 

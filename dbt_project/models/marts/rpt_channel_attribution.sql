@@ -20,6 +20,8 @@ final as (
         model,
         channel,
         sum(credit) as conversions,
+        -- the part credited to impressions (ads seen, not clicked; docs/impressions.md)
+        coalesce(sum(credit) filter (where touch_kind = 'impression'), 0) as view_through_conversions,
         sum(revenue_credit) as revenue,
         count(*) as touches,
         count(distinct conversion_id) as conversions_touched

@@ -1,11 +1,11 @@
-{#- One row per account, environment, model, UTC day and channel: what the channel cost that
+{#- One row per account, environment, model, local day (the account's time zone) and channel: what the channel cost that
     day (raw.ad_spend, every campaign of it) next to what each model credits it with, ROAS
     (credited revenue / spend) and cost per credited conversion. Channels with credits and no
     spend, and spend with no credits, both appear (zeros, null ratios).
 
     For a window, sum spend, revenue and conversions over its days and divide the sums (a ratio
-    of sums; never average the daily ratios). spend_currency lists the currencies of the day's
-    spend; revenue is in the conversions' currency: ROAS assumes the account uses one. -#}
+    of sums; never average the daily ratios). spend and revenue are in the account's reporting
+    currency (docs/money.md; amounts without an exchange rate are missing: marts.rpt_fx_gaps). -#}
 
 {{ config(tags=['credits'], materialized='view') }}  {#- computed when read: always current -#}
 
@@ -29,11 +29,12 @@ credited as (
         account_id,
         environment,
         model,
-        {{ utc_date('day') }} as day,
+        coalesce(local_day, {{ utc_date('day') }}) as day,  -- the account's local day
         channel,
-        conversions,
-        revenue
+        sum(conversions) as conversions,
+        sum(revenue) as revenue
     from channel_daily
+    group by account_id, environment, model, coalesce(local_day, {{ utc_date('day') }}), channel
 
 ),
 

@@ -2,7 +2,10 @@
     var mbuzz__include_test. Marketing fields come from properties, then from the Segment
     context, then from the page URL's query string. -#}
 
-{%- set utm_fields = [('source', 'source'), ('medium', 'medium'), ('campaign', 'name'), ('term', 'term'), ('content', 'content')] %}
+{#- (utm field, its key in Segment's context.campaign) -#}
+{%- set utm_fields = [
+    ('source', 'source'), ('medium', 'medium'), ('campaign', 'name'), ('term', 'term'), ('content', 'content')
+] %}
 {%- set marketing_fields = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] + click_id_names() %}
 
 with
@@ -11,17 +14,18 @@ deduplicated as (
 
     -- landing already stores each (account_id, event_id) once (raw.events' unique index on plain
     -- PostgreSQL, migration 0005; raw.event_keys where raw.events is a hypertable); this keeps
-    -- staging right if rows are ever replayed into raw by another door. An anti-join (not a window) so filters on event time and
-    -- visitor push down into raw.events.
+    -- staging right if rows are ever replayed into raw by another door. An anti-join (not a window)
+    -- so filters on event time and visitor push down into raw.events.
     select events.*
     from {{ source('raw', 'events') }} as events
     where not exists (
-        select 1
-        from {{ source('raw', 'events') }} as newer
-        where newer.account_id = events.account_id
-          and newer.event_id = events.event_id
-          and (newer.received_at, newer.occurred_at, newer.ctid) > (events.received_at, events.occurred_at, events.ctid)
-    )
+            select 1
+            from {{ source('raw', 'events') }} as newer
+            where newer.account_id = events.account_id
+                and newer.event_id = events.event_id
+                and (newer.received_at, newer.occurred_at, newer.ctid)
+                > (events.received_at, events.occurred_at, events.ctid)
+        )
 
 ),
 
@@ -45,27 +49,28 @@ typed as (
     from deduplicated
     -- `offset 0` computes the URL once per event (it is read ~15 times below) while filters on
     -- the event's own columns still push down to raw.events
-    cross join lateral (
-        select
-            urls.*,
-            -- most events (pages after the landing) carry no campaign data at all: one cheap test
-            -- spares them the 13 lookups below (the fields are null exactly when it is false)
-            deduplicated.properties ?| {{ text_array(marketing_fields) }}
+    cross join
+        lateral (
+            select
+                urls.*,
+                -- most events (pages after the landing) carry no campaign data at all: one cheap test
+                -- spares them the 13 lookups below (the fields are null exactly when it is false)
+                deduplicated.properties ?| {{ text_array(marketing_fields) }}
                 or deduplicated.context ? 'campaign'
                 or strpos(urls.page_url, '=') > 0 as has_marketing
-        from (
-            select
-                coalesce(
-                    nullif(btrim({{ json_text('deduplicated.properties', ['url']) }}), ''),
-                    nullif(btrim({{ json_text('deduplicated.context', ['page', 'url']) }}), '')
-                ) as page_url,
-                coalesce(
-                    nullif(btrim({{ json_text('deduplicated.properties', ['referrer']) }}), ''),
-                    nullif(btrim({{ json_text('deduplicated.context', ['page', 'referrer']) }}), '')
-                ) as referrer
-        ) as urls
-        offset 0
-    ) as page
+            from (
+                select
+                    coalesce(
+                        nullif(btrim({{ json_text('deduplicated.properties', ['url']) }}), ''),
+                        nullif(btrim({{ json_text('deduplicated.context', ['page', 'url']) }}), '')
+                    ) as page_url,
+                    coalesce(
+                        nullif(btrim({{ json_text('deduplicated.properties', ['referrer']) }}), ''),
+                        nullif(btrim({{ json_text('deduplicated.context', ['page', 'referrer']) }}), '')
+                    ) as referrer
+            ) as urls
+            offset 0  -- noqa: AM09
+        ) as page
     where deduplicated.environment in {{ environments_sql() }}
 
 ),
@@ -84,19 +89,32 @@ final as (
         received_at,
         page_url,
         referrer,
+        -- where an impression's ad was shown (docs/impressions.md); null on other events
+        case
+            when event_type = 'impression' then nullif(btrim({{ json_text('properties', ['placement']) }}), '')
+        end as placement,
+        -- sqlfluff mis-reads the indentation of a Jinja loop that ends a select list
+        -- noqa: disable=LT02
         {%- for field, segment in utm_fields %}
-        case when has_marketing then coalesce(
-            nullif(btrim({{ json_text('properties', ['utm_' ~ field]) }}), ''),
-            nullif(btrim({{ json_text('context', ['campaign', segment]) }}), ''),
-            {{ url_param('page_url', 'utm_' ~ field) }}
-        ) end as utm_{{ field }},
+        case
+            when has_marketing
+                then coalesce(
+                    nullif(btrim({{ json_text('properties', ['utm_' ~ field]) }}), ''),
+                    nullif(btrim({{ json_text('context', ['campaign', segment]) }}), ''),
+                    {{ url_param('page_url', 'utm_' ~ field) }}
+                )
+        end as utm_{{ field }},
         {%- endfor %}
         {%- for click_id in click_id_names() %}
-        case when has_marketing then coalesce(
-            nullif(btrim({{ json_text('properties', [click_id]) }}), ''),
-            {{ url_param('page_url', click_id) }}
-        ) end as {{ click_id }}{{ "," if not loop.last }}
+        case
+            when has_marketing
+                then coalesce(
+                    nullif(btrim({{ json_text('properties', [click_id]) }}), ''),
+                    {{ url_param('page_url', click_id) }}
+                )
+        end as {{ click_id }}{{ "," if not loop.last }}
         {%- endfor %}
+    -- noqa: enable=LT02
     from typed
 
 )

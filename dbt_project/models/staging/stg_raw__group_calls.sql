@@ -8,7 +8,7 @@ source as (
 
     select * from {{ source('raw', 'events') }}
     where event_type = 'group'
-      and environment in {{ environments_sql() }}
+        and environment in {{ environments_sql() }}
 
 ),
 

@@ -36,3 +36,14 @@ curl -sS --fail-with-body -G "$API/api/v1/attribution" -H "$AUTH" \
   --data-urlencode "model=linear" --data-urlencode "from=$(date -u +%Y-%m-01)" \
   --data-urlencode "to=$(date -u +%Y-%m-%d)" --data-urlencode "group_by=channel"
 echo
+
+# every model side by side per channel, where they disagree and why (notes)
+curl -sS --fail-with-body -G "$API/api/v1/attribution/comparison" -H "$AUTH" \
+  --data-urlencode "from=$(date -u +%Y-%m-01)" --data-urlencode "to=$(date -u +%Y-%m-%d)"
+echo
+
+# one model's credited conversions and revenue per channel per week
+curl -sS --fail-with-body -G "$API/api/v1/attribution/trend" -H "$AUTH" \
+  --data-urlencode "model=linear" --data-urlencode "from=$(date -u +%Y-%m-01)" \
+  --data-urlencode "to=$(date -u +%Y-%m-%d)" --data-urlencode "bucket=week"
+echo

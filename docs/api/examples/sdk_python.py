@@ -6,6 +6,7 @@ The calls return at once; the SDK batches and retries them in the background.
 flush() waits until they are delivered (a web app needs no flush: the queue is
 sent continuously, and at exit).
 """
+
 import json
 import os
 
@@ -14,8 +15,11 @@ from mbuzz_sdk import Client
 mbuzz = Client(os.environ["MBUZZ_API_KEY"], host=os.environ.get("MBUZZ_API_URL", "http://127.0.0.1:8000"))
 
 visitor = "vis_sdk_example"
-mbuzz.page(visitor, "https://shop.example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=november",
-           referrer="https://mail.example.com/")
+mbuzz.page(
+    visitor,
+    "https://shop.example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=november",
+    referrer="https://mail.example.com/",
+)
 checkout = mbuzz.track(visitor, "Checkout Completed", {"cart_size": 2}, user_id="user_sdk_1")
 mbuzz.identify("user_sdk_1", {"email": "ada@example.com"}, visitor_id=visitor)
 mbuzz.conversion("purchase", event_id=checkout, revenue=49.0, currency="EUR", properties={"order_id": "A-1"})

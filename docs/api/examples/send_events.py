@@ -5,6 +5,7 @@
 Every event carries its own event_id, so retrying a batch after a timeout or a
 429/503 can never store an event twice: the retry reports it as a duplicate.
 """
+
 import json
 import os
 import time
@@ -20,7 +21,9 @@ def send(events, attempts=5):
     body = json.dumps({"events": events}).encode()
     for attempt in range(attempts):
         request = urllib.request.Request(
-            f"{API}/api/v1/events", data=body, method="POST",
+            f"{API}/api/v1/events",
+            data=body,
+            method="POST",
             headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
         )
         try:
@@ -38,11 +41,19 @@ events = [
         "event_type": "page_view",
         "visitor_id": "vis_python_example",
         "event_id": str(uuid.uuid4()),
-        "properties": {"url": "https://shop.example.com/?utm_source=newsletter&utm_medium=email",
-                       "utm_source": "newsletter", "utm_medium": "email", "utm_campaign": "november"},
+        "properties": {
+            "url": "https://shop.example.com/?utm_source=newsletter&utm_medium=email",
+            "utm_source": "newsletter",
+            "utm_medium": "email",
+            "utm_campaign": "november",
+        },
     },
-    {"event_type": "mql", "visitor_id": "vis_python_example", "user_id": "user_python_1",
-     "event_id": str(uuid.uuid4())},
+    {
+        "event_type": "mql",
+        "visitor_id": "vis_python_example",
+        "user_id": "user_python_1",
+        "event_id": str(uuid.uuid4()),
+    },
 ]
 result = send(events)
 print(json.dumps(result))

@@ -1,4 +1,5 @@
 """Alembic environment: migrates the schemas mbuzz owns (`raw`, `attribution`)."""
+
 from __future__ import annotations
 
 from alembic import context

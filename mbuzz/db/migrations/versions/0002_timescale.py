@@ -12,6 +12,7 @@ indexes serve as plain PostgreSQL tables.
 Revision ID: 0002
 Revises: 0001
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -76,7 +77,9 @@ def upgrade() -> None:
                 f"timescaledb.compress_orderby = '{time_column} desc')"
             )
             bind.execute(
-                sa.text("select add_compression_policy(cast(:table as regclass), cast(:after as interval), if_not_exists => true)"),
+                sa.text(
+                    "select add_compression_policy(cast(:table as regclass), cast(:after as interval), if_not_exists => true)"
+                ),
                 {"table": table, "after": compress_after},
             )
 

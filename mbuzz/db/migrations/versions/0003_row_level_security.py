@@ -24,6 +24,7 @@ still carry the policy.
 Revision ID: 0003
 Revises: 0002
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -53,13 +54,16 @@ def _compressed_hypertable(bind, table: str) -> bool:
     if bind.execute(sa.text("select 1 from pg_extension where extname = 'timescaledb'")).first() is None:
         return False
     schema, name = table.split(".")
-    return bind.execute(
-        sa.text(
-            "select 1 from timescaledb_information.hypertables "
-            "where hypertable_schema = :schema and hypertable_name = :name and compression_enabled"
-        ),
-        {"schema": schema, "name": name},
-    ).first() is not None
+    return (
+        bind.execute(
+            sa.text(
+                "select 1 from timescaledb_information.hypertables "
+                "where hypertable_schema = :schema and hypertable_name = :name and compression_enabled"
+            ),
+            {"schema": schema, "name": name},
+        ).first()
+        is not None
+    )
 
 
 def upgrade() -> None:

@@ -9,6 +9,7 @@ other raw tables (0003).
 Revision ID: 0004
 Revises: 0003
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -36,10 +37,19 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.CheckConstraint("environment in ('test', 'live')", name=op.f("ck_ad_spend_environment")),
         sa.CheckConstraint("amount >= 0", name=op.f("ck_ad_spend_amount_not_negative")),
-        sa.ForeignKeyConstraint(["account_id"], ["raw.accounts.id"], name=op.f("fk_ad_spend_account_id_accounts"),
-                                ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("account_id", "environment", "day", "channel", "utm_source", "utm_medium",
-                                "utm_campaign", name=op.f("pk_ad_spend")),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["raw.accounts.id"], name=op.f("fk_ad_spend_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint(
+            "account_id",
+            "environment",
+            "day",
+            "channel",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            name=op.f("pk_ad_spend"),
+        ),
         schema="raw",
     )
     bind = op.get_bind()

@@ -12,6 +12,7 @@ on plain PostgreSQL it is emptied here and no longer written.
 Revision ID: 0005
 Revises: 0004
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,9 +27,15 @@ INDEX = "ix_events_account_id_event_id"
 def _hypertable(bind) -> bool:
     if bind.execute(sa.text("select 1 from pg_extension where extname = 'timescaledb'")).first() is None:
         return False
-    return bind.execute(sa.text(
-        "select 1 from timescaledb_information.hypertables "
-        "where hypertable_schema = 'raw' and hypertable_name = 'events'")).first() is not None
+    return (
+        bind.execute(
+            sa.text(
+                "select 1 from timescaledb_information.hypertables "
+                "where hypertable_schema = 'raw' and hypertable_name = 'events'"
+            )
+        ).first()
+        is not None
+    )
 
 
 def upgrade() -> None:

@@ -8,6 +8,7 @@ kept in `public_key` for the dashboard to show again. Secret keys keep `public_k
 Revision ID: 0006
 Revises: 0005
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -19,15 +20,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("api_keys", sa.Column("kind", sa.String(length=11), server_default="secret", nullable=False),
-                  schema="raw")
-    op.add_column("api_keys", sa.Column("allowed_origins", postgresql.ARRAY(sa.Text()), server_default="{}",
-                                        nullable=False), schema="raw")
+    op.add_column(
+        "api_keys", sa.Column("kind", sa.String(length=11), server_default="secret", nullable=False), schema="raw"
+    )
+    op.add_column(
+        "api_keys",
+        sa.Column("allowed_origins", postgresql.ARRAY(sa.Text()), server_default="{}", nullable=False),
+        schema="raw",
+    )
     op.add_column("api_keys", sa.Column("public_key", sa.Text(), nullable=True), schema="raw")
     op.create_check_constraint("kind", "api_keys", "kind in ('secret', 'publishable')", schema="raw")
     # a secret key's plaintext is never stored; a publishable key's always is
-    op.create_check_constraint("public_key_only_publishable", "api_keys",
-                               "(kind = 'publishable') = (public_key is not null)", schema="raw")
+    op.create_check_constraint(
+        "public_key_only_publishable", "api_keys", "(kind = 'publishable') = (public_key is not null)", schema="raw"
+    )
 
 
 def downgrade() -> None:

@@ -9,6 +9,7 @@ Not a raw table: no row-level security (the API's tenant role never reads attrib
 Revision ID: 0007
 Revises: 0006
 """
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,17 +20,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("attribution_runs", sa.Column("status", sa.String(length=9), server_default="running",
-                                                nullable=False), schema="attribution")
+    op.add_column(
+        "attribution_runs",
+        sa.Column("status", sa.String(length=9), server_default="running", nullable=False),
+        schema="attribution",
+    )
     op.add_column("attribution_runs", sa.Column("window_start", sa.DateTime(timezone=True)), schema="attribution")
     op.add_column("attribution_runs", sa.Column("window_end", sa.DateTime(timezone=True)), schema="attribution")
     op.add_column("attribution_runs", sa.Column("conversions", sa.Integer()), schema="attribution")
     op.add_column("attribution_runs", sa.Column("credits_written", sa.BigInteger()), schema="attribution")
     op.add_column("attribution_runs", sa.Column("error", sa.Text()), schema="attribution")
-    op.execute("update attribution.attribution_runs set status = case when finished_at is null "
-               "then 'abandoned' else 'succeeded' end")
-    op.create_check_constraint("status", "attribution_runs",
-                               "status in ('running', 'succeeded', 'failed', 'abandoned')", schema="attribution")
+    op.execute(
+        "update attribution.attribution_runs set status = case when finished_at is null "
+        "then 'abandoned' else 'succeeded' end"
+    )
+    op.create_check_constraint(
+        "status", "attribution_runs", "status in ('running', 'succeeded', 'failed', 'abandoned')", schema="attribution"
+    )
     op.create_index(op.f("ix_attribution_runs_status"), "attribution_runs", ["status"], schema="attribution")
 
 

@@ -9,6 +9,7 @@ security (the API's tenant role never reads attribution.*; every query filters b
 Revision ID: 0008
 Revises: 0007
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -37,15 +38,24 @@ def upgrade() -> None:
         sa.Column("conversion_samples", postgresql.ARRAY(sa.Float()), nullable=True),
         sa.Column("revenue_samples", postgresql.ARRAY(sa.Float()), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("account_id", "run_id", "model", "environment", "channel", "day",
-                                name=op.f("pk_credit_intervals")),
+        sa.PrimaryKeyConstraint(
+            "account_id", "run_id", "model", "environment", "channel", "day", name=op.f("pk_credit_intervals")
+        ),
         schema="attribution",
     )
-    op.create_index(op.f("ix_credit_intervals_account_id_model_environment_day"), "credit_intervals",
-                    ["account_id", "model", "environment", "day"], unique=False, schema="attribution")
+    op.create_index(
+        op.f("ix_credit_intervals_account_id_model_environment_day"),
+        "credit_intervals",
+        ["account_id", "model", "environment", "day"],
+        unique=False,
+        schema="attribution",
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_credit_intervals_account_id_model_environment_day"), table_name="credit_intervals",
-                  schema="attribution")
+    op.drop_index(
+        op.f("ix_credit_intervals_account_id_model_environment_day"),
+        table_name="credit_intervals",
+        schema="attribution",
+    )
     op.drop_table("credit_intervals", schema="attribution")

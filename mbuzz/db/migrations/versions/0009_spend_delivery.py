@@ -7,6 +7,7 @@ upsert as before: uploading a day again replaces its amount, currency, impressio
 Revision ID: 0009
 Revises: 0008
 """
+
 import sqlalchemy as sa
 from alembic import op
 

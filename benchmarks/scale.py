@@ -1,0 +1,131 @@
+"""Scale curve: the full pipeline and the hourly run at several history sizes, on PostgreSQL.
+
+    .venv/bin/python benchmarks/scale.py [--events 1000000 3000000] [--before DIR]
+
+For each size: a fresh database `bench_memory` on DATABASE_URL's server, the history generated
+and landed by benchmarks/pipeline.py's code (in this process), then the full pipeline and, after
+one more hour is landed, the hourly run, each in a CHILD process: its wall time and its own peak
+RSS (os.wait4's rusage of that child, so the generator's memory is not counted). In the same
+database, the physical floor: one sorted window pass over raw.events (`create table … as select
+…, lag(occurred_at) over (partition by account_id, visitor_id order by occurred_at) from
+raw.events`), and the full pipeline's ratio to it. Between sizes: the growth exponent
+log(t2/t1) / log(n2/n1) of each figure (1 = linear).
+
+--before DIR: also run the full pipeline (again, on the built warehouse) with the code of another
+checkout (e.g. a worktree of the commit before the chunked attribution run) and report its peak
+RSS beside this code's. The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[0] = ROOT  # benchmarks/attribution.py must not shadow the attribution package
+
+from benchmarks.pipeline import drop_database, fresh_database, land_history, land_hour  # noqa: E402
+
+NAME = "bench_memory"
+FULL = "r = run_pipeline(all_days=True)"
+HOURLY = "r = run_pipeline(partition={partition!r}, hourly=True)"
+CHILD = """import sys
+sys.path.insert(0, {root!r})
+from mbuzz.pipeline import run_pipeline
+{call}
+print('checks', len(r.checks), 'failed', sum(not c[2] for c in r.checks), 'success', r.success)
+for f in r.failures:
+    print('  ', f[:300])
+sys.exit(0 if r.success else 1)
+"""
+FLOOR = """create table public.bench_floor as
+select account_id, visitor_id, occurred_at,
+       lag(occurred_at) over (partition by account_id, visitor_id order by occurred_at) as previous_at
+from raw.events"""
+
+
+def measured(call: str, root: str = ROOT) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of the pipeline run in a child process."""
+    env = {**os.environ, "MBUZZ_DBT_TARGET_PATH": tempfile.mkdtemp(prefix="mbuzz-scale-dbt-")}
+    t = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-c", CHILD.format(root=root, call=call)], cwd=root, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss: KB on Linux
+
+
+def floor_seconds(url: str) -> tuple[float, int]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop table if exists public.bench_floor")
+        t = time.perf_counter()
+        conn.execute(FLOOR)
+        seconds = time.perf_counter() - t
+        rows = conn.execute("select count(*) from public.bench_floor").fetchone()[0]
+        conn.execute("drop table public.bench_floor")
+    return seconds, rows
+
+
+def exponent(a: float, b: float, n_a: int, n_b: int) -> float:
+    return math.log(b / a) / math.log(n_b / n_a)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 3_000_000])
+    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--before", help="a checkout whose code is measured too (peak RSS of the full pipeline)")
+    args = parser.parse_args()
+
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    rows = []
+    server = None
+    try:
+        for events in args.events:
+            server, url = fresh_database(NAME)
+            end = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+            account_id = land_history(url, events, args.days, bulk=False, end=end)
+            full, full_rss, rc = measured(FULL)
+            print(f"{events:,}: full pipeline {full:.1f}s, peak RSS {full_rss:.0f} MB, exit {rc}")
+            hour = land_hour(url, account_id, events, args.days, bulk=False, end=end)
+            hourly, hourly_rss, rc_h = measured(HOURLY.format(partition=end.strftime("%Y-%m-%d")))
+            print(f"{events:,}: hourly ({hour:,} events) {hourly:.1f}s, peak RSS {hourly_rss:.0f} MB, exit {rc_h}")
+            floor, n = floor_seconds(url)
+            print(
+                f"{events:,}: floor (sorted lag() pass over {n:,} raw events) {floor:.1f}s; ratio {full / floor:.1f}x"
+            )
+            before_rss = None
+            if args.before:
+                _, before_rss, rc_b = measured(FULL, root=os.path.abspath(args.before))
+                print(f"{events:,}: full pipeline, code of {args.before}: peak RSS {before_rss:.0f} MB, exit {rc_b}")
+            rows.append((events, n, full, full_rss, hourly, hourly_rss, floor, before_rss))
+            print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
+    finally:
+        if server:
+            drop_database(server, NAME)
+
+    print("\n| events (raw rows) | full pipeline | peak RSS | hourly | peak RSS | floor | full / floor | RSS before |")
+    print("|---|---|---|---|---|---|---|---|")
+    for events, n, full, full_rss, hourly, hourly_rss, floor, before_rss in rows:
+        before = f"{before_rss:.0f} MB" if before_rss else "-"
+        print(
+            f"| {events:,} ({n:,}) | {full:.1f} s | {full_rss:.0f} MB | {hourly:.1f} s | {hourly_rss:.0f} MB "
+            f"| {floor:.1f} s | {full / floor:.1f}x | {before} |"
+        )
+    for a, b in zip(rows, rows[1:]):
+        print(
+            f"growth exponent {a[1]:,} -> {b[1]:,} raw events: full {exponent(a[2], b[2], a[1], b[1]):.2f}, "
+            f"full RSS {exponent(a[3], b[3], a[1], b[1]):.2f}, hourly {exponent(a[4], b[4], a[1], b[1]):.2f}, "
+            f"floor {exponent(a[6], b[6], a[1], b[1]):.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
