@@ -5,6 +5,7 @@ Every server here is the test's own, on 127.0.0.1 and a free port: an embedded P
 temporary MBUZZ_HOME, a `redis-server`, `mbuzz serve`. The machine's PostgreSQL and Redis are
 never stopped.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def event() -> dict:
-    return {"event_type": "page_view", "visitor_id": f"vis_{secrets.token_hex(4)}",
-            "event_id": f"e-{secrets.token_hex(8)}",
-            "properties": {"url": "https://shop.example.com/?utm_source=google", "utm_source": "google"}}
+    return {
+        "event_type": "page_view",
+        "visitor_id": f"vis_{secrets.token_hex(4)}",
+        "event_id": f"e-{secrets.token_hex(8)}",
+        "properties": {"url": "https://shop.example.com/?utm_source=google", "utm_source": "google"},
+    }
 
 
 @dataclass
@@ -89,8 +93,9 @@ class Load:
             while True:
                 sent = time.monotonic()
                 try:
-                    response = session.post(f"{self.url}/api/v1/events", json={"events": events},
-                                            headers=self.headers, timeout=self.timeout)
+                    response = session.post(
+                        f"{self.url}/api/v1/events", json={"events": events}, headers=self.headers, timeout=self.timeout
+                    )
                     status, retry_after = response.status_code, response.headers.get("Retry-After")
                 except requests.RequestException:
                     status, retry_after = None, None
@@ -209,8 +214,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -234,3 +253,22 @@ class RedisServer:
 
 def workers_of(master: int) -> list[int]:
     return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def busy_worker(master: int, port: int, within: float = 5.0) -> int | None:
+    """A worker of `master` serving a request right now: gunicorn's sync workers hold one accepted
+    connection on `port` at a time and close it after the answer, so an ESTABLISHED socket on that
+    port is a request in flight. None when no worker was seen busy within `within` seconds."""
+    import psutil
+
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for pid in workers_of(master):
+            try:
+                connections = psutil.Process(pid).net_connections(kind="tcp")
+            except psutil.Error:  # the worker just exited
+                continue
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in connections):
+                return pid
+        time.sleep(0.001)
+    return None
