@@ -29,7 +29,7 @@ from mbuzz.errors import MbuzzError
 from mbuzz.paths import PROFILES_DIR, PROJECT_DIR
 from mbuzz.settings import get_settings
 
-TARGETS = ("postgres", "timescaledb")
+TARGETS = ("postgres", "timescaledb", "spark")
 
 
 class DbtError(MbuzzError):
@@ -114,6 +114,7 @@ def run_dbt(
     check: bool = True,
     target_path: str | None = None,
     callbacks: Sequence = (),
+    timeout: float | None = None,
 ) -> DbtResult:
     """Run one dbt command (`["build"]`, `["run", "-s", "marts"]`, …) against mbuzz's database.
 
@@ -122,15 +123,25 @@ def run_dbt(
     `target_path` (default: MBUZZ_DBT_TARGET_PATH, else dbt's `target/`) keeps the manifests and
     partial-parse state of separate runs (tests, another target) apart. `callbacks` receive
     every dbt event (in-process only; orchestration turns them into Dagster events).
+    `timeout` (seconds, subprocess only) stops a dbt that runs longer: DbtError.
     Raises DbtError when dbt reports a failure and `check` is true.
     """
     env = dbt_env(url, target, threads)
     full = _args(args, env["MBUZZ_DBT_TARGET"], vars, target_path)
     if subprocess_mode:
         dbt = Path(sys.executable).parent / "dbt"
-        proc = subprocess.run(
-            [str(dbt), *full], env={**os.environ, **env}, cwd=PROJECT_DIR, capture_output=True, text=True
-        )
+        try:
+            proc = subprocess.run(
+                [str(dbt), *full],
+                env={**os.environ, **env},
+                cwd=PROJECT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:  # its output comes as bytes, even with text=True
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            raise DbtError(f"dbt {' '.join(args)} took more than {timeout:g} s:\n{_tail(out)}") from exc
         if check and proc.returncode != 0:
             raise DbtError(f"dbt {' '.join(args)} failed:\n{_tail(proc.stdout)}\n{_tail(proc.stderr)}")
         return DbtResult(proc.returncode == 0, env["MBUZZ_DBT_TARGET"], [])

@@ -44,3 +44,279 @@
 {% macro spark__timestamp_min() -%}
     timestamp '0001-01-01 00:00:00'
 {%- endmacro %}
+
+
+{#- The 1-based position of `needle` in `haystack`, 0 when absent. -#}
+{% macro position_in(haystack, needle) -%}
+    {{ return(adapter.dispatch('position_in', 'mbuzz')(haystack, needle)) }}
+{%- endmacro %}
+
+{% macro postgres__position_in(haystack, needle) -%}
+    strpos({{ haystack }}, {{ needle }})
+{%- endmacro %}
+
+{% macro spark__position_in(haystack, needle) -%}
+    instr({{ haystack }}, {{ needle }})
+{%- endmacro %}
+
+
+{#- The name of the text type in casts (`x::{{ text_type() }}`; Spark 4 reads `::` too). -#}
+{% macro text_type() -%}
+    {{ return(adapter.dispatch('text_type', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__text_type() -%}
+    text
+{%- endmacro %}
+
+{% macro spark__text_type() -%}
+    string
+{%- endmacro %}
+
+
+{#- True when the JSON object in `column` has one of `keys` at its top level (`?` / `?|`). -#}
+{% macro json_has_any_key(column, keys) -%}
+    {{ return(adapter.dispatch('json_has_any_key', 'mbuzz')(column, keys)) }}
+{%- endmacro %}
+
+{% macro postgres__json_has_any_key(column, keys) -%}
+    {%- if keys | length == 1 -%}
+        {{ column }} ? '{{ keys[0] }}'
+    {%- else -%}
+        {{ column }} ?| {{ text_array(keys) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__json_has_any_key(column, keys) -%}
+    coalesce(arrays_overlap(json_object_keys({{ column }}), {{ text_array(keys) }}), false)
+{%- endmacro %}
+
+
+{#- After a text column in a sort, a partition or a grouping: compare bytes ("C"). PostgreSQL's
+    byte-ordered sorts get abbreviated keys (int_sessions); Spark compares bytes already. -#}
+{% macro collate_c() -%}
+    {{ return(adapter.dispatch('collate_c', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__collate_c() -%}
+    collate "C"
+{%- endmacro %}
+
+{% macro spark__collate_c() -%}
+{%- endmacro %}
+
+
+{#- ... and back to the column's own collation (the output column keeps the database's). -#}
+{% macro collate_default() -%}
+    {{ return(adapter.dispatch('collate_default', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__collate_default() -%}
+    collate "default"
+{%- endmacro %}
+
+{% macro spark__collate_default() -%}
+{%- endmacro %}
+
+
+{#- An aggregate: `value` of the row with the greatest (`order_columns`…), among the rows
+    where `condition` holds (null when none). `order_columns` must identify a row. -#}
+{% macro newest_value(value, order_columns, condition) -%}
+    {{ return(adapter.dispatch('newest_value', 'mbuzz')(value, order_columns, condition)) }}
+{%- endmacro %}
+
+{% macro postgres__newest_value(value, order_columns, condition) -%}
+    (array_agg({{ value }} order by {% for c in order_columns %}{{ c }} desc{{ ", " if not loop.last }}{% endfor %}) filter (where {{ condition }}))[1]
+{%- endmacro %}
+
+{% macro spark__newest_value(value, order_columns, condition) -%}
+    max_by({{ value }}, struct({{ order_columns | join(', ') }})) filter (where {{ condition }})
+{%- endmacro %}
+
+
+{#- A CTE's `as …` keyword: PostgreSQL inlines it into each use (`not materialized`). -#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__not_materialized() -%}
+    not materialized
+{%- endmacro %}
+
+{% macro spark__not_materialized() -%}
+{%- endmacro %}
+
+
+{#- The rows of `relation` (as `alias`) that are the newest of their `keys` by `order_columns`
+    (descending), then by row position: what staging deduplicates raw rows with. PostgreSQL: an
+    anti-join (filters on event time and visitor push down into raw.events), ties broken by ctid.
+    Spark: a window (the file rows have no position; the lake holds each key once). -#}
+{% macro newest_rows(relation, alias, keys, order_columns) -%}
+    {{ return(adapter.dispatch('newest_rows', 'mbuzz')(relation, alias, keys, order_columns)) }}
+{%- endmacro %}
+
+{% macro postgres__newest_rows(relation, alias, keys, order_columns) -%}
+    select {{ alias }}.*
+    from {{ relation }} as {{ alias }}
+    where not exists (
+            select 1
+            from {{ relation }} as newer
+            where {% for key in keys %}newer.{{ key }} = {{ alias }}.{{ key }}
+                and {% endfor %}({% for c in order_columns %}newer.{{ c }}, {% endfor %}newer.ctid)
+                > ({% for c in order_columns %}{{ alias }}.{{ c }}, {% endfor %}{{ alias }}.ctid)
+        )
+{%- endmacro %}
+
+{% macro spark__newest_rows(relation, alias, keys, order_columns) -%}
+    select * from (
+        select
+            {{ alias }}.*,
+            row_number() over (
+                partition by {% for key in keys %}{{ alias }}.{{ key }}{{ ", " if not loop.last }}{% endfor %}
+                order by {% for c in order_columns %}{{ alias }}.{{ c }} desc{{ ", " if not loop.last }}{% endfor %}
+            ) as mbuzz_newest
+        from {{ relation }} as {{ alias }}
+    ) as {{ alias }}
+    where mbuzz_newest = 1
+{%- endmacro %}
+
+
+{#- The account's own domains (a sorted, distinct text array): settings.own_domains (a JSON
+    array; anything else counts as none) plus var mbuzz__own_domains, trimmed, lower case,
+    without `www.`. -#}
+{% macro own_domains(settings) -%}
+    {{ return(adapter.dispatch('own_domains', 'mbuzz')(settings)) }}
+{%- endmacro %}
+
+{% macro postgres__own_domains(settings) -%}
+    array(
+            select distinct regexp_replace(lower(btrim(domains.domain)), '^www\.', '')
+            from (
+                select
+                    jsonb_array_elements_text(
+                        case
+                            when jsonb_typeof({{ settings }} -> 'own_domains') = 'array'
+                                then {{ settings }} -> 'own_domains'
+                            else '[]'::jsonb
+                        end
+                    ) as domain
+                union all
+                select unnest({{ text_array(var('mbuzz__own_domains')) }})
+            ) as domains
+            where btrim(domains.domain) <> ''
+            order by 1
+        )
+{%- endmacro %}
+
+{% macro spark__own_domains(settings) -%}
+    array_sort(array_distinct(transform(
+        filter(
+            concat(
+                coalesce(from_json(get_json_object({{ settings }}, '$.own_domains'), 'array<string>'), {{ text_array([]) }}),
+                {{ text_array(var('mbuzz__own_domains')) }}
+            ),
+            domain -> btrim(domain) <> ''
+        ),
+        domain -> regexp_replace(lower(btrim(domain)), '^www[.]', '')
+    )))
+{%- endmacro %}
+
+
+{#- A text array literal, lower case (the keys the models look up). -#}
+{% macro text_array(values) -%}
+    {{ return(adapter.dispatch('text_array', 'mbuzz')(values)) }}
+{%- endmacro %}
+
+{% macro postgres__text_array(values) -%}
+    {%- if values | length == 0 -%}
+        array[]::text[]
+    {%- else -%}
+        array[{%- for v in values -%}'{{ v | lower | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::text[]
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro spark__text_array(values) -%}
+    cast(array({%- for v in values -%}'{{ v | lower | replace("\\", "\\\\") | replace("'", "\\'") }}'{{ ", " if not loop.last }}{%- endfor -%}) as array<string>)
+{%- endmacro %}
+
+
+{#- Pre-hook of every model: session settings for warehouse-sized queries (see session_settings). -#}
+{% macro session_settings() -%}
+    {{ return(adapter.dispatch('session_settings', 'mbuzz')()) }}
+{%- endmacro %}
+
+{#- JIT off: the estimates over seeds and CTEs are large enough to trigger JIT compilation that
+    costs far more than it saves (seconds per model); no merge joins (the row estimates over CTEs
+    are poor and hash joins are what these joins want); work_mem big enough for the
+    sessionisation sorts. -#}
+{% macro postgres__session_settings() -%}
+    set jit = off;
+    set enable_mergejoin = off;
+    set work_mem = '{{ var("mbuzz__work_mem") }}'
+{%- endmacro %}
+
+{#- Spark: dates and times of day in UTC, whatever the cluster's default (one statement: a hook
+    over Thrift runs one). -#}
+{% macro spark__session_settings() -%}
+    set spark.sql.session.timeZone = UTC
+{%- endmacro %}
+
+
+{#- The materialization of the per-visitor incremental models (int_sessions, int_sessions_classified):
+    delete+insert by visitor on PostgreSQL; a full rebuild on Spark, whose plain Parquet tables
+    have no delete (insert_overwrite replaces partitions, merge needs Delta or Iceberg). -#}
+{% macro visitor_incremental() -%}
+    {{ return(adapter.dispatch('visitor_incremental', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__visitor_incremental() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__visitor_incremental() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+
+{#- on-run-end: the views of schema `bi` made again (dbt drops them when it rebuilds a mart;
+    migration 0012). Spark has no `bi` schema (no BI grants there yet). -#}
+{% macro refresh_bi_views() -%}
+    {{ return(adapter.dispatch('refresh_bi_views', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__refresh_bi_views() -%}
+    do $$ begin if to_regprocedure('raw.refresh_bi_views()') is not null then perform raw.refresh_bi_views(); end if; end $$
+{%- endmacro %}
+
+{% macro spark__refresh_bi_views() -%}
+    select 1
+{%- endmacro %}
+
+
+{#- The calendar date of a timestamp in time zone `tz` (an expression: an IANA name). -#}
+{% macro local_date(column, tz) -%}
+    {{ return(adapter.dispatch('local_date', 'mbuzz')(column, tz)) }}
+{%- endmacro %}
+
+{% macro postgres__local_date(column, tz) -%}
+    ({{ column }} at time zone {{ tz }})::date
+{%- endmacro %}
+
+{% macro spark__local_date(column, tz) -%}
+    to_date(from_utc_timestamp({{ column }}, {{ tz }}))
+{%- endmacro %}
+
+
+{#- The JSON object under `key` of a JSON column, `{}` when it is anything else or missing. -#}
+{% macro json_object_at(column, key) -%}
+    {{ return(adapter.dispatch('json_object_at', 'mbuzz')(column, key)) }}
+{%- endmacro %}
+
+{% macro postgres__json_object_at(column, key) -%}
+    case when jsonb_typeof({{ column }} -> '{{ key }}') = 'object' then {{ column }} -> '{{ key }}' else '{}'::jsonb end
+{%- endmacro %}
+
+{#- Spark keeps JSON as text: get_json_object gives an object back as compact JSON text. -#}
+{% macro spark__json_object_at(column, key) -%}
+    coalesce(case when left(get_json_object({{ column }}, '$.{{ key }}'), 1) = '{' then get_json_object({{ column }}, '$.{{ key }}') end, '{}')
+{%- endmacro %}

@@ -18,6 +18,11 @@
     {{ return('continuous_aggregate') }}
 {%- endmacro %}
 
+{#- Spark (preview): a table, rebuilt on every run. -#}
+{% macro spark__aggregate_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
 
 {#- Start of the UTC day of a timestamptz, as timestamptz, on every path. -#}
 {% macro day_bucket(column) -%}
@@ -32,6 +37,11 @@
     time_bucket(interval '1 day', {{ column }})
 {%- endmacro %}
 
+{#- Spark: the session time zone is UTC (spark__session_settings). -#}
+{% macro spark__day_bucket(column) -%}
+    date_trunc('DAY', {{ column }})
+{%- endmacro %}
+
 
 {#- Post-hook: make a freshly built incremental model a hypertable with compression, once.
     Idempotent (it checks the catalog), so it is safe on every run: it acts only after the table
@@ -42,6 +52,10 @@
 {%- endmacro %}
 
 {% macro postgres__hypertable_post_hook(time_column, compress_after, segmentby, orderby, chunk_interval) -%}
+    select 1
+{%- endmacro %}
+
+{% macro spark__hypertable_post_hook(time_column, compress_after, segmentby, orderby, chunk_interval) -%}
     select 1
 {%- endmacro %}
 

@@ -5,14 +5,44 @@
     next `/`, `?` or `#`, without user info (`…@`) and port. String functions, not a regular
     expression with captures: ~50x faster on millions of events. mbuzz.channels.url_host mirrors it. -#}
 {% macro url_host(column) -%}
+    {{ return(adapter.dispatch('url_host', 'mbuzz')(column)) }}
+{%- endmacro %}
+
+{% macro postgres__url_host(column) -%}
     {{ function_schema() }}.mbuzz_url_host({{ column }})
+{%- endmacro %}
+
+{#- Spark: the same string functions inline (mbuzz_url_host's body; instr for strpos). -#}
+{% macro spark__url_host(column) -%}
+    {%- set rest = 'substr(' ~ column ~ ', instr(' ~ column ~ ", '://') + 3)" -%}
+    {%- set authority = "split_part(split_part(split_part(" ~ rest ~ ", '/', 1), '?', 1), '#', 1)" -%}
+    case when instr({{ column }}, '://') > 0 then nullif(regexp_replace(lower(split_part(
+            substr({{ authority }}, instr({{ authority }}, '@') + 1), ':', 1)), '^www[.]', ''), '') end
 {%- endmacro %}
 
 
 {#- The value of the first `name=` query-string parameter (after `?` or `&`), up to the next `&`
     or `#`, percent-decoded (`+` is a space), blank → null. mbuzz.channels.url_param mirrors it. -#}
 {% macro url_param(column, name) -%}
+    {{ return(adapter.dispatch('url_param', 'mbuzz')(column, name)) }}
+{%- endmacro %}
+
+{% macro postgres__url_param(column, name) -%}
     case when strpos({{ column }}, '{{ name }}=') > 0 then {{ function_schema() }}.mbuzz_url_param({{ column }}, '{{ name }}') end
+{%- endmacro %}
+
+{#- Spark: mbuzz_url_param inline. The first `?name=` or `&name=` (least() skips the absent, as
+    nulls); try_url_decode where there is a `%` or `+` (a value that does not decode keeps its
+    text, `+` as a space, as mbuzz_url_decode does). -#}
+{% macro spark__url_param(column, name) -%}
+    {%- set start = "least(nullif(instr(" ~ column ~ ", '?" ~ name ~ "='), 0), nullif(instr(" ~ column ~ ", '&" ~ name ~ "='), 0))" -%}
+    {%- set raw = "split_part(split_part(substr(" ~ column ~ ", " ~ start ~ " + " ~ (name | length + 2) ~ "), '&', 1), '#', 1)" -%}
+    case when instr({{ column }}, '{{ name }}=') > 0 then nullif(btrim(
+            case when {{ raw }} rlike '[%+]'
+                then coalesce(try_url_decode({{ raw }}), replace({{ raw }}, '+', ' '))
+                else {{ raw }}
+            end
+        ), '') end
 {%- endmacro %}
 
 
@@ -34,6 +64,10 @@
 
 {#- on-run-start: the small SQL functions the models call. Idempotent. -#}
 {% macro create_mbuzz_functions() -%}
+    {{ return(adapter.dispatch('create_mbuzz_functions', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__create_mbuzz_functions() -%}
     create schema if not exists {{ function_schema() }};
     -- one expression, so PostgreSQL inlines it where the argument is a plain column
     create or replace function {{ function_schema() }}.mbuzz_url_host(url text) returns text
@@ -90,4 +124,35 @@
         end;
     end;
     $fn$;
+{%- endmacro %}
+
+
+{#- Spark: no functions (url_host / url_param are inline); the sources are the lake's Parquet
+    folders (MBUZZ_LAKE, docs/operations.md "The lake") as tables of database `raw`, their
+    partitions (account_id, day) recovered on every run so newly landed days are read. The
+    columns are the lake's (mbuzz/lake.py TABLES: text and json as string, ts as timestamp,
+    money as decimal(18,4)); given, not inferred, so a table with nothing landed yet reads as
+    empty. One statement per call: Thrift runs one at a time. -#}
+{% macro spark__create_mbuzz_functions() -%}
+    {%- set tables = {
+        'events': 'event_id string, environment string, event_type string, visitor_id string, user_id string, session_id string, occurred_at timestamp, received_at timestamp, sent_at timestamp, original_timestamp timestamp, properties string, context string, source string',
+        'conversions': 'conversion_id string, environment string, conversion_type string, visitor_id string, user_id string, event_id string, revenue decimal(18,4), currency string, converted_at timestamp, received_at timestamp, properties string',
+        'ad_spend': 'environment string, channel string, utm_source string, utm_medium string, utm_campaign string, amount decimal(18,4), currency string, impressions bigint, clicks bigint, received_at timestamp',
+    } -%}
+    {%- if execute -%}
+        {%- set lake = env_var('MBUZZ_LAKE', '') -%}
+        {%- if not lake -%}
+            {{ exceptions.raise_compiler_error("the spark target reads the lake: set MBUZZ_LAKE (docs/operations.md, \"The lake\")") }}
+        {%- endif -%}
+        {%- do run_query('create database if not exists raw') -%}
+        {%- for table, columns in tables.items() -%}
+            {%- do run_query("create table if not exists raw." ~ table ~ " (" ~ columns ~ ", account_id string, day date)"
+                ~ " using parquet partitioned by (account_id, day) location '" ~ lake ~ "/" ~ table ~ "'") -%}
+            {%- do run_query('msck repair table raw.' ~ table) -%}
+        {%- endfor -%}
+        {%- do run_query("create table if not exists raw.accounts (id string, name string, tier string, settings string, created_at timestamp)"
+            ~ " using parquet location '" ~ lake ~ "/accounts'") -%}
+        {%- do run_query('refresh table raw.accounts') -%}
+    {%- endif -%}
+    select 1
 {%- endmacro %}

@@ -19,7 +19,7 @@
 
 {{
     config(
-        materialized='incremental',
+        materialized=visitor_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'environment', 'visitor_id'],
         on_schema_change='fail',
@@ -39,7 +39,7 @@ with
 
 -- not materialized: each use below filters it (by time, by visitor) down to raw.events' indexes.
 -- Impressions (ads seen, not clicked) are not visits: int_impressions makes them touches
-events as not materialized (
+events as {{ not_materialized() }} (
 
     select * from {{ ref('stg_raw__events') }}
     where event_type <> 'impression'
@@ -167,7 +167,7 @@ client_sessions as (
         received_at,
         client_session_id as session_key,
         row_number() over (
-            partition by visitor_id collate "C", account_id, environment, client_session_id
+            partition by visitor_id {{ collate_c() }}, account_id, environment, client_session_id
             order by occurred_at, event_id
         ) = 1 as is_session_start
     from keyed
@@ -193,7 +193,9 @@ visits as (
     from keyed
     where client_session_id is null
     window
-        visitor_order as (partition by visitor_id collate "C", account_id, environment order by occurred_at, event_id)
+        visitor_order as (
+            partition by visitor_id {{ collate_c() }}, account_id, environment order by occurred_at, event_id
+        )
 
 ),
 
@@ -210,13 +212,13 @@ breaks as (
             and campaign_key is distinct from nullif(substr(max(
                 case
                     when is_visit_start or campaign_key is not null
-                        then lpad(ordinal::text, 12, '0') || '|' || coalesce(campaign_key, '')
-                end collate "C"
+                        then lpad(ordinal::{{ text_type() }}, 12, '0') || '|' || coalesce(campaign_key, '')
+                end {{ collate_c() }}
             ) over visitor_order, 14), '')
         ) as is_session_start
     from visits
     window visitor_order as (
-        partition by visitor_id collate "C", account_id, environment order by occurred_at, event_id
+        partition by visitor_id {{ collate_c() }}, account_id, environment order by occurred_at, event_id
         rows between unbounded preceding and 1 preceding
     )
 
@@ -234,10 +236,10 @@ derived_sessions as (
         occurred_at,
         received_at,
         (sum(case when is_session_start then 1 else 0 end) over (
-            partition by visitor_id collate "C", account_id, environment
+            partition by visitor_id {{ collate_c() }}, account_id, environment
             order by occurred_at, event_id
             rows between unbounded preceding and current row
-        ))::text as session_key,
+        ))::{{ text_type() }} as session_key,
         is_session_start
     from breaks
 
@@ -264,20 +266,20 @@ session_facts as (
     select
         account_id,
         environment,
-        (visitor_id collate "C") collate "default" as visitor_id,
+        (visitor_id {{ collate_c() }}) {{ collate_default() }} as visitor_id,
         session_key,
         is_client_session,
         min(occurred_at) as started_at,
         max(occurred_at) as ended_at,
         count(*) as event_count,
         max(received_at) as max_received_at,
-        (array_agg(user_id order by occurred_at desc, event_id desc) filter (where user_id is not null))[1] as user_id,
+        {{ newest_value('user_id', ['occurred_at', 'event_id'], 'user_id is not null') }} as user_id,
         {%- for milestone in milestone_types() %}
         min(occurred_at) filter (where event_type = '{{ milestone }}') as first_{{ milestone }}_at,
         {%- endfor %}
         min(event_id) filter (where is_session_start) as landing_event_id
     from sessionised
-    group by visitor_id collate "C", account_id, environment, session_key, is_client_session
+    group by visitor_id {{ collate_c() }}, account_id, environment, session_key, is_client_session
 
 ),
 

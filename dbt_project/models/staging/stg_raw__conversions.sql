@@ -6,16 +6,9 @@ with
 
 deduplicated as (
 
-    select conversions.*
-    from {{ source('raw', 'conversions') }} as conversions
-    where not exists (
-            select 1
-            from {{ source('raw', 'conversions') }} as newer
-            where newer.account_id = conversions.account_id
-                and newer.conversion_id = conversions.conversion_id
-                and (newer.received_at, newer.converted_at, newer.ctid)
-                > (conversions.received_at, conversions.converted_at, conversions.ctid)
-        )
+    {{ newest_rows(
+        source('raw', 'conversions'), 'conversions', ['account_id', 'conversion_id'], ['received_at', 'converted_at']
+    ) }}
 
 ),
 
@@ -46,7 +39,7 @@ typed as (
         nullif(btrim({{ json_text('deduplicated.properties', ['group_id']) }}), '') as group_id,
         accounts.reporting_currency,
         deduplicated.converted_at,
-        (deduplicated.converted_at at time zone coalesce(accounts.timezone, 'UTC'))::date as converted_local_date,
+        {{ local_date('deduplicated.converted_at', "coalesce(accounts.timezone, 'UTC')") }} as converted_local_date,
         deduplicated.received_at
     from deduplicated
     left join accounts

@@ -16,16 +16,7 @@ deduplicated as (
     -- PostgreSQL, migration 0005; raw.event_keys where raw.events is a hypertable); this keeps
     -- staging right if rows are ever replayed into raw by another door. An anti-join (not a window)
     -- so filters on event time and visitor push down into raw.events.
-    select events.*
-    from {{ source('raw', 'events') }} as events
-    where not exists (
-            select 1
-            from {{ source('raw', 'events') }} as newer
-            where newer.account_id = events.account_id
-                and newer.event_id = events.event_id
-                and (newer.received_at, newer.occurred_at, newer.ctid)
-                > (events.received_at, events.occurred_at, events.ctid)
-        )
+    {{ newest_rows(source('raw', 'events'), 'events', ['account_id', 'event_id'], ['received_at', 'occurred_at']) }}
 
 ),
 
@@ -55,9 +46,9 @@ typed as (
                 urls.*,
                 -- most events (pages after the landing) carry no campaign data at all: one cheap test
                 -- spares them the 13 lookups below (the fields are null exactly when it is false)
-                deduplicated.properties ?| {{ text_array(marketing_fields) }}
-                or deduplicated.context ? 'campaign'
-                or strpos(urls.page_url, '=') > 0 as has_marketing
+                {{ json_has_any_key('deduplicated.properties', marketing_fields) }}
+                or {{ json_has_any_key('deduplicated.context', ['campaign']) }}
+                or {{ position_in('urls.page_url', "'='") }} > 0 as has_marketing
             from (
                 select
                     coalesce(

@@ -21,8 +21,7 @@ final as (
         visitor_id,
         nullif(btrim(user_id), '') as user_id,
         nullif(btrim({{ json_text('properties', ['group_id']) }}), '') as group_id,
-        case when jsonb_typeof(properties -> 'traits') = 'object' then properties -> 'traits' else '{}'::jsonb end
-            as traits,
+        {{ json_object_at('properties', 'traits') }} as traits,
         occurred_at
     from source
 
