@@ -35,7 +35,9 @@
     source_category) with the first matching rule of `rules` (channel_rules_select()): channel
     and channel_rule. -#}
 {% macro classify_channel_tuples(categorised, rules) -%}
-    select distinct on ({{ categorised }}.source_key, {{ categorised }}.medium_key, {{ categorised }}.campaign_key)
+    {% call first_per_group(
+        [categorised ~ '.source_key', categorised ~ '.medium_key', categorised ~ '.campaign_key'], [rules ~ '.priority']
+    ) %}
         {{ categorised }}.*,
         {{ rules }}.channel,
         {{ rules }}.priority as channel_rule
@@ -49,10 +51,10 @@
                 and {{ rules }}.campaign_pattern is null
             )
             or {{ categorised }}.source_category = {{ rules }}.source_category
-            or {{ categorised }}.source_key ~* {{ rules }}.source_pattern
-            or {{ categorised }}.medium_key ~* {{ rules }}.medium_pattern
-            or {{ categorised }}.campaign_key ~* {{ rules }}.campaign_pattern
+            or {{ regex_matches_ci(categorised ~ '.source_key', rules ~ '.source_pattern') }}
+            or {{ regex_matches_ci(categorised ~ '.medium_key', rules ~ '.medium_pattern') }}
+            or {{ regex_matches_ci(categorised ~ '.campaign_key', rules ~ '.campaign_pattern') }}
         )
-        and ({{ rules }}.and_medium_pattern is null or {{ categorised }}.medium_key ~* {{ rules }}.and_medium_pattern)
-    order by {{ categorised }}.source_key, {{ categorised }}.medium_key, {{ categorised }}.campaign_key, {{ rules }}.priority
+        and ({{ rules }}.and_medium_pattern is null or {{ regex_matches_ci(categorised ~ '.medium_key', rules ~ '.and_medium_pattern') }})
+    {% endcall %}
 {%- endmacro %}

@@ -320,3 +320,86 @@
 {% macro spark__json_object_at(column, key) -%}
     coalesce(case when left(get_json_object({{ column }}, '$.{{ key }}'), 1) = '{' then get_json_object({{ column }}, '$.{{ key }}') end, '{}')
 {%- endmacro %}
+
+
+{#- A join that turns columns of `relation` into rows (`name_column`: the column's name, as a
+    constant; `value_column`: its value): `cross join lateral (values …)` on PostgreSQL,
+    `cross join lateral inline(array(named_struct(…)))` on Spark (whose VALUES take no outer columns). -#}
+{% macro columns_as_rows(relation, columns, alias, name_column, value_column) -%}
+    {{ return(adapter.dispatch('columns_as_rows', 'mbuzz')(relation, columns, alias, name_column, value_column)) }}
+{%- endmacro %}
+
+{% macro postgres__columns_as_rows(relation, columns, alias, name_column, value_column) -%}
+    cross join
+        lateral (
+            values
+            {%- for column in columns %}
+            ('{{ column }}', {{ relation }}.{{ column }}){{ "," if not loop.last }}
+            {%- endfor %}
+        ) as {{ alias }} ({{ name_column }}, {{ value_column }})
+{%- endmacro %}
+
+{% macro spark__columns_as_rows(relation, columns, alias, name_column, value_column) -%}
+    cross join lateral inline(array(
+        {%- for column in columns %}
+        named_struct('{{ name_column }}', '{{ column }}', '{{ value_column }}', {{ relation }}.{{ column }}){{ "," if not loop.last }}
+        {%- endfor %}
+    )) as {{ alias }} ({{ name_column }}, {{ value_column }})
+{%- endmacro %}
+
+
+{#- `{% call first_per_group(keys, order_columns) %} columns from … where … {% endcall %}`: the
+    first row of each group of `keys` by `order_columns`: `select distinct on (…) … order by` on
+    PostgreSQL; a row_number() window on Spark (an extra column mbuzz_rank). -#}
+{% macro first_per_group(keys, order_columns) -%}
+    {{ return(adapter.dispatch('first_per_group', 'mbuzz')(keys, order_columns, caller())) }}
+{%- endmacro %}
+
+{% macro postgres__first_per_group(keys, order_columns, body) -%}
+    select distinct on ({{ keys | join(', ') }})
+    {{- body }}
+    order by {{ (keys + order_columns) | join(', ') }}
+{%- endmacro %}
+
+{% macro spark__first_per_group(keys, order_columns, body) -%}
+    select * from (
+        select
+            row_number() over (partition by {{ keys | join(', ') }} order by {{ order_columns | join(', ') }}) as mbuzz_rank,
+            {{- body }}
+    ) as ranked
+    where mbuzz_rank = 1
+{%- endmacro %}
+
+
+{#- True when `host` is one of the `domains` (a text array) or a subdomain of one. -#}
+{% macro host_in_domains(host, domains) -%}
+    {{ return(adapter.dispatch('host_in_domains', 'mbuzz')(host, domains)) }}
+{%- endmacro %}
+
+{% macro postgres__host_in_domains(host, domains) -%}
+    exists (
+                select 1
+                from unnest({{ domains }}) as own (domain)
+                where {{ host }} = own.domain
+                    or {{ host }} like '%.' || own.domain
+            )
+{%- endmacro %}
+
+{% macro spark__host_in_domains(host, domains) -%}
+    coalesce(exists({{ domains }}, domain -> {{ host }} = domain or {{ host }} like '%.' || domain), false)
+{%- endmacro %}
+
+
+{#- A case-insensitive regular-expression match (`~*`; the seeds' patterns read the same in
+    POSIX and Java regular expressions). -#}
+{% macro regex_matches_ci(value, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches_ci', 'mbuzz')(value, pattern)) }}
+{%- endmacro %}
+
+{% macro postgres__regex_matches_ci(value, pattern) -%}
+    {{ value }} ~* {{ pattern }}
+{%- endmacro %}
+
+{% macro spark__regex_matches_ci(value, pattern) -%}
+    {{ value }} rlike concat('(?i)', {{ pattern }})
+{%- endmacro %}

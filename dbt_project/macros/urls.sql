@@ -49,7 +49,17 @@
 {#- A registered domain, approximately (no public-suffix list): the last two labels, or the
     last three under a two-level country suffix such as co.uk / com.au. -#}
 {% macro registered_domain(column) -%}
+    {{ return(adapter.dispatch('registered_domain', 'mbuzz')(column)) }}
+{%- endmacro %}
+
+{% macro postgres__registered_domain(column) -%}
     substring({{ column }} from '([^.]+\.(?:co|com|org|net|gov|ac|edu|ne|or)\.[a-z]{2}|[^.]+\.[^.]+)$')
+{%- endmacro %}
+
+{#- Spark: regexp_extract gives '' for no match (null on PostgreSQL); `[.]`, as a backslash in a
+    Spark string literal is an escape. -#}
+{% macro spark__registered_domain(column) -%}
+    nullif(regexp_extract({{ column }}, '([^.]+[.](?:co|com|org|net|gov|ac|edu|ne|or)[.][a-z]{2}|[^.]+[.][^.]+)$', 1), '')
 {%- endmacro %}
 
 

@@ -24,7 +24,11 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 DBT_TIMEOUT = 420  # seconds: ~2.5 min on a busy 2-core machine (the first build of a cluster)
 
 # what runs on Spark today (docs/operations.md, "Spark (preview)")
-PORTED = ("stg_raw__accounts", "stg_raw__events", "int_sessions")
+PORTED = ("stg_raw__accounts", "stg_raw__events", "int_sessions", "int_sessions_classified", "dim_channels")
+SEEDS = ("channel_rules", "click_ids", "source_categories")
+# the models' data tests too, but only those whose every parent is built here (not the unit tests:
+# their fixtures are PostgreSQL SQL)
+BUILD_FLAGS = ("--indirect-selection", "cautious", "--exclude-resource-type", "unit_test")
 CLICK_IDS = ("gclid", "gbraid", "wbraid", "dclid", "msclkid", "fbclid", "ttclid", "li_fat_id")
 UTMS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
@@ -49,6 +53,15 @@ TABLES = {
             "session_id", "environment", "visitor_id", "user_id", "started_at", "ended_at", "event_count",
             "is_client_session", "landing_event_id", "landing_url", "landing_host", "referrer", "referrer_host",
             *UTMS, *CLICK_IDS, "first_mql_at", "first_sql_at", "max_received_at",
+        ),
+        "session_id",
+    ),
+    "channels": (
+        "intermediate.int_sessions_classified",
+        (
+            "session_id", "environment", "visitor_id", "user_id", "started_at", "ended_at", "landing_event_id",
+            "landing_host", "referrer_host", *UTMS, "gclid", "fbclid", "source", "medium", "campaign",
+            "source_category", "is_self_referral", "channel", "channel_rule", "max_received_at",
         ),
         "session_id",
     ),
@@ -79,7 +92,7 @@ def built(database_url, fixture_account, spark_cluster, tmp_path_factory):
     """The dataset in PostgreSQL (the ported models built there), landed to a fresh lake, and
     the same models built on the cluster over Thrift."""
     load(database_url, build_dataset(fixture_account))
-    dbt(database_url, "run", "--select", *PORTED, target="postgres")
+    dbt(database_url, "build", "--select", *SEEDS, *PORTED, *BUILD_FLAGS, target="postgres")
     lake = tmp_path_factory.mktemp("lake")
     with connect(database_url) as conn:
         landed = land(conn, str(lake), until=datetime.now(timezone.utc), margin=timedelta(0))
@@ -94,7 +107,7 @@ def built(database_url, fixture_account, spark_cluster, tmp_path_factory):
         for key, value in env.items():
             patch.setenv(key, value)
         run_dbt(
-            ["build", "--select", *PORTED, "--exclude-resource-type", "unit_test"],
+            ["build", "--select", *SEEDS, *PORTED, *BUILD_FLAGS],
             url=database_url,
             target="spark",
             threads=2,

@@ -28,7 +28,7 @@
 
 {{
     config(
-        materialized='incremental',
+        materialized=visitor_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'environment', 'visitor_id'],
         on_schema_change='fail',
@@ -110,24 +110,18 @@ click_ids as (
 
 landing_clicks as (
 
-    select distinct on (sessions.account_id, sessions.session_id)
+    {% call first_per_group(['sessions.account_id', 'sessions.session_id'], ['click_ids.priority']) %}
         sessions.account_id,
         sessions.session_id,
         click_ids.source as click_source,
         click_ids.medium as click_medium
     from sessions
-    cross join
-        lateral (
-            values
-            {%- for click_id in click_id_names() %}
-            ('{{ click_id }}', sessions.{{ click_id }}){{ "," if not loop.last }}
-            {%- endfor %}
-        ) as present (click_id, click_value)
+    {{ columns_as_rows('sessions', click_id_names(), 'present', 'click_id', 'click_value') }}
     inner join click_ids
         on lower(click_ids.click_id) = present.click_id
     where coalesce({{ click_id_names() | join(', ') }}) is not null
         and present.click_value is not null
-    order by sessions.account_id, sessions.session_id, click_ids.priority
+    {% endcall %}
 
 ),
 
@@ -149,12 +143,10 @@ inputs as (
         sessions.referrer_host is not null
         and (
             sessions.referrer_host = sessions.landing_host
-            or exists (
-                select 1
-                from unnest(coalesce(accounts.own_domains, {{ text_array(var('mbuzz__own_domains')) }})) as own (domain)
-                where sessions.referrer_host = own.domain
-                    or sessions.referrer_host like '%.' || own.domain
-            )
+            or {{ host_in_domains(
+                'sessions.referrer_host',
+                'coalesce(accounts.own_domains, ' ~ text_array(var('mbuzz__own_domains')) ~ ')'
+            ) }}
         ) as is_own_referrer
     from sessions
     left join landing_clicks
@@ -225,7 +217,7 @@ own_sources as (
         case when not is_self_referral then utm_campaign end as own_campaign,
         -- visitor_id first, in "C": byte-ordered sorts (see int_sessions), same partitions
         count(*) filter (where not is_self_referral) over (
-            partition by visitor_id collate "C", account_id, environment
+            partition by visitor_id {{ collate_c() }}, account_id, environment
             order by started_at, session_id
             rows between unbounded preceding and current row
         ) as source_group
@@ -243,7 +235,7 @@ carried as (
         first_value(own_campaign) over source_window as campaign
     from own_sources
     window source_window as (
-        partition by visitor_id collate "C", account_id, environment, source_group
+        partition by visitor_id {{ collate_c() }}, account_id, environment, source_group
         order by started_at, session_id
     )
 

@@ -10,12 +10,12 @@ channel_rules as (
 
 final as (
 
-    select distinct on (channel)
+    {% call first_per_group(['channel'], ['priority']) %}
         channel,
         priority as rule_priority,
         description as rule_description
     from channel_rules
-    order by channel, priority
+    {% endcall %}
 
 )
 
