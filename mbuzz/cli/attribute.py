@@ -101,9 +101,9 @@ def attribute(
 ) -> None:
     """Run an attribution model on a touchpoints file (CSV or Parquet) and write per-touch credits."""
     from attribution import JourneyOptions, load_model, prepare, prepare_table, run_model
-    from attribution.engine import run_rule_table
+    from attribution.engine import run_rule_table, uses_milestones
     from attribution.io import read_touch_table, touch_frame, write_credits, write_table
-    from attribution.journeys import DEFAULT_IMPRESSION_LOOKBACK_DAYS, DEFAULT_LOOKBACK_DAYS
+    from attribution.journeys import DEFAULT_IMPRESSION_LOOKBACK_DAYS, DEFAULT_LOOKBACK_DAYS, OPTIONAL
     from dsl import DslError
 
     try:
@@ -132,7 +132,8 @@ def attribute(
     with _progress(show_progress) as progress:
         task = progress.add_task("reading touchpoints", total=steps)
         try:
-            table = read_touch_table(touchpoints)
+            # milestones are read only for a model with a milestone rule (the frame path: always)
+            table = read_touch_table(touchpoints, skip=() if not arrow_only or uses_milestones(spec) else OPTIONAL)
             progress.update(task, advance=1, description="building journeys")
             if arrow_only:
                 journeys = prepare_table(table, options.with_model(spec), converting_only=True)

@@ -143,3 +143,21 @@ def test_take_numpy_reads_the_rows_asked_for_across_chunks_offsets_and_nulls():
         expected = to_numpy(col.combine_chunks().indices if pa.types.is_dictionary(col.type) else col, fill=fill)
         for rows in (np.arange(len(col)), np.array([0, 2, 4]), np.array([], dtype=np.int64)):
             np.testing.assert_array_equal(take_numpy(col, rows, fill), expected[rows])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_read_touch_table_leaves_out_the_optional_columns_asked_for(tmp_path, fmt):
+    """A model without a milestone rule has the command skip the milestones column (w_shaped,
+    which has one, is compared with the pandas path above)."""
+    from attribution.engine import uses_milestones
+    from attribution.models import load_model
+
+    src = tmp_path / f"tp.{fmt}"
+    touches = synthetic_touches(50, seed=2)
+    touches.to_csv(src, index=False) if fmt == "csv" else touches.to_parquet(src, index=False)
+    whole, lean = aio.read_touch_table(src), aio.read_touch_table(src, skip=("milestones",))
+    assert lean.column_names == [c for c in whole.column_names if c != "milestones"]
+    assert lean.equals(whole.drop_columns(["milestones"]))
+    with pytest.raises(ValueError, match="only the optional columns"):
+        aio.read_touch_table(src, skip=("revenue",))
+    assert uses_milestones(load_model("w_shaped")) and not uses_milestones(load_model("u_shaped"))
