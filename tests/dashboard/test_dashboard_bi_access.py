@@ -87,6 +87,9 @@ def test_the_page_is_in_the_nav_and_says_what_to_do_when_empty(signed_in):
     assert "No database logins yet" in html and "Create login" in html
     assert 'name="password"' not in html  # a fresh sign-in: no password asked
     assert signed_in.get("/dashboard/keys").data.decode().count(f'href="{PAGE}"') == 1
+    guide = re.search(r'href="(/docs/project/docs/analysts.md)#([a-z-]+)"', html)
+    assert guide, "no link to the BI guide"
+    assert f'id="{guide.group(2)}"' in signed_in.get(guide.group(1)).data.decode()
 
 
 def test_grant_shows_the_url_once_and_it_sees_only_this_account(
