@@ -348,3 +348,14 @@ def test_a_second_account_admin_sees_only_their_logins(app, conn, cleanup, other
         sign_in(client, who)
         page = client.get(PAGE).data.decode()
         assert all(name in page for name in visible) and not any(name in page for name in invisible)
+
+
+def test_a_login_dropped_by_hand_is_shown_so_and_can_be_revoked(signed_in, conn, admin, database_url, cleanup):
+    made = bi.grant(conn, admin.account_id)
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        owner.execute(sql.SQL("drop owned by {}").format(sql.Identifier(made.role_name)))
+        owner.execute(sql.SQL("drop role {}").format(sql.Identifier(made.role_name)))
+    page = signed_in.get(PAGE).data.decode()
+    assert "dropped on the server" in page.split(f'id="role-{made.role_name}"', 1)[1].split("</tr>", 1)[0]
+    done = post_form(signed_in, PAGE, f"{PAGE}/{made.role_name}/revoke", {"confirmed": "yes"})
+    assert done.status_code == 303 and roles_of(conn, admin.account_id) == []
