@@ -121,7 +121,8 @@ def credits_are_consistent(context: dg.AssetCheckExecutionContext, warehouse: Wa
     asset="attribution_credits",
     blocking=True,
     description="Every conversion of the window is attributed by every model of the latest run for its account "
-    "(an hourly rule-based run is not expected to carry the nightly data-driven models).",
+    "(an hourly rule-based run is not expected to carry the nightly data-driven models; a journey_by account "
+    "model is expected to credit the company deals, docs/b2b.md).",
 )
 def every_conversion_attributed(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
     start, end = window(context)
