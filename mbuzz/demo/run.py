@@ -48,7 +48,8 @@ SHORT_NAMES = {
 BATCH = 250
 # the demo's account-level (B2B) model (docs/b2b.md), registered over the API like any custom model,
 # and the preset it is compared with: the same rules over the converter's own journey
-ACCOUNT_MODEL = """model "W-shaped by account"
+ACCOUNT_MODEL_NAME = "W-shaped by account"
+ACCOUNT_MODEL = f"""model "{ACCOUNT_MODEL_NAME}"
   journey_by account
   credit first_touch with 0.3
   credit milestone_touch("mql") with 0.3
@@ -56,7 +57,6 @@ ACCOUNT_MODEL = """model "W-shaped by account"
   credit other_touches with 0.1 equally
 end
 """
-ACCOUNT_MODEL_NAME = "W-shaped by account"
 PERSON_MODEL = "w_shaped"
 
 
