@@ -167,6 +167,20 @@
         )
 {%- endmacro %}
 
+{#- TimescaleDB: compressed chunks have no ctid (only tableoid), so no row-position tie-break.
+    None is needed: landing's wall (raw.event_keys, the conversions' key) stores a key once. -#}
+{% macro timescaledb__newest_rows(relation, alias, keys, order_columns) -%}
+    select {{ alias }}.*
+    from {{ relation }} as {{ alias }}
+    where not exists (
+            select 1
+            from {{ relation }} as newer
+            where {% for key in keys %}newer.{{ key }} = {{ alias }}.{{ key }}
+                and {% endfor %}({% for c in order_columns %}newer.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+                > ({% for c in order_columns %}{{ alias }}.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+        )
+{%- endmacro %}
+
 {% macro spark__newest_rows(relation, alias, keys, order_columns) -%}
     select * from (
         select
