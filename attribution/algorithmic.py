@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, InsufficientDataError, require_paths
 from attribution.journeys import Journeys
 
@@ -95,7 +95,7 @@ def fit_algorithmic(
     return AlgorithmicFit(model.coef_.ravel(), float(model.intercept_[0]), features, jr.channels)
 
 
-def algorithmic_apply(jr: Journeys, fit: AlgorithmicFit) -> pd.DataFrame:
+def algorithmic_apply(jr: Journeys, fit: AlgorithmicFit, carried: bool = True) -> pd.DataFrame:
     """Credits of the converting journeys of `jr` (channel codes as in the fit's): channel c of a
     path scores p(path) − p(path without c)."""
     conv = jr.converting
@@ -107,7 +107,10 @@ def algorithmic_apply(jr: Journeys, fit: AlgorithmicFit) -> pd.DataFrame:
     own = np.asarray(x[conv.jid, conv.channel]).ravel()  # the touch's channel feature value
     zj = z[conv.jid]
     score = _sigmoid(zj) - _sigmoid(zj - coef[conv.channel] * own)
-    out = credits_frame(conv, channel_score_credits(conv, score))
+    credit = channel_score_credits(conv, score)
+    if not carried:
+        return credit_columns(conv, credit)
+    out = credits_frame(conv, credit)
     out.attrs["channel_summary"] = {"channel": list(fit.channels), "coefficient": fit.coef.tolist()}
     out.attrs["model"] = "algorithmic"
     return out

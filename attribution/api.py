@@ -70,26 +70,27 @@ def fit_model(jr: Journeys, spec: dict, journey_weights=None, **kwargs):
     raise ValueError(f"{kind!r} is not a data-driven model kind")
 
 
-def apply_model(jr: Journeys, spec: dict, fit) -> pd.DataFrame:
+def apply_model(jr: Journeys, spec: dict, fit, carried: bool = True) -> pd.DataFrame:
     """Credits of the converting journeys of `jr` under a fit of fit_model (on these journeys
-    or on others with the same channel codes, e.g. a path table's: PathCounter.recode)."""
+    or on others with the same channel codes, e.g. a path table's: PathCounter.recode).
+    Not `carried`: the same rows with only the credit columns (a resample's refit)."""
     kind = spec.get("kind", "rules")
     if kind == "markov":
         from attribution.markov import markov_apply
 
-        return markov_apply(jr, fit)
+        return markov_apply(jr, fit, carried)
     if kind == "shapley":
         from attribution.shapley import shapley_apply
 
-        return shapley_apply(jr, fit)
+        return shapley_apply(jr, fit, carried)
     if kind == "ordered_shapley":
         from attribution.ordered_shapley import ordered_shapley_apply
 
-        return ordered_shapley_apply(jr, fit)
+        return ordered_shapley_apply(jr, fit, carried)
     if kind == "algorithmic":
         from attribution.algorithmic import algorithmic_apply
 
-        return algorithmic_apply(jr, fit)
+        return algorithmic_apply(jr, fit, carried)
     raise ValueError(f"{kind!r} is not a data-driven model kind")
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, InsufficientDataError, require_paths
 from attribution.journeys import Journeys
 from attribution.paths import PathTable, _unique_paths
@@ -174,13 +174,15 @@ def markov_summary(result: MarkovResult, total_revenue: float = 0.0) -> pd.DataF
     )
 
 
-def markov_apply(jr: Journeys, result: MarkovResult) -> pd.DataFrame:
+def markov_apply(jr: Journeys, result: MarkovResult, carried: bool = True) -> pd.DataFrame:
     """Per-touch credits of the converting journeys of `jr` (channel codes as in the fit's)
     from a fit: each distinct channel of a path gets RE_c / Σ RE over the path's channels
-    (equal split if all 0), split equally over its touches."""
+    (equal split if all 0), split equally over its touches. Not `carried`: only the credit
+    columns (engine.credit_columns)."""
     conv = jr.converting
     removal = _padded(result.removal_effects, len(jr.channels))
-    return credits_frame(conv, channel_score_credits(conv, removal[conv.channel]))
+    credit = channel_score_credits(conv, removal[conv.channel])
+    return credits_frame(conv, credit) if carried else credit_columns(conv, credit)
 
 
 def _padded(values: np.ndarray, n: int) -> np.ndarray:

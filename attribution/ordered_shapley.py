@@ -30,8 +30,9 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, InsufficientDataError, require_paths
 from attribution.journeys import Journeys
 
@@ -134,8 +135,8 @@ class OrderedShapleyFit:
     """The ordered Shapley values of every first-exposure sequence of a converting path."""
 
     index: pd.MultiIndex  # (D,) the fit's sequences as exact (bitmask, Lehmer rank) keys, sorted
-    table: np.ndarray  # (D, C) value of each channel in each sequence (0 off the sequence)
-    stderr: np.ndarray  # (D, C) Monte-Carlo standard errors (0 where exact)
+    table: sp.csr_matrix  # (D, C) value of each channel in each sequence (0 off the sequence)
+    stderr: sp.csr_matrix  # (D, C) Monte-Carlo standard errors (0 where exact); sparse: a run holds a fit per resample
     channels: np.ndarray  # (C,)
 
 
@@ -221,7 +222,8 @@ def ordered_shapley_fit(
             values, errors = _sampled(game, parents, n_permutations, rng)
             stderr[group[:, None], parents] = errors
         table[group[:, None], parents] = values
-    return OrderedShapleyFit(pd.MultiIndex.from_arrays([u_mask, u_rank]), table, stderr, jr.channels), sequence
+    index = pd.MultiIndex.from_arrays([u_mask, u_rank])
+    return OrderedShapleyFit(index, sp.csr_matrix(table), sp.csr_matrix(stderr), jr.channels), sequence
 
 
 def ordered_shapley_values(
@@ -236,10 +238,10 @@ def ordered_shapley_values(
     Shapley value of each channel: (sequence_of_journey, table (D, C), stderr (D, C)).
     `journey_weights`: count each journey that many times (a bootstrap resample)."""
     fit, sequence = ordered_shapley_fit(jr, min_paths, seed, n_permutations, journey_weights, prior_paths)
-    return sequence, fit.table, fit.stderr
+    return sequence, fit.table.toarray(), fit.stderr.toarray()
 
 
-def ordered_shapley_apply(jr: Journeys, fit: OrderedShapleyFit) -> pd.DataFrame:
+def ordered_shapley_apply(jr: Journeys, fit: OrderedShapleyFit, carried: bool = True) -> pd.DataFrame:
     """Credits of the converting journeys of `jr` (channel codes as in the fit's): each touch
     scores its channel's value in the journey's sequence (0 for a sequence the fit has not seen)."""
     conv = jr.converting
@@ -247,12 +249,15 @@ def ordered_shapley_apply(jr: Journeys, fit: OrderedShapleyFit) -> pd.DataFrame:
     row = fit.index.get_indexer(pd.MultiIndex.from_arrays([mask, rank]))[conv.jid]
     seen = (row >= 0) & (conv.channel < fit.table.shape[1])
     score = np.zeros(len(row))
-    score[seen] = fit.table[row[seen], conv.channel[seen]]
-    out = credits_frame(conv, channel_score_credits(conv, score))
-    if fit.stderr.any():  # Monte-Carlo was used for some sequences
+    score[seen] = np.asarray(fit.table[row[seen], conv.channel[seen]]).ravel()
+    credit = channel_score_credits(conv, score)
+    if not carried:
+        return credit_columns(conv, credit)
+    out = credits_frame(conv, credit)
+    if fit.stderr.nnz:  # Monte-Carlo was used for some sequences
         out.attrs["channel_summary"] = {
             "channel": list(fit.channels),
-            "max_shapley_stderr": fit.stderr.max(axis=0).tolist(),
+            "max_shapley_stderr": fit.stderr.max(axis=0).toarray().ravel().tolist(),
         }
     out.attrs["model"] = "ordered_shapley"
     return out

@@ -189,14 +189,14 @@ class PathCounter:
             journeys,
             self._count[:p].copy(),
             self.empty,
-            self._resampled[:, :p].copy() if self.samples else None,
+            self._resampled[:, :p] if self.samples else None,  # a view: no second copy of (samples, P)
         )
 
 
 def _grown(a: np.ndarray, n: int) -> np.ndarray:
-    """`a` with room for at least n entries on its last axis (zeros), doubling."""
+    """`a` with room for at least n entries on its last axis (zeros), growing by half."""
     if a.shape[-1] >= n:
         return a
-    out = np.zeros((*a.shape[:-1], max(n, 2 * a.shape[-1], 1024)))
+    out = np.zeros((*a.shape[:-1], max(n, a.shape[-1] * 3 // 2, 1024)))
     out[..., : a.shape[-1]] = a
     return out

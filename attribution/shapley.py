@@ -17,8 +17,9 @@ from math import factorial
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, require_paths
 from attribution.journeys import Journeys
 
@@ -85,8 +86,8 @@ class ShapleyFit:
     """The Shapley values of every coalition of a converting path."""
 
     masks: np.ndarray  # (D,) sorted coalition bitmasks of the fit's paths
-    table: np.ndarray  # (D, C) value of each channel in each coalition (0 off the coalition)
-    stderr: np.ndarray  # (D, C) Monte-Carlo standard errors (0 where exact)
+    table: sp.csr_matrix  # (D, C) value of each channel in each coalition (0 off the coalition)
+    stderr: sp.csr_matrix  # (D, C) Monte-Carlo standard errors (0 where exact); sparse: a run holds a fit per resample
     channels: np.ndarray  # (C,)
 
 
@@ -142,7 +143,7 @@ def shapley_fit(
             values, errors = _sampled(game, members, n_permutations, rng)
             stderr[group[:, None], members] = errors
         table[group[:, None], members] = values
-    return ShapleyFit(masks, table, stderr, jr.channels), coalition
+    return ShapleyFit(masks, sp.csr_matrix(table), sp.csr_matrix(stderr), jr.channels), coalition
 
 
 def shapley_values(
@@ -156,10 +157,10 @@ def shapley_values(
     each channel: returns (coalition_of_journey, table (D, C), stderr (D, C)).
     `journey_weights`: count each journey that many times (a bootstrap resample)."""
     fit, coalition = shapley_fit(jr, min_paths, seed, n_permutations, journey_weights)
-    return coalition, fit.table, fit.stderr
+    return coalition, fit.table.toarray(), fit.stderr.toarray()
 
 
-def shapley_apply(jr: Journeys, fit: ShapleyFit) -> pd.DataFrame:
+def shapley_apply(jr: Journeys, fit: ShapleyFit, carried: bool = True) -> pd.DataFrame:
     """Credits of the converting journeys of `jr` (channel codes as in the fit's): each touch
     scores its channel's value in the journey's coalition (0 for a coalition the fit has not seen)."""
     conv = jr.converting
@@ -167,10 +168,13 @@ def shapley_apply(jr: Journeys, fit: ShapleyFit) -> pd.DataFrame:
     row = np.minimum(np.searchsorted(fit.masks, masks), max(len(fit.masks) - 1, 0))
     seen = (fit.masks[row] == masks) & (conv.channel < fit.table.shape[1]) if len(fit.masks) else masks < 0
     score = np.zeros(len(masks))
-    score[seen] = fit.table[row[seen], conv.channel[seen]]
-    out = credits_frame(conv, channel_score_credits(conv, score))
-    if fit.stderr.any():  # Monte-Carlo was used for some coalitions
-        worst = fit.stderr.max(axis=0)
+    score[seen] = np.asarray(fit.table[row[seen], conv.channel[seen]]).ravel()
+    credit = channel_score_credits(conv, score)
+    if not carried:
+        return credit_columns(conv, credit)
+    out = credits_frame(conv, credit)
+    if fit.stderr.nnz:  # Monte-Carlo was used for some coalitions
+        worst = fit.stderr.max(axis=0).toarray().ravel()
         out.attrs["channel_summary"] = {"channel": list(fit.channels), "max_shapley_stderr": worst.tolist()}
     out.attrs["model"] = "shapley"
     return out

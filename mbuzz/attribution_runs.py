@@ -812,7 +812,7 @@ def _attribute_data_driven(
             def refit(b: int, spec=spec, fitted=refits.get(name)) -> pd.DataFrame:
                 if not isinstance(fitted, list):  # the resample that could not be fit, or too few conversions
                     raise fitted or InsufficientDataError("too few conversions")
-                return apply_model(journeys, spec, fitted[b])
+                return apply_model(journeys, spec, fitted[b], carried=False)
 
             parts[name].append(
                 credit_intervals(
