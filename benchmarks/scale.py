@@ -1,7 +1,7 @@
 """Scale curve: the full pipeline and the hourly run at several history sizes, on PostgreSQL.
 
     .venv/bin/python benchmarks/scale.py [--events 1000000 3000000] [--before DIR] [--database NAME]
-        [--no-hourly]
+        [--no-hourly] [--no-before-pipeline]
 
 For each size: a fresh database `bench_memory` on DATABASE_URL's server, the history generated
 and landed by benchmarks/pipeline.py's code (in this process), then the full pipeline and, after
@@ -101,6 +101,9 @@ def main() -> None:
     parser.add_argument("--before", help="a checkout whose code is measured too (peak RSS of the full pipeline)")
     parser.add_argument("--database", default=NAME, help="the scratch database (dropped at the end)")
     parser.add_argument("--no-hourly", action="store_true", help="skip the hourly run")
+    parser.add_argument(
+        "--no-before-pipeline", action="store_true", help="with --before: compare the attribution run alone only"
+    )
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
@@ -123,7 +126,7 @@ def main() -> None:
                 f"{events:,}: floor (sorted lag() pass over {n:,} raw events) {floor:.1f}s; ratio {full / floor:.1f}x"
             )
             before_rss = None
-            if args.before:
+            if args.before and not args.no_before_pipeline:
                 _, before_rss, rc_b = measured(FULL, root=os.path.abspath(args.before))
                 print(f"{events:,}: full pipeline, code of {args.before}: peak RSS {before_rss:.0f} MB, exit {rc_b}")
             window = {
