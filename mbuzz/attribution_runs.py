@@ -16,6 +16,7 @@ of `run_attribution`, and so can a test or a script be; the dashboard reads jour
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -785,7 +786,9 @@ def _attribute_data_driven(
             summary = markov_channel_summary(paths, fits[name], samples=BOOTSTRAP_SAMPLES)
         if in_window >= MIN_CONVERSIONS:  # else the interval is refused for too few conversions, no refit
             try:  # the fits of every resample (the same path table, the resample's weights)
-                refits[name] = [fit_model(paths.journeys, spec, journey_weights=w) for w in paths.resampled]
+                refits[name] = [
+                    _shared(fits[name], fit_model(paths.journeys, spec, journey_weights=w)) for w in paths.resampled
+                ]
             except InsufficientDataError as exc:
                 refits[name] = exc
 
@@ -825,6 +828,15 @@ def _attribute_data_driven(
     bounds = [_interval_frame(name, merge_intervals(parts[name], conversions[name])) for name in names if parts[name]]
     write_intervals(conn, account_id, result.run_id, pd.concat(bounds, ignore_index=True) if bounds else pd.DataFrame())
     return skipped
+
+
+def _shared(fit, refit):
+    """A resample's refit holding its fit's sequence index (ordered Shapley: the same keys, every
+    path is in every resample's table, weight 0 or not), so the run's 100 refits hold one index."""
+    index = getattr(fit, "index", None)
+    if index is not None and len(index) == len(refit.index) and index.equals(refit.index):
+        return dataclasses.replace(refit, index=index)
+    return refit
 
 
 SKIPPED_QUERY = """
