@@ -41,16 +41,54 @@ def to_numpy(arr: pa.Array | pa.ChunkedArray, fill=0) -> np.ndarray:
     """The values of a boolean, integer, float or timestamp (as int64) array, nulls as `fill`."""
     arr = _flat(arr)
     n, offset, buffers = len(arr), arr.offset, arr.buffers()
-    boolean = pa.types.is_boolean(arr.type)
-    dtype = bool if boolean else np.int64 if pa.types.is_timestamp(arr.type) else _NUMPY.get(arr.type)
-    if dtype is None:
-        raise TypeError(f"no numpy view of {arr.type}")
+    dtype = _dtype(arr.type)
+    boolean = dtype is bool
     if not n:
         return np.zeros(0, dtype)
     values = _bits(buffers[1], offset, n) if boolean else np.frombuffer(buffers[1], dtype)[offset : offset + n]
     if arr.null_count:
         values = np.where(_bits(buffers[0], offset, n), values, fill)
     return values
+
+
+def _bits_at(buf, positions: np.ndarray) -> np.ndarray:
+    return ((np.frombuffer(buf, np.uint8)[positions >> 3] >> (positions & 7)) & 1).astype(bool)
+
+
+def _dtype(t: pa.DataType):
+    dtype = bool if pa.types.is_boolean(t) else np.int64 if pa.types.is_timestamp(t) else _NUMPY.get(t)
+    if dtype is None:
+        raise TypeError(f"no numpy view of {t}")
+    return dtype
+
+
+def _take_chunk(arr: pa.Array, idx: np.ndarray, fill) -> np.ndarray:
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.indices  # (which carry the nulls)
+    offset, buffers = arr.offset, arr.buffers()
+    pos = idx + offset
+    dtype = _dtype(arr.type)
+    values = _bits_at(buffers[1], pos) if dtype is bool else np.frombuffer(buffers[1], dtype)[pos]
+    if arr.null_count:
+        values = np.where(_bits_at(buffers[0], pos), values, fill)
+    return values
+
+
+def take_numpy(arr: pa.Array | pa.ChunkedArray, rows: np.ndarray, fill=0) -> np.ndarray:
+    """to_numpy(arr, fill)[rows] (rows sorted), reading only those rows: no copy of the
+    whole column (as combining its chunks would make) and no fill pass over it. Dictionary
+    arrays give their indices."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts, start = [], 0
+    for chunk in chunks:
+        end = start + len(chunk)
+        lo, hi = np.searchsorted(rows, [start, end])
+        if hi > lo:
+            parts.append(_take_chunk(chunk, rows[lo:hi] - start, fill))
+        start = end
+    if not parts:
+        return np.zeros(0, _dtype(arr.type.index_type if pa.types.is_dictionary(arr.type) else arr.type))
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def from_numpy(values: np.ndarray) -> pa.Array:

@@ -81,6 +81,11 @@ def _and(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
     return b if a is None else a if b is None else a & b
 
 
+def uses_milestones(model: dict) -> bool:
+    """Whether a compiled rule model reads the touches' milestones (a milestone_touch rule)."""
+    return any(rule.get("selector") == "milestone_touch" for rule in model.get("rules", ()))
+
+
 def _select(jr: Journeys, rule: dict) -> _Pick:
     """The touches a rule's selector picks (other_touches is resolved by the caller)."""
     name = rule["selector"]

@@ -187,12 +187,13 @@ def _dictionary(path, name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
         raise InputError(f"{path}: column {name} is {col.type}, not text") from None
 
 
-def _read_csv_table(path: str | Path) -> pa.Table:
+def _read_csv_table(path: str | Path, skip: tuple[str, ...] = ()) -> pa.Table:
     """The CSV as an Arrow table: journey_id and carried columns as text, channel and
     milestones as dictionaries, revenue as float64 and the timestamps typed, when Arrow
     can parse them in one go; otherwise those columns as text, converted one by one."""
     columns = _csv_header(path)
     _check_columns(path, columns)
+    columns = [c for c in columns if c not in skip]
     text = {c: pa.string() for c in columns if c not in REQUIRED or c == "journey_id"}
     text.update({c: DICT for c in (*CATEGORIES, "converted") if c in columns})  # (inferring
     # converted's type would cost a third of the read)
@@ -204,7 +205,10 @@ def _read_csv_table(path: str | Path) -> pa.Table:
                 path,
                 read_options=read,
                 convert_options=pacsv.ConvertOptions(
-                    column_types=types, strings_can_be_null=False, quoted_strings_can_be_null=False
+                    column_types=types,
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    include_columns=columns if skip else None,
                 ),
             )
         except pa.ArrowInvalid as exc:
@@ -217,21 +221,26 @@ def _is_text(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
 
 
-def read_touch_table(path: str | Path) -> pa.Table:
+def read_touch_table(path: str | Path, skip: tuple[str, ...] = ()) -> pa.Table:
     """A touchpoints file (CSV, or Parquet by extension) as an Arrow table with the
     format's columns typed (timestamps as timestamp[ns, UTC], revenue float64, channel
-    and milestones dictionaries) and every other column as read."""
+    and milestones dictionaries) and every other column as read. `skip`: optional
+    columns of the format the caller has no use for (milestones, for a model without a
+    milestone rule), not read at all."""
+    if set(skip) - set(OPTIONAL):
+        raise ValueError(f"only the optional columns ({', '.join(OPTIONAL)}) may be skipped")
     if is_parquet(path):
         try:
             schema = pq.read_schema(path)
             text = [c for c in CATEGORIES if c in schema.names and _is_text(schema.field(c).type)]
             # ParquetFile, not read_table: the dataset layer behind read_table imports pandas
-            table = pq.ParquetFile(path, read_dictionary=text).read()
+            read = [c for c in schema.names if c not in skip] if skip else None
+            table = pq.ParquetFile(path, read_dictionary=text).read(columns=read)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
         _check_columns(path, table.column_names)
     else:
-        table = _read_csv_table(path)
+        table = _read_csv_table(path, skip)
     fixed = {name: _timestamps(path, name, table.column(name)) for name in TIMESTAMPS}
     fixed["revenue"] = _revenue(path, table.column("revenue"))
     fixed["converted"] = _converted(path, table.column("converted"))

@@ -553,16 +553,21 @@ def prepare(touches: pd.DataFrame, options: JourneyOptions | None = None) -> Jou
     )
 
 
-def prepare_table(table: pa.Table, options: JourneyOptions | None = None) -> Journeys:
+def prepare_table(table: pa.Table, options: JourneyOptions | None = None, converting_only: bool = False) -> Journeys:
     """`prepare` for an Arrow table as attribution.io.read_touch_table returns it
     (timestamps as timestamp[ns, UTC], revenue float64, converted boolean or numeric,
     channel and milestones dictionaries; journey_id and carried columns as read):
     the same Journeys without pandas. `source` is then the table, `id_index` an Arrow
-    array; Journeys.output_table gives the output rows as an Arrow table."""
+    array; Journeys.output_table gives the output rows as an Arrow table.
+
+    `converting_only`: the rows of journeys that do not convert are dropped first (a rule
+    model credits converting journeys only, and they are a fraction of the rows), so the
+    result is `prepare_table(table, options).converting` with less work: the same journeys,
+    touches and input rows (`row`, `last_row` still number the table's rows)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from attribution.arrowutil import to_numpy
+    from attribution.arrowutil import from_numpy, take_numpy, to_numpy
 
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
@@ -570,22 +575,49 @@ def prepare_table(table: pa.Table, options: JourneyOptions | None = None) -> Jou
             f"the touch table lacks column(s) {', '.join(missing)}; expected "
             f"{', '.join(REQUIRED)} and optionally milestones"
         )
-    jcode, id_index = _factorize_runs_arrow(table.column("journey_id").combine_chunks())
-
-    def ns(name: str) -> np.ndarray:
-        col = table.column(name)
-        if not pa.types.is_timestamp(col.type) or col.type.unit != "ns":
-            raise InputError(f"column {name} is {col.type}, not timestamp[ns]")
-        return to_numpy(col, fill=NAT)
+    n_rows = table.num_rows
+    starts, run_codes, id_index = _journey_runs(table.column("journey_id").combine_chunks())
+    lengths = np.diff(np.r_[starts, n_rows])
 
     conv = table.column("converted")
     if pa.types.is_null(conv.type):
         converted_row = np.zeros(table.num_rows, dtype=bool)
     elif pa.types.is_boolean(conv.type):
         converted_row = to_numpy(conv, fill=False)
+    elif pa.types.is_integer(conv.type):
+        converted_row = to_numpy(conv) != 0  # nulls: 0
     else:
-        converted_row = to_numpy(conv.cast(pa.float64())) != 0  # nulls: 0
-    revenue_row = to_numpy(table.column("revenue").cast(pa.float64()), fill=np.nan)
+        converted_row = to_numpy(conv.cast(pa.float64())) != 0
+
+    rows = None  # the table rows kept (None: all)
+    if converting_only and n_rows:
+        run_converts = np.logical_or.reduceat(converted_row, starts)
+        converting = np.bincount(run_codes, weights=run_converts, minlength=len(id_index)) > 0
+        if not converting.all():
+            run_kept = converting[run_codes]
+            rows = np.flatnonzero(np.repeat(run_kept, lengths))
+            run_codes = (np.cumsum(converting) - 1)[run_codes[run_kept]]  # first-appearance order kept
+            lengths = lengths[run_kept]
+            id_index = id_index.take(from_numpy(np.flatnonzero(converting)))
+            converted_row = converted_row[rows]
+    jcode = np.repeat(run_codes, lengths)
+
+    def values(col, fill) -> np.ndarray:  # the kept rows' values (a dictionary's: its indices)
+        if rows is not None:
+            return take_numpy(col, rows, fill)
+        if pa.types.is_dictionary(col.type):
+            parts = [to_numpy(c.indices, fill=fill) for c in col.chunks]
+            return np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        return to_numpy(col, fill=fill)
+
+    def ns(name: str) -> np.ndarray:
+        col = table.column(name)
+        if not pa.types.is_timestamp(col.type) or col.type.unit != "ns":
+            raise InputError(f"column {name} is {col.type}, not timestamp[ns]")
+        return values(col, NAT)
+
+    def kept(array: np.ndarray) -> np.ndarray:
+        return array if rows is None else array[rows]
 
     def dictionary(name: str) -> tuple[np.ndarray, list]:
         col = table.column(name)
@@ -593,8 +625,7 @@ def prepare_table(table: pa.Table, options: JourneyOptions | None = None) -> Jou
             col = col.dictionary_encode()
         col = col.unify_dictionaries()
         names = col.chunks[0].dictionary.to_pylist() if col.num_chunks else []
-        indices = [to_numpy(c.indices, fill=-1).astype(np.int64) for c in col.chunks]
-        return (np.concatenate(indices) if indices else np.zeros(0, np.int64)), names
+        return values(col, -1).astype(np.int64), names
 
     ch_code, channels = _trim_channels(*dictionary("channel"))
     milestones = None
@@ -604,7 +635,7 @@ def prepare_table(table: pa.Table, options: JourneyOptions | None = None) -> Jou
     def session_codes() -> np.ndarray:  # sorted factorisation (nulls first, like pandas' −1)
         col = table.column("session_id")
         rank = to_numpy(pc.rank(col, sort_keys="ascending", tiebreaker="dense")).astype(np.int64)
-        return np.where(to_numpy(pc.is_valid(col)), rank, 0)
+        return kept(np.where(to_numpy(pc.is_valid(col)), rank, 0))
 
     return _build(
         table,
@@ -615,30 +646,40 @@ def prepare_table(table: pa.Table, options: JourneyOptions | None = None) -> Jou
         ts=ns("touch_ts"),
         conv_ts=ns("conversion_ts"),
         converted_row=converted_row,
-        revenue_row=revenue_row,
+        revenue_row=values(_float64(table.column("revenue")), np.nan),
         ch_code=ch_code,
         channels=channels,
         session_codes=session_codes,
         milestones=milestones,
         kinds=(
             (
-                lambda: np.array(
-                    [
-                        (str(v).strip().lower() if v is not None else "") or VISIT
-                        for v in table.column(KIND_COLUMN).to_pylist()
-                    ],
-                    dtype=object,
+                lambda: kept(
+                    np.array(
+                        [
+                            (str(v).strip().lower() if v is not None else "") or VISIT
+                            for v in table.column(KIND_COLUMN).to_pylist()
+                        ],
+                        dtype=object,
+                    )
                 )
             )
             if KIND_COLUMN in table.column_names
             else None
         ),
+        source_rows=rows,
     )
 
 
-def _factorize_runs_arrow(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """_factorize_runs for an Arrow array: codes (first appearance order) and the distinct
-    values as an Arrow array of the input type."""
+def _float64(col):
+    import pyarrow as pa
+
+    return col if col.type == pa.float64() else col.cast(pa.float64())
+
+
+def _journey_runs(values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """The runs of equal values of an Arrow array: each run's first row, its code (first
+    appearance order) and the distinct values as an Arrow array of the input type."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     from attribution.arrowutil import from_numpy, to_numpy
@@ -647,16 +688,20 @@ def _factorize_runs_arrow(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     if values.null_count:
         raise InputError("journey_id is empty on some rows")
     if n == 0:
-        return np.zeros(0, dtype=np.int64), values
-    same = to_numpy(pc.equal(values.slice(1), values.slice(0, n - 1)), fill=False)
-    starts = np.flatnonzero(np.r_[True, ~same])
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), values
+    if pa.types.is_integer(values.type):  # compared as a numpy view of the values
+        ids = to_numpy(values)
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    else:
+        same = to_numpy(pc.equal(values.slice(1), values.slice(0, n - 1)), fill=False)
+        starts = np.flatnonzero(np.r_[True, ~same])
     run_values = values.take(from_numpy(starts))
     if _strictly_increasing(None, run_values):
         codes, uniques = np.arange(len(starts)), run_values
     else:  # Arrow's hash table; codes in order of first appearance, as pd.factorize
         encoded = run_values.dictionary_encode()
         codes, uniques = to_numpy(encoded.indices), encoded.dictionary
-    return np.repeat(codes, np.diff(np.r_[starts, n])), uniques
+    return starts, codes, uniques
 
 
 def _build(
@@ -675,8 +720,10 @@ def _build(
     session_codes,
     milestones,
     kinds=None,
+    source_rows: np.ndarray | None = None,
 ) -> Journeys:
-    """The Journeys from the touch table's columns as numpy arrays (what both entry points share)."""
+    """The Journeys from the touch table's columns as numpy arrays (what both entry points
+    share); `source_rows`: the table row of each array row, when they are a subset."""
     options = options or JourneyOptions()
     n_rows = len(jcode)
     if (jcode < 0).any():
@@ -709,6 +756,8 @@ def _build(
         revenue = np.where(np.isfinite(revenue), revenue, 0.0)
         row_ends = np.r_[row_starts[1:], n_rows] - 1
         last_row = row_ends if order is None else order[row_ends]
+        if source_rows is not None:
+            last_row = source_rows[last_row]
     else:
         converted, conv_end, revenue = np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0)
         last_row = np.zeros(0, np.int64)
@@ -755,7 +804,7 @@ def _build(
         channels=channels,
         age_days=(end_ns[jid] - t_ts) / NS_PER_DAY,
         touch_index=touch_index,
-        row=t,
+        row=t if source_rows is None else source_rows[t],
         milestone_code=m_code,
         milestone_values=milestone_values,
         source=src,

@@ -15,8 +15,15 @@ from collections.abc import Iterable
 from dsl.ast import Program
 from dsl.compiler import compile_model, compile_program
 from dsl.errors import Diagnostic, DslError
-from dsl.parser import parse
 from dsl.validator import validate
+
+
+def parse(text: str) -> Program:
+    """dsl.parser.parse, imported on first use: Lark is loaded only when text is parsed
+    (a compiled preset from attribution.models' cache needs no parser)."""
+    from dsl.parser import parse as parse_text
+
+    return parse_text(text)
 
 
 def check(text: str, known_channels: Iterable[str] | None = None) -> list[Diagnostic]:

@@ -41,4 +41,7 @@ DEFAULTS: dict = {
     "OPENAPI_PATH": None,
     # How long browsers and CDNs may cache GET /mbuzz.js before revalidating (seconds).
     "TRACKER_MAX_AGE": 300,
+    # The database host put in the dashboard's BI connection URLs (Database access), when BI tools
+    # reach the database under another name than the app does; None: the app's own host.
+    "BI_HOST": None,
 }

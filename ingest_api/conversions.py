@@ -4,6 +4,8 @@ The batch endpoint records offline and CRM conversions (mbuzz/offline_conversion
 keys only, 200 with a result per row and a match report.
 
 A publishable key (a web page) may POST and is answered with the conversion's id only.
+A `sent_at` (when the client sent, by its own clock; mbuzz.js sends it) corrects `timestamp`
+for the client clock's skew with the Segment door's rule (`landing.skew_corrected`).
 
 The body is validated against the document's `ConversionRequest` by `@authenticated`; the
 rules a schema says poorly (event_id, or visitor_id + timestamp; currency with revenue; the
@@ -29,13 +31,27 @@ from mbuzz import offline_conversions
 bp = Blueprint("conversions", __name__, url_prefix="/api/v1")
 
 
+def _moment(body: dict, name: str) -> datetime | None:
+    try:
+        return None if body.get(name) is None else landing.parse_timestamp(body[name])
+    except ValueError as exc:
+        raise ApiError(f"{name}: {exc}", status=422) from None
+
+
 def _request(body: dict) -> service.ConversionRequest:
+    sent, sent_at = _moment(body, "timestamp"), _moment(body, "sent_at")
+    if sent_at is not None and sent is None:
+        raise ApiError("sent_at: only with timestamp (it corrects the timestamp for the sender's clock)", status=422)
     timestamp = None
-    if body.get("timestamp") is not None:
+    if sent is not None:
         received_at = datetime.now(timezone.utc)
         tolerance = timedelta(seconds=current_app.config["FUTURE_TOLERANCE_SECONDS"])
         try:
-            timestamp = landing.settle_future(landing.parse_timestamp(body["timestamp"]), received_at, tolerance)
+            timestamp = landing.skew_corrected(sent, sent_at, received_at)
+        except ValueError as exc:
+            raise ApiError(f"sent_at/timestamp: {exc}", status=422) from None
+        try:
+            timestamp = landing.settle_future(timestamp, received_at, tolerance)
         except ValueError as exc:
             raise ApiError(f"timestamp: {exc}", status=422) from None
     return service.ConversionRequest(
@@ -44,6 +60,7 @@ def _request(body: dict) -> service.ConversionRequest:
         visitor_id=body.get("visitor_id"),
         user_id=body.get("user_id"),
         timestamp=timestamp,
+        sent_timestamp=sent if sent_at is not None else None,
         revenue=body.get("revenue"),
         currency=body.get("currency"),
         properties=body.get("properties") or {},

@@ -118,6 +118,22 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("is out of range") from None
 
 
+def skew_corrected(moment: datetime, sent_at: datetime | None, received_at: datetime) -> datetime:
+    """`moment` on the server's clock, Segment's rule: a client that says when it sent
+    (`sent_at`, read off the same clock as `moment`) has its clock's skew removed,
+    moment + (received_at − sent_at); without `sent_at`, `moment` as sent. The Segment door
+    (sentAt) and POST /api/v1/conversions (sent_at, as mbuzz.js sends it) both use it.
+    ValueError when the corrected time leaves the representable range."""
+    if sent_at is None:
+        return moment
+    try:
+        return received_at - (sent_at - moment)
+    except OverflowError:  # e.g. sent in year 1 and the moment in year 9999
+        raise ValueError(
+            "the clock-skew correction leaves the representable range; send timestamps close to the real time"
+        ) from None
+
+
 def settle_future(moment: datetime, received_at: datetime, tolerance: timedelta) -> datetime:
     """Clamp small clock skew to the receive time; refuse times beyond the tolerance."""
     if moment <= received_at:

@@ -141,16 +141,12 @@ class SegmentMapper:
         if errors:
             return None, errors
         received_at = self.checker.received_at
-        if original is not None and sent_at is not None:
+        occurred_at = received_at
+        if original is not None:
             try:
-                occurred_at = received_at - (sent_at - original)  # the client clock's skew removed
-            except OverflowError:  # e.g. sentAt in year 1 and originalTimestamp in year 9999
-                return None, [
-                    "sentAt/originalTimestamp: the clock-skew correction leaves the representable "
-                    "range; send timestamps close to the real time"
-                ]
-        else:
-            occurred_at = original or received_at
+                occurred_at = landing.skew_corrected(original, sent_at, received_at)
+            except ValueError as exc:
+                return None, [f"sentAt/originalTimestamp: {exc}"]
         try:
             occurred_at = landing.settle_future(occurred_at, received_at, self.checker.tolerance)
         except ValueError as exc:

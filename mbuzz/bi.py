@@ -2,8 +2,9 @@
 
     from mbuzz import bi
     grant = bi.grant(conn, "acct_…")            # a LOGIN role; grant.url carries the password, once
-    bi.list_roles(conn)                          # [BiRole(role_name, account_id, created_at, exists, sessions)]
+    bi.list_roles(conn)                          # [BiRole(role_name, account_id, created_at, exists, sessions, …)]
     bi.revoke(conn, grant.role_name)             # ends its sessions, drops the role
+    bi.can_manage_roles(conn)                    # may this connection's user do the above (CREATEROLE)?
 
 The role may connect to this database and SELECT from the views of schema `bi` only (migration
 0012): one security_barrier view per mart and daily aggregate, filtered to the role's account
@@ -13,7 +14,11 @@ tables, keys, users, marts and attribution tables answer "permission denied". No
 The password is random, printed once and never stored: PostgreSQL receives only its SCRAM-SHA-256
 verifier (computed here), so the plain text is in no table and no server log. Roles are
 cluster-global: the default name is `mbuzz_bi_<account id>`; a name that exists already (another
-database's role, a person's login) is refused, never taken over.
+database's role, a person's login) is refused, never taken over (`RoleTaken`).
+
+Granting and revoking need a superuser or a role with CREATEROLE. A CREATEROLE role that is not
+a superuser makes itself a member of the BI role before revoking it, which DROP OWNED and
+pg_terminate_backend require (PostgreSQL 15 and later).
 """
 
 from __future__ import annotations
@@ -57,10 +62,36 @@ class BiRole:
     created_at: datetime
     exists: bool  # the PostgreSQL role is there (false: dropped by hand)
     sessions: int  # its open connections
+    # the latest activity of an open session (PostgreSQL keeps no login history: None when none
+    # is open, or when this connection's user may not see the sessions' details)
+    last_active_at: datetime | None = None
+
+
+class RoleTaken(MbuzzError):
+    """The role name is in use: by a grant of `account_id`, or (account_id None) by a role of the server."""
+
+    def __init__(self, message: str, role_name: str, account_id: str | None) -> None:
+        super().__init__(message)
+        self.role_name = role_name
+        self.account_id = account_id
 
 
 def default_role_name(account_id: str) -> str:
     return f"mbuzz_bi_{account_id}"
+
+
+def check_role_name(role_name: str) -> str:
+    if not ROLE_NAME.match(role_name) or role_name.lower().startswith("pg_"):
+        raise MbuzzError(
+            f"invalid role name {role_name!r}: letters, digits and _, at most 63, not starting with a digit or pg_"
+        )
+    return role_name
+
+
+def can_manage_roles(conn) -> bool:
+    """Whether this connection's user may create and drop roles (superuser, or CREATEROLE)."""
+    row = conn.execute("select rolsuper or rolcreaterole from pg_roles where rolname = current_user").fetchone()
+    return bool(row and row[0])
 
 
 def scram_verifier(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
@@ -104,21 +135,21 @@ def grant(
 ) -> Grant:
     """Create a read-only LOGIN role for the account, in one transaction (all or nothing).
     The URL names `server_url`'s server and database (default: the connection's), `host` if given."""
-    role_name = role_name or default_role_name(account_id)
-    if not ROLE_NAME.match(role_name) or role_name.lower().startswith("pg_"):
-        raise MbuzzError(
-            f"invalid role name {role_name!r}: letters, digits and _, at most 63, not starting with a digit or pg_"
-        )
+    role_name = check_role_name(role_name or default_role_name(account_id))
     with conn.transaction():
         get_account(conn, account_id)
         taken = conn.execute("select account_id from raw.bi_roles where role_name = %s", (role_name,)).fetchone()
         if taken is not None:
-            raise MbuzzError(
+            raise RoleTaken(
                 f"{role_name} already has database access (account {taken[0]}): "
-                f"`mbuzz bi revoke {role_name}` first, or pass --role for another role"
+                f"`mbuzz bi revoke {role_name}` first, or pass --role for another role",
+                role_name,
+                taken[0],
             )
         if _role_exists(conn, role_name):
-            raise MbuzzError(f"a PostgreSQL role {role_name} exists already on this server: pass --role for another")
+            raise RoleTaken(
+                f"a PostgreSQL role {role_name} exists already on this server: pass --role for another", role_name, None
+            )
         password = secrets.token_urlsafe(24)
         conn.execute(
             sql.SQL(
@@ -144,9 +175,12 @@ def grant(
 def list_roles(conn, account_id: str | None = None) -> list[BiRole]:
     rows = conn.execute(
         """
-        select b.role_name, b.account_id, b.created_at, r.rolname is not null,
-               (select count(*) from pg_stat_activity a where a.usename = b.role_name)
+        select b.role_name, b.account_id, b.created_at, r.rolname is not null, coalesce(a.sessions, 0), a.last_active
         from raw.bi_roles b left join pg_roles r on r.rolname = b.role_name
+        left join (
+            select usename, count(*) as sessions, max(coalesce(state_change, backend_start)) as last_active
+            from pg_stat_activity group by usename
+        ) a on a.usename = b.role_name
         where %(account)s::text is null or b.account_id = %(account)s
         order by b.created_at, b.role_name
         """,
@@ -167,6 +201,9 @@ def revoke(conn, role_name: str, account_id: str | None = None, wait: float = 10
     role = sql.Identifier(role_name)
     ended: set[int] = set()
     if exists:
+        superuser = conn.execute("select rolsuper from pg_roles where rolname = current_user").fetchone()[0]
+        if not superuser:  # CREATEROLE only: DROP OWNED and pg_terminate_backend need the role's privileges
+            conn.execute(sql.SQL("grant {} to current_user").format(role))
         conn.execute(sql.SQL("alter role {} nologin").format(role))
         conn.commit()  # no new connections from here on
         deadline = time.monotonic() + wait

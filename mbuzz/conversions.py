@@ -7,7 +7,7 @@
     pipeline_credits(conn, account_id, conversion_id) -> {model: [touch credit, ...]} (may be empty)
 
 Idempotency: `raw.conversion_keys` is the wall. The key (`event:<event_id>`, else
-`visit:<visitor_id>|<conversion_type>|<UTC ISO timestamp>`) is inserted with
+`visit:<visitor_id>|<conversion_type>|<UTC ISO timestamp as sent>`) is inserted with
 `on conflict do nothing`, and the conversion row only when the key was new, in one statement
 of the caller's transaction; a repeat finds the key's conversion instead.
 
@@ -55,7 +55,10 @@ class ConversionRequest:
     event_id: str | None = None
     visitor_id: str | None = None
     user_id: str | None = None
-    timestamp: datetime | None = None  # aware, UTC
+    timestamp: datetime | None = None  # aware, UTC; on the server's clock (skew-corrected)
+    # the timestamp as the client sent it, when it was skew-corrected: the idempotency key's time
+    # (a retry carries the same timestamp but a later sent_at, so its corrected time differs)
+    sent_timestamp: datetime | None = None
     revenue: float | None = None
     currency: str | None = None
     properties: dict = field(default_factory=dict)
@@ -129,7 +132,7 @@ def _clean(value: str | None) -> str | None:
 def dedupe_key(request: ConversionRequest, visitor_id: str, converted_at: datetime) -> str:
     if request.event_id is not None:
         return f"event:{request.event_id}"
-    moment = converted_at.astimezone(timezone.utc).isoformat()
+    moment = (request.sent_timestamp or converted_at).astimezone(timezone.utc).isoformat()
     return f"visit:{visitor_id}|{request.conversion_type}|{moment}"
 
 

@@ -282,7 +282,9 @@ class Disagreement:
     low: str  # the model that gives it the smallest
 
 
-def comparison_view(conn, account_id: str, start: date, end: date, environment: str = "live") -> dict:
+def comparison_view(
+    conn, account_id: str, start: date, end: date, environment: str = "live", exclude: tuple[str, ...] = ()
+) -> dict:
     """Every model side by side per channel as a share of that model's credited conversions over [start, end],
     the disagreement per channel (spread, max/min ratio, std, the models at each end), and plain-language
     notes on the largest disagreements. The "why" comes from the same aggregates: under first_touch a
@@ -300,6 +302,8 @@ def comparison_view(conn, account_id: str, start: date, end: date, environment: 
     totals: dict[str, float] = defaultdict(float)
     credited: dict[str, dict[str, float]] = defaultdict(dict)
     for channel, model, conversions in rows:
+        if model in exclude:
+            continue
         credited[channel][model] = conversions
         totals[model] += conversions
     models = sorted(m for m in totals if totals[m] > 0)
@@ -457,3 +461,67 @@ def identity_totals(days: list[IdentityDay]) -> IdentityDay | None:
             for f in ("conversions", "matched_conversions", "sessions", "stitched_sessions")
         ),
     )
+
+
+@dataclass(frozen=True)
+class ViewThroughRow:
+    channel: str
+    conversions: float  # credited conversions under the model, all touches
+    view_through: float  # the part credited to impressions (ads seen, not clicked)
+
+    @property
+    def clicks(self) -> float:
+        """The part credited to visits."""
+        return self.conversions - self.view_through
+
+
+def view_through(conn, account_id: str, model: str, environment: str = "live") -> list[ViewThroughRow]:
+    """Per channel, over all time: the model's credited conversions and the part of them credited to
+    impressions, a view-through conversion's (marts.rpt_channel_attribution; docs/impressions.md),
+    the channels with any view-through credit first."""
+    rows = conn.execute(
+        """
+        select channel, conversions::float8, view_through_conversions::float8
+        from marts.rpt_channel_attribution
+        where account_id = %s and environment = %s and model = %s
+        order by 3 desc, 2 desc, 1
+        """,
+        (account_id, environment, model),
+    ).fetchall()
+    return [ViewThroughRow(*r) for r in rows]
+
+
+def group_deals(conn, account_id: str, environment: str = "live") -> int:
+    """The B2B deals: conversions with a company journey (marts.fct_group_conversion_journeys; docs/b2b.md)."""
+    return conn.execute(
+        """
+        select count(distinct conversion_id) from marts.fct_group_conversion_journeys
+        where account_id = %s and environment = %s and converted
+        """,
+        (account_id, environment),
+    ).fetchone()[0]
+
+
+def account_level_comparison(
+    conn, account_id: str, models: tuple[str, ...], environment: str = "live"
+) -> dict[str, dict[str, float]]:
+    """{channel: {model: credited conversions}} over the B2B deals only (the conversions of
+    marts.fct_group_conversion_journeys), all time: a `journey_by account` model, which credits the
+    touches of every member of the company, beside person-level models, which credit the converter's."""
+    rows = conn.execute(
+        """
+        select c.channel, c.model, sum(c.credit)::float8
+        from marts.fct_attribution_credits as c
+        where c.account_id = %(account_id)s and c.environment = %(environment)s and c.model = any(%(models)s)
+          and c.conversion_id in (
+              select g.conversion_id from marts.fct_group_conversion_journeys as g
+              where g.account_id = %(account_id)s and g.environment = %(environment)s and g.converted
+          )
+        group by 1, 2
+        """,
+        {"account_id": account_id, "environment": environment, "models": list(models)},
+    ).fetchall()
+    table: dict[str, dict[str, float]] = defaultdict(dict)
+    for channel, model, conversions in rows:
+        table[channel][model] = conversions
+    return dict(table)

@@ -31,15 +31,23 @@
         on lower(by_brand.source) = {{ domain_brand(names ~ '.name') }}
 {%- endmacro %}
 
-{#- One row per distinct (source_key, medium_key, campaign_key) of `categorised` (which also has
-    source_category) with the first matching rule of `rules` (channel_rules_select()): channel
-    and channel_rule. -#}
-{% macro classify_channel_tuples(categorised, rules) -%}
-    select distinct on ({{ categorised }}.source_key, {{ categorised }}.medium_key, {{ categorised }}.campaign_key)
-        {{ categorised }}.*,
+{#- One row per distinct (source_key, medium_key, campaign_key) of `tuples` with its
+    source_category (the category of its source_key in `name_categories`, from
+    source_name_categories()) and the first matching rule of `rules` (channel_rules_select()):
+    channel and channel_rule. The one home of the categories join and the rule match. -#}
+{% macro classify_channel_tuples(tuples, name_categories, rules) -%}
+    select distinct on (categorised.source_key, categorised.medium_key, categorised.campaign_key)
+        categorised.*,
         {{ rules }}.channel,
         {{ rules }}.priority as channel_rule
-    from {{ categorised }}
+    from (
+        select
+            {{ tuples }}.*,
+            {{ name_categories }}.category as source_category
+        from {{ tuples }}
+        left join {{ name_categories }}
+            on {{ tuples }}.source_key = {{ name_categories }}.name
+    ) as categorised
     inner join {{ rules }}
         on (
             (
@@ -48,11 +56,11 @@
                 and {{ rules }}.medium_pattern is null
                 and {{ rules }}.campaign_pattern is null
             )
-            or {{ categorised }}.source_category = {{ rules }}.source_category
-            or {{ categorised }}.source_key ~* {{ rules }}.source_pattern
-            or {{ categorised }}.medium_key ~* {{ rules }}.medium_pattern
-            or {{ categorised }}.campaign_key ~* {{ rules }}.campaign_pattern
+            or categorised.source_category = {{ rules }}.source_category
+            or categorised.source_key ~* {{ rules }}.source_pattern
+            or categorised.medium_key ~* {{ rules }}.medium_pattern
+            or categorised.campaign_key ~* {{ rules }}.campaign_pattern
         )
-        and ({{ rules }}.and_medium_pattern is null or {{ categorised }}.medium_key ~* {{ rules }}.and_medium_pattern)
-    order by {{ categorised }}.source_key, {{ categorised }}.medium_key, {{ categorised }}.campaign_key, {{ rules }}.priority
+        and ({{ rules }}.and_medium_pattern is null or categorised.medium_key ~* {{ rules }}.and_medium_pattern)
+    order by categorised.source_key, categorised.medium_key, categorised.campaign_key, {{ rules }}.priority
 {%- endmacro %}

@@ -1,289 +1,267 @@
-{#- The incremental journeys (marts/fct_conversion_journeys.sql): which identities a run
-    rebuilds, and the pre-hook that finds them and deletes their rows first.
+{#- How a journey is cut, ONE implementation for both journey units (docs/attribution.md,
+    "Journeys"; docs/b2b.md):
 
-    An identity's journeys (`user:<id>` or `visitor:<id>`) depend only on its sessions, its
-    conversions and which visitors belong to it. All three change only through a visitor:
+    unit      whose touches and conversions make one journey      key           path journey_id
+    person    an identity (`user:<id>` / `visitor:<id>`)         identity_key  `path_<identity_key>`
+    account   a company (the members of a `group` call)          group_id      `path_group:<group_id>`
 
-    - its sessions were rebuilt by int_sessions (int_sessions_classified shows a session with a
-      max_received_at past the journeys' watermark that ends at or after their scan_from);
-    - a conversion of it was received and the journeys do not show it yet (a replayed conversion
-      id counts for every visitor that ever had it: the one it left may lose the conversion's
-      user link);
-    - its link to a user changed, which happens only through one of the two above (links are
-      events carrying a user_id and conversions recorded with one);
-    - for a hashed e-mail address (the visitor `email_sha256:<hash>` of offline conversions), a
-      visitor whose identify calls carry the hash changed (its user is int_identities'; a hash
-      that moves from one user to another leaves the first user's journeys to a full refresh).
-
-    A changed visitor affects `visitor:<it>` and every user it was ever linked to by a raw event
-    or conversion: the user it belongs to now and the one its journeys were built under are both
-    among them (a superset only rebuilds more).
-
-    The watermarks are per account and environment, as in int_sessions, from the journeys table
-    before the run: received_after, its newest max_received_at minus
-    mbuzz__received_margin_minutes; scan_from, its newest touch_ts minus
-    mbuzz__late_event_window_days (none for a pair without journeys, or without touches). The
-    event-time bound keeps a bulk-loaded history (everything received within the margin) from
-    being rebuilt every run, and loses nothing: a visitor int_sessions rebuilt has an event
-    occurring at or after int_sessions' scan_from, so one of its sessions ends at or after it;
-    and the journeys' newest touch_ts <= the newest started_at <= the newest ended_at of the
-    sessions as of the journeys' last run <= int_sessions' newest ended_at before its run, so this
-    scan_from is the same or earlier (a superset). Received conversions are not bounded by event
-    time (raw.conversions is small). -#}
+    marts/fct_conversion_journeys.sql (person, incremental) and
+    marts/fct_group_conversion_journeys.sql (account, a table) gather the unit's touches and
+    conversions and hand them to journey_rows(); macros/journeys_incremental.sql says which
+    identities an incremental run of the person journeys rebuilds. -#}
 
 
-{#- The (account_id, environment) pairs of a relation with an index starting with them: a loose
-    index scan, one probe per pair instead of reading every row. -#}
-{% macro account_environments(relation) %}
-    with recursive found as (
-
-        (
-            select account_id, environment
-            from {{ relation }}
-            order by account_id, environment
-            limit 1
-        )
-        union all
-        select next_pair.account_id, next_pair.environment
-        from found
-        cross join lateral (
-            select candidates.account_id, candidates.environment
-            from {{ relation }} as candidates
-            where (candidates.account_id, candidates.environment) > (found.account_id, found.environment)
-            order by candidates.account_id, candidates.environment
-            limit 1
-        ) as next_pair
-
-    )
-
-    select * from found
-{% endmacro %}
-
-
-{#- received_after and scan_from per account and environment with sessions or journeys (null
-    when the pair has no journeys yet: everything of it is new; scan_from is also null when the
-    pair's journeys have no touch). Read once, by the pre-hook, before its delete moves them. -#}
-{% macro journeys_watermarks() %}
-    with
-
-    pairs as (
-
-        select * from ({{ account_environments(ref('int_sessions_classified')) }}) as session_pairs
-        union
-        select * from ({{ account_environments(this) }}) as journey_pairs
-
-    )
-
-    select
-        pairs.account_id,
-        pairs.environment,
-        -- each through the journeys' (account_id, environment, touch_ts / max_received_at) index
-        {%- set newest -%}
-            (
-                select max(journeys.{column})
-                from {{ this }} as journeys
-                where journeys.account_id = pairs.account_id
-                  and journeys.environment = pairs.environment
-            )
-        {%- endset %}
-        {{ last_run_bounds(newest | replace('{column}', 'touch_ts'), newest | replace('{column}', 'max_received_at')) }}
-    from pairs
-{% endmacro %}
-
-
-{#- The identities to rebuild: (account_id, environment, identity_key). -#}
-{% macro journeys_rebuilt_identities() %}
-    with
-
-    watermarks as (
-
-        {{ journeys_watermarks() }}
-
-    ),
-
-    -- the visitors int_sessions may have rebuilt: a session received since the watermark and
-    -- ending within the late-event window; pair by pair through int_sessions_classified's
-    -- (account_id, environment, max_received_at) index (`offset 0` keeps the lateral subquery
-    -- parameterised instead of one big hash join)
-    resessionised_visitors as (
-
-        select distinct watermarks.account_id, watermarks.environment, new_sessions.visitor_id
-        from watermarks
-        cross join lateral (
-            select sessions.visitor_id
-            from {{ ref('int_sessions_classified') }} as sessions
-            where sessions.account_id = watermarks.account_id
-              and sessions.environment = watermarks.environment
-              and {{ changed_since_last_run('watermarks', 'sessions.ended_at', 'sessions.max_received_at') }}
-            offset 0
-        ) as new_sessions
-
-    ),
-
-    -- raw rows, not staging: a replayed conversion hides its earlier rows there. A row the
-    -- journeys already reflect is no news: the journey of its conversion was built from it or
-    -- from a newer row (staging keeps the newest by received_at, then converted_at), which the
-    -- (account_id, journey_id) index tells row by row; without this, everything received within
-    -- the margin (all of a bulk load) would be rebuilt by the runs that follow it
-    received_conversions as (
-
-        select distinct raw_conversions.account_id, raw_conversions.conversion_id
-        from {{ source('raw', 'conversions') }} as raw_conversions
-        left join watermarks
-            on raw_conversions.account_id = watermarks.account_id
-            and raw_conversions.environment = watermarks.environment
-        where {{ received_since_last_run('watermarks', 'raw_conversions.received_at') }}
-          and raw_conversions.environment in {{ environments_sql() }}
-          and not exists (
-              select 1
-              from {{ this }} as journeys
-              where journeys.account_id = raw_conversions.account_id
-                and journeys.journey_id = raw_conversions.conversion_id
-                and (journeys.conversion_received_at, journeys.conversion_ts)
-                    >= (raw_conversions.received_at, raw_conversions.converted_at)
-          )
-
-    ),
-
-    converted_visitors as (
-
-        select distinct raw_conversions.account_id, raw_conversions.environment, raw_conversions.visitor_id
-        from received_conversions
-        inner join {{ source('raw', 'conversions') }} as raw_conversions
-            on raw_conversions.account_id = received_conversions.account_id
-            and raw_conversions.conversion_id = received_conversions.conversion_id
-        where raw_conversions.environment in {{ environments_sql() }}
-
-    ),
-
-    changed_real_visitors as (
-
-        select * from resessionised_visitors
-        union
-        select * from converted_visitors
-
-    ),
-
-    -- a hashed e-mail address is a visitor of its own (`email_sha256:<hash>`, int_identities):
-    -- it changed with every changed visitor whose identify calls carry it
-    changed_visitors as (
-
-        select * from changed_real_visitors
-        union
-        select distinct changed_real_visitors.account_id, changed_real_visitors.environment,
-            'email_sha256:' || hashes.email_sha256 as visitor_id
-        from changed_real_visitors
-        cross join lateral (
-            select lower(btrim({{ json_text('raw_events.properties', ['traits', 'email_sha256']) }})) as email_sha256
-            from {{ source('raw', 'events') }} as raw_events
-            where raw_events.account_id = changed_real_visitors.account_id
-              and raw_events.visitor_id = changed_real_visitors.visitor_id
-              and raw_events.environment = changed_real_visitors.environment
-              and raw_events.event_type = 'identify'
-              and {{ json_text('raw_events.properties', ['traits', 'email_sha256']) }} is not null
-            offset 0
-        ) as hashes
-
-    ),
-
-    -- every user each changed visitor was ever linked to, fetched visitor by visitor through the
-    -- raw tables' visitor indexes
-    linked_users as (
-
-        select distinct changed_visitors.account_id, links.user_id
-        from changed_visitors
-        cross join lateral (
-            select nullif(btrim(raw_events.user_id), '') as user_id
-            from {{ source('raw', 'events') }} as raw_events
-            where raw_events.account_id = changed_visitors.account_id
-              and raw_events.visitor_id = changed_visitors.visitor_id
-              and raw_events.environment = changed_visitors.environment
-              and nullif(btrim(raw_events.user_id), '') is not null
-            union
-            select nullif(btrim(raw_conversions.user_id), '')
-            from {{ source('raw', 'conversions') }} as raw_conversions
-            where raw_conversions.account_id = changed_visitors.account_id
-              and raw_conversions.visitor_id = changed_visitors.visitor_id
-              and raw_conversions.environment = changed_visitors.environment
-              and nullif(btrim(raw_conversions.user_id), '') is not null
-            union
-            -- a hashed address's user: no raw row carries its visitor id, the identity graph has it
-            select identities.user_id
-            from {{ ref('int_identities') }} as identities
-            where identities.account_id = changed_visitors.account_id
-              and identities.environment = changed_visitors.environment
-              and identities.visitor_id = changed_visitors.visitor_id
-              and changed_visitors.visitor_id like 'email\_sha256:%'
-        ) as links
-
-    ),
-
-    changed_identities as (
-
-        select account_id, 'visitor:' || visitor_id as identity_key
-        from changed_visitors
-        union
-        select account_id, 'user:' || user_id as identity_key
-        from linked_users
-
-    )
-
-    -- in every environment: a path's journey_id (`path_<identity_key>`) is one journey across
-    -- environments when test data is included
-    select changed_identities.account_id, environments.environment, changed_identities.identity_key
-    from changed_identities
-    cross join (values ('live'), ('test')) as environments (environment)
-    where environments.environment in {{ environments_sql() }}
-{% endmacro %}
-
-
-{#- The temporary table (this transaction only) of the identities an incremental run rebuilds. -#}
-{% macro journeys_rebuilt_table() -%}
-    mbuzz_journeys_rebuilt
-{%- endmacro %}
-
-
-{#- Pre-hook of fct_conversion_journeys. An incremental run first finds the identities it
-    rebuilds, once, into a temporary table the model reads (analysed: a plan sized for a handful
-    of identities, as the estimates of a CTE would have it, turns quadratic for tens of thousands,
-    e.g. right after a bulk load), then deletes every row of theirs: delete+insert alone would
-    keep the rows of identities that have none any more (`visitor:V` once V is linked to a user, a
-    user whose only visitor moved to another user). The model then inserts their rows. Identities
-    that change between this hook and the model are rebuilt by the next run (their rows were
-    received within the received margin of its watermark).
-
-    For this transaction only: the table (`on commit drop`) and work_mem (`local`), since an
-    incremental run handles a few thousand rows but the row estimates of the watermark lookups
-    are in the millions (parameterised ranges) and PostgreSQL sizes its hash tables by estimate
-    up to work_mem (at the warehouse's 256 MB, clearing them costs more than the whole query). -#}
-{% macro journeys_delete_rebuilt() -%}
-    {%- if is_incremental() -%}
-    {%- if 'conversion_received_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
-        {{ exceptions.raise_compiler_error(this ~ " was built by an earlier mbuzz (no conversion_received_at column): run `mbuzz warehouse build --full-refresh` once") }}
-    {%- endif %}
-    set local work_mem = '32MB';
-
-    create temporary table {{ journeys_rebuilt_table() }} on commit drop as
-    {{ journeys_rebuilt_identities() }};
-
-    analyze {{ journeys_rebuilt_table() }};
-
-    -- rows by ctid, found identity by identity through the (account_id, environment,
-    -- identity_key) index: a join would read the whole table
-    delete from {{ this }}
-    where ctid = any(array(
-        select journeys.ctid
-        from {{ journeys_rebuilt_table() }} as rebuilt
-        cross join lateral (
-            select ctid
-            from {{ this }} as journeys
-            where journeys.account_id = rebuilt.account_id
-              and journeys.environment = rebuilt.environment
-              and journeys.identity_key = rebuilt.identity_key
-            offset 0
-        ) as journeys
-    ))
-    {%- else -%}
-    select 1
+{#- The journey unit's settings: its key column, the prefix of its non-converting paths'
+    journey_id, and whether its rows carry the incremental watermarks (max_received_at,
+    conversion_received_at: only the incremental person journeys do). -#}
+{% macro journey_unit(unit) -%}
+    {%- set units = {
+        'person': {'key': 'identity_key', 'path_prefix': 'path_', 'watermarked': true},
+        'account': {'key': 'group_id', 'path_prefix': 'path_group:', 'watermarked': false},
+    } -%}
+    {%- if unit not in units -%}
+        {{ exceptions.raise_compiler_error("journey unit '" ~ unit ~ "': expected one of " ~ (units.keys() | list | join(', '))) }}
     {%- endif -%}
+    {{ return(units[unit]) }}
 {%- endmacro %}
+
+
+{#- The journey rows of a unit (one row per touch; grain: account_id + journey_id +
+    touch_index), as a query over two relations keyed by the unit's key column:
+
+    touches      account_id, environment, <key>, identity_key, session_id, started_at, channel,
+                 source, medium, campaign, first_<milestone>_at (milestone_types()), and
+                 max_received_at when the unit is watermarked
+    conversions  account_id, environment, <key>, conversion_id, conversion_type, revenue,
+                 converted_at, and received_at when the unit is watermarked
+
+    Converting journeys (journey_id = conversion_id): the unit's touches that started in
+    [converted_at - mbuzz__lookback_days, converted_at], ordered by start (ties by session_id),
+    after the unit's previous conversion of the same type when mbuzz__conversion_cycles, keeping
+    the last mbuzz__max_touches when set. A conversion with no touch is ONE row with null touch
+    columns. Non-converting paths: units with touches and no conversion; their touches within the
+    lookback ending at their last touch. milestones: the unit's FIRST touch of a milestone type
+    carries it, if that touch is in the journey and no later than the conversion.
+
+    Columns: account_id, environment, <key> (account unit only), journey_id, conversion_id,
+    converted, conversion_ts, conversion_type, revenue, touch_index, touch_ts, session_id,
+    channel, utm_source, utm_medium, utm_campaign, milestones, identity_key (the person's own; on
+    account journeys the member whose touch it is, null on a conversion without touch), then
+    max_received_at (the newest received_at of the touch and the conversion) and
+    conversion_received_at when watermarked. -#}
+{% macro journey_rows(unit, touches, conversions) %}
+    {%- set settings = journey_unit(unit) %}
+    {%- set key = settings.key %}
+    {%- set lookback = var('mbuzz__lookback_days') | int %}
+    {%- set max_touches = var('mbuzz__max_touches') %}
+    {%- set cycles = var('mbuzz__conversion_cycles') %}
+    with
+
+    {%- for milestone in milestone_types() %}
+
+    -- the touch of the unit's first {{ milestone }}
+    first_{{ milestone }} as (
+
+        select distinct on (account_id, environment, {{ key }})
+            account_id,
+            environment,
+            {{ key }},
+            session_id,
+            first_{{ milestone }}_at as milestone_at
+        from {{ touches }}
+        where first_{{ milestone }}_at is not null
+        order by account_id, environment, {{ key }}, first_{{ milestone }}_at, started_at, session_id
+
+    ),
+    {%- endfor %}
+
+    cycled_conversions as (
+
+        select
+            *,
+            lag(converted_at) over (
+                partition by account_id, environment, {{ key }}, conversion_type
+                order by converted_at, conversion_id
+            ) as previous_conversion_at
+        from {{ conversions }}
+
+    ),
+
+    converting as (
+
+        select
+            cycled_conversions.account_id,
+            cycled_conversions.environment,
+            {%- if key != 'identity_key' %}
+            cycled_conversions.{{ key }},
+            {%- endif %}
+            cycled_conversions.conversion_id as journey_id,
+            cycled_conversions.conversion_id,
+            true as converted,
+            cycled_conversions.converted_at as conversion_ts,
+            cycled_conversions.conversion_type,
+            cycled_conversions.revenue,
+            touches.started_at as touch_ts,
+            touches.session_id,
+            touches.channel,
+            touches.source as utm_source,
+            touches.medium as utm_medium,
+            touches.campaign as utm_campaign,
+            {%- if key == 'identity_key' %}
+            cycled_conversions.identity_key
+            {%- else %}
+            touches.identity_key
+            {%- endif %}
+            {%- if settings.watermarked %},
+            greatest(cycled_conversions.received_at, touches.max_received_at) as max_received_at,
+            cycled_conversions.received_at as conversion_received_at
+            {%- endif %}
+        from cycled_conversions
+        left join {{ touches }} as touches
+            on cycled_conversions.account_id = touches.account_id
+                and cycled_conversions.environment = touches.environment
+                and cycled_conversions.{{ key }} = touches.{{ key }}
+                and touches.started_at >= cycled_conversions.converted_at - interval '{{ lookback }} days'
+                and cycled_conversions.converted_at >= touches.started_at
+        {%- if cycles %}
+                and (cycled_conversions.previous_conversion_at is null
+                     or touches.started_at > cycled_conversions.previous_conversion_at)
+        {%- endif %}
+
+    ),
+
+    path_touches as (
+
+        select
+            touches.*,
+            max(touches.started_at) over (
+                partition by touches.account_id, touches.environment, touches.{{ key }}
+            ) as last_touch_at
+        from {{ touches }} as touches
+        where not exists (
+                select 1
+                from {{ conversions }} as conversions
+                where conversions.account_id = touches.account_id
+                    and conversions.environment = touches.environment
+                    and conversions.{{ key }} = touches.{{ key }}
+            )
+
+    ),
+
+    non_converting as (
+
+        select
+            account_id,
+            environment,
+            {%- if key != 'identity_key' %}
+            {{ key }},
+            {%- endif %}
+            '{{ settings.path_prefix }}' || {{ key }} as journey_id,
+            cast(null as varchar(40)) as conversion_id,
+            false as converted,
+            cast(null as timestamptz) as conversion_ts,
+            cast(null as text) as conversion_type,
+            cast(0 as numeric(18, 4)) as revenue,
+            started_at as touch_ts,
+            session_id,
+            channel,
+            source as utm_source,
+            medium as utm_medium,
+            campaign as utm_campaign,
+            identity_key
+            {%- if settings.watermarked %},
+            max_received_at,
+            cast(null as timestamptz) as conversion_received_at
+            {%- endif %}
+        from path_touches
+        where started_at >= last_touch_at - interval '{{ lookback }} days'
+
+    ),
+
+    journeys as (
+
+        select * from converting
+        union all
+        select * from non_converting
+
+    ),
+
+    ordered as (
+
+        select
+            *,
+            row_number() over (
+                partition by account_id, journey_id
+                order by touch_ts desc nulls last, session_id desc
+            ) as touches_from_end
+        from journeys
+
+    ),
+
+    kept as (
+
+        select *
+        from ordered
+        {%- if max_touches is not none and max_touches | string | lower not in ('none', 'null', '') %}
+        where touches_from_end <= {{ max_touches | int }}
+        {%- endif %}
+
+    ),
+
+    final as (
+
+        select
+            kept.account_id,
+            kept.environment,
+            {%- if key != 'identity_key' %}
+            kept.{{ key }},
+            {%- endif %}
+            kept.journey_id,
+            kept.conversion_id,
+            kept.converted,
+            kept.conversion_ts,
+            kept.conversion_type,
+            kept.revenue,
+            case
+                when kept.session_id is not null then
+                    cast(
+                        row_number()
+                            over (partition by kept.account_id, kept.journey_id order by kept.touch_ts, kept.session_id)
+                        - 1
+                        as integer
+                    )
+            end as touch_index,
+            kept.touch_ts,
+            kept.session_id,
+            kept.channel,
+            kept.utm_source,
+            kept.utm_medium,
+            kept.utm_campaign,
+            concat_ws(
+                ';'
+                {%- for milestone in milestone_types() %},
+                case
+                    when first_{{ milestone }}.session_id is not null
+                        and (not kept.converted or first_{{ milestone }}.milestone_at <= kept.conversion_ts)
+                        then '{{ milestone }}'
+                end
+                {%- endfor %}
+            ) as milestones,
+            kept.identity_key
+            {%- if settings.watermarked %},
+            kept.max_received_at,
+            kept.conversion_received_at
+            {%- endif %}
+        from kept
+        {%- for milestone in milestone_types() %}
+        left join first_{{ milestone }}
+            on kept.account_id = first_{{ milestone }}.account_id
+                and kept.environment = first_{{ milestone }}.environment
+                and kept.{{ key }} = first_{{ milestone }}.{{ key }}
+                and kept.session_id = first_{{ milestone }}.session_id
+        {%- endfor %}
+
+    )
+
+    select * from final
+{% endmacro %}

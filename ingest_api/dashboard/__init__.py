@@ -5,14 +5,15 @@
 Pages: sign-in/out and one-time setup links (auth.py), overview (overview.py:
 recent events, UTM top 10, usage), API keys (keys.py), the snippets to install
 (install.py), attribution reports
-(reports.py), models and the DSL editor (models.py), identity match rates (identity.py). Shared pieces are in
+(reports.py), models and the DSL editor (models.py), identity match rates (identity.py), read-only
+database logins for BI tools (bi_access.py). Shared pieces are in
 base.py (the blueprint, sign-in, database scoping), every user-facing string
 in copy.py, forms in forms.py.
 
 Security: a signed session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS
 or when configured) holding only the user and account ids and the time of
 sign-in; sign-in throttled per client address and per e-mail address;
-re-authentication before creating or revoking keys (auth.py); Flask-WTF CSRF tokens on every form, checked for every
+re-authentication before creating or revoking keys and database logins (auth.py); Flask-WTF CSRF tokens on every form, checked for every
 unsafe request to the blueprint (the JSON API keeps bearer-key auth and no
 CSRF); every query scoped to the signed-in account, with row-level security
 as a second wall; another account's ids answer 404. Errors of dashboard pages
@@ -30,7 +31,17 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, NotFound
 
 from ingest_api import errors as api_errors
-from ingest_api.dashboard import auth, copy, identity, install, keys, models, overview, reports  # noqa: F401  (routes)
+from ingest_api.dashboard import (  # noqa: F401  (routes)
+    auth,
+    bi_access,
+    copy,
+    identity,
+    install,
+    keys,
+    models,
+    overview,
+    reports,
+)
 from ingest_api.dashboard.base import bp, load_user, render
 from mbuzz.errors import DatabaseUnavailable
 

@@ -9,7 +9,7 @@ set; fail-open, as every limit of mbuzz):
   digest of the address. Once spent, that address cannot sign in, even with the
   right password, until the window ends; a success clears the count.
 
-Re-authentication: creating or revoking a key needs a sign-in (or a password
+Re-authentication: creating or revoking a key or a database login needs a sign-in (or a password
 confirmation) within DASHBOARD_REAUTH_SECONDS; past that, the form asks for the
 password again, counted by both throttles like a sign-in.
 """

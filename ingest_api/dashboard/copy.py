@@ -15,6 +15,7 @@ NAV_INSTALL = "Install"
 NAV_DOCS = "Docs"
 NAV_REPORTS = "Attribution"
 NAV_MODELS = "Models"
+NAV_DATABASE = "Database access"
 SIGNED_IN_AS = "Signed in as {email} · {account}"
 SIGN_OUT = "Sign out"
 FOOTER = "mbuzz: self-hosted multi-touch attribution · API reference at /api/v1/docs"
@@ -37,8 +38,8 @@ LOGIN_EMAIL_THROTTLED = (
     "again, or ask an admin for a setup link (`mbuzz users create … --setup-link`)."
 )
 REAUTH_PASSWORD = "Your password"
-REAUTH_HELP = "You signed in more than {minutes} minutes ago: confirm your password to change keys."
-REAUTH_NEEDED = "Enter your password: changing keys needs a sign-in from the last {minutes} minutes."
+REAUTH_HELP = "You signed in more than {minutes} minutes ago: confirm your password to change keys or database access."
+REAUTH_NEEDED = "Enter your password: changing keys or database access needs a sign-in from the last {minutes} minutes."
 REAUTH_WRONG = "That is not your password. Nothing was changed; try again."
 SETUP_TITLE = "Choose your password"
 SETUP_INTRO = "Set a password for {email}. This link works once."
@@ -425,3 +426,56 @@ COL_MATCHED = "Matched"
 COL_SESSIONS = "Sessions"
 COL_STITCHED = "Stitched"
 COL_ALL_CONVERSIONS = "Conversions"
+
+# --- database access (BI tools: mbuzz.bi, as `mbuzz bi`) -------------------------------------------------------
+BI_TITLE = "Database access"
+BI_INTRO = (
+    "A read-only PostgreSQL login for Metabase, Superset, Grafana or any SQL client. It sees this "
+    "account's rows and nothing else: the views of schema bi (attribution by day, conversions, "
+    "journeys, ROAS), no raw events, keys or users, and it cannot write. The same logins as "
+    "`mbuzz bi grant`, `mbuzz bi list` and `mbuzz bi revoke`."
+)
+BI_GUIDE = "Connecting a BI tool: docs/analysts.md, “BI tools”."
+BI_GRANT_TITLE = "Grant access"
+BI_ROLE = "Login name"
+BI_ROLE_HELP = (
+    "Optional; default {default}. Letters, digits and _, up to 63 characters. Logins are server-wide, "
+    "so a name used by anything else on the database server is refused."
+)
+BI_GRANT = "Create login"
+BI_CREATED = "The login {role} can connect now"
+BI_CREATED_ONCE = (
+    "Copy the connection URL now. Its password will not be shown again: mbuzz and PostgreSQL keep only "
+    "a verifier of it. If you lose it, revoke the login and grant another."
+)
+BI_CREATED_NO_VIEWS = (
+    "The warehouse has not been built yet: the views of schema bi appear after the next pipeline run "
+    "(`mbuzz warehouse build`)."
+)
+BI_URL = "Connection URL"
+BI_SQLALCHEMY_URL = "SQLAlchemy URL (Superset)"
+BI_LIST_TITLE = "Logins"
+BI_EMPTY = "No database logins yet. Grant access above to connect a BI tool."
+BI_COL_ROLE = "Login"
+BI_COL_SESSIONS = "Open sessions"
+BI_COL_LAST_ACTIVE = "Last active (UTC)"
+BI_LAST_ACTIVE_UNKNOWN = "not known"
+BI_LAST_ACTIVE_HELP = "PostgreSQL keeps no login history: the last activity is known only while a session is open."
+BI_MISSING = "dropped on the server"
+BI_TAKEN_HERE = "This account has a login named {role} already. Revoke it first, or choose another name."
+BI_TAKEN = "A database role named {role} exists already on this server. Choose another name."
+BI_NO_PRIVILEGE = (
+    "This server's mbuzz cannot create or drop database logins: its PostgreSQL user ({user}) has no "
+    "CREATEROLE privilege. Ask whoever owns the database to run `mbuzz bi grant --account {account}` "
+    "(or `mbuzz bi revoke ROLE`) as a superuser or a role with CREATEROLE, or to run "
+    "`ALTER ROLE {user} CREATEROLE`. Nothing was changed."
+)
+BI_REVOKE = "Revoke"
+BI_REVOKE_TITLE = "Revoke this login?"
+BI_REVOKE_CONFIRM = (
+    "Revoke {role}? Its open sessions are ended and BI tools using it can no longer connect. This cannot be undone."
+)
+BI_REVOKE_YES = "Yes, revoke it"
+BI_REVOKE_NO = "Cancel"
+BI_REVOKED_FLASH = "Login {role} is revoked ({sessions} open sessions ended)."
+BI_UNKNOWN = "This account has no database login named {role} (revoked already?). Nothing was changed."

@@ -98,6 +98,23 @@ class KeyForm(ReauthMixin, FlaskForm):
         self.allowed_origins = tuple(allowed)
 
 
+class BiGrantForm(ReauthMixin, FlaskForm):
+    """Database access for BI tools: an optional login name (`mbuzz.bi.check_role_name`), else the default."""
+
+    role_name = StringField(
+        copy.BI_ROLE, filters=[lambda value: value.strip() if value else value], validators=[Optional()]
+    )
+
+    def validate_role_name(self, field) -> None:
+        from mbuzz.bi import check_role_name
+        from mbuzz.errors import MbuzzError
+
+        try:
+            check_role_name(field.data)
+        except MbuzzError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 class ConfirmForm(FlaskForm):
     """A button that needs only the CSRF token (sign out, activate…); `confirmed` for destructive ones."""
 

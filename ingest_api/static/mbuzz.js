@@ -11,7 +11,8 @@
  * Page views, track, identify and alias are Segment-format messages POSTed in batches to
  * HOST/v1/b as text/plain JSON with the key in the body (a simple request: no preflight, and
  * sendBeacon can send it on unload). Conversions go to HOST/api/v1/conversions. Every message
- * has a messageId made here, so a retry is stored once.
+ * has a messageId made here, so a retry is stored once. Both carry the browser's time of the call
+ * and of the send (sentAt, sent_at), so the server corrects for a skewed browser clock.
  */
 (function (window, document) {
   'use strict';
@@ -258,6 +259,7 @@
   }
 
   function conversionRequest(payload, attempts, resolve) {
+    payload.sent_at = new Date().toISOString();   // the server corrects the timestamp for this clock's skew
     var text = JSON.stringify(payload);
     fetch(host + '/api/v1/conversions', {
       method: 'POST',
@@ -328,7 +330,7 @@
       if (options.revenue !== undefined && options.revenue !== null) payload.revenue = options.revenue;
       if (options.currency) payload.currency = options.currency;
       if (options.properties) payload.properties = options.properties;
-      // the same visitor, type and timestamp on every retry: the server records it once
+      // the same visitor, type and timestamp on every retry (only sent_at changes): recorded once
       return new Promise(function (resolve) { conversionRequest(payload, 1, resolve); });
     },
 

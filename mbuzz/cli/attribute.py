@@ -10,6 +10,8 @@ even imported, which is a third of a Parquet run's time.
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -98,16 +100,12 @@ def attribute(
     seed: int,
 ) -> None:
     """Run an attribution model on a touchpoints file (CSV or Parquet) and write per-touch credits."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from attribution import JourneyOptions, load_model, prepare, prepare_table, run_model
-    from attribution.engine import run_rule_table
+    from attribution.engine import run_rule_table, uses_milestones
     from attribution.io import read_touch_table, touch_frame, write_credits, write_table
-    from attribution.journeys import DEFAULT_IMPRESSION_LOOKBACK_DAYS, DEFAULT_LOOKBACK_DAYS
+    from attribution.journeys import DEFAULT_IMPRESSION_LOOKBACK_DAYS, DEFAULT_LOOKBACK_DAYS, OPTIONAL
     from dsl import DslError
 
-    console = Console(stderr=True)
     try:
         options = JourneyOptions(
             lookback_days=DEFAULT_LOOKBACK_DAYS if lookback is None else lookback,
@@ -127,24 +125,18 @@ def attribute(
     extra = {"seed": seed} if spec.get("kind") in ("shapley", "ordered_shapley") else {}
     if ci is not None and not n_bootstrap:
         n_bootstrap = 200
-    large = touchpoints.stat().st_size > LARGE_INPUT_BYTES
+    show_progress = touchpoints.stat().st_size > LARGE_INPUT_BYTES and sys.stderr.isatty()
     arrow_only = spec.get("kind", "rules") == "rules" and not n_bootstrap and not summary
     steps = 4 + n_bootstrap
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not large,
-    ) as progress:
+    with _progress(show_progress) as progress:
         task = progress.add_task("reading touchpoints", total=steps)
         try:
-            table = read_touch_table(touchpoints)
+            # milestones are read only for a model with a milestone rule (the frame path: always)
+            table = read_touch_table(touchpoints, skip=() if not arrow_only or uses_milestones(spec) else OPTIONAL)
             progress.update(task, advance=1, description="building journeys")
             if arrow_only:
-                journeys = prepare_table(table, options.with_model(spec))
+                journeys = prepare_table(table, options.with_model(spec), converting_only=True)
             else:
                 touches = touch_frame(table)
                 journeys = prepare(touches, options.with_model(spec))
@@ -181,6 +173,31 @@ def attribute(
         from attribution import channel_summary
 
         _print_summary(channel_summary(credits), intervals, ci or 0.95)
+
+
+class _NoProgress:
+    """rich.progress.Progress's calls used here, doing nothing."""
+
+    def add_task(self, *args, **kwargs) -> int:
+        return 0
+
+    def update(self, *args, **kwargs) -> None:
+        pass
+
+
+@contextmanager
+def _progress(show: bool):
+    """A transient progress bar on stderr when `show` (a large input, stderr a terminal);
+    otherwise a stand-in, and rich is not imported (a tenth of a Parquet run's start-up)."""
+    if not show:
+        yield _NoProgress()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield progress
 
 
 def _print_summary(table, intervals, ci: float) -> None:

@@ -66,6 +66,7 @@ def list_(account_id: str | None, as_json: bool) -> None:
                         "created_at": r.created_at.isoformat(),
                         "exists": r.exists,
                         "sessions": r.sessions,
+                        "last_active_at": r.last_active_at.isoformat() if r.last_active_at else None,
                     }
                     for r in rows
                 ]

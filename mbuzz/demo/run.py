@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from attribution.models import DATA_DRIVEN
-from mbuzz.demo.traffic import Traffic, batches, crm_deals, generate, spend
+from mbuzz.demo.traffic import Traffic, ad_impressions, batches, companies, crm_deals, generate, spend
 from mbuzz.settings import get_settings
 
 ACCOUNT_NAME = "mbuzz demo"
@@ -46,6 +46,18 @@ SHORT_NAMES = {
     "ordered_shapley": "oshap",
 }
 BATCH = 250
+# the demo's account-level (B2B) model (docs/b2b.md), registered over the API like any custom model,
+# and the preset it is compared with: the same rules over the converter's own journey
+ACCOUNT_MODEL_NAME = "W-shaped by account"
+ACCOUNT_MODEL = f"""model "{ACCOUNT_MODEL_NAME}"
+  journey_by account
+  credit first_touch with 0.3
+  credit milestone_touch("mql") with 0.3
+  credit last_touch with 0.3
+  credit other_touches with 0.1 equally
+end
+"""
+PERSON_MODEL = "w_shaped"
 
 
 def _free_port() -> int:
@@ -134,8 +146,9 @@ def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dic
                 totals[k] += body[k]
             totals["rejected"] += len(body["rejected"])
             progress.advance(task, len(chunk))
-        task = progress.add_task("conversions", total=len(traffic.conversions))
-        for status in pool.map(post_conversion, traffic.conversions):
+        conversions = traffic.conversions + traffic.visitor_conversions
+        task = progress.add_task("conversions", total=len(conversions))
+        for status in pool.map(post_conversion, conversions):
             totals["conversions_new" if status == 201 else "conversions_repeat"] += 1
             progress.advance(task)
 
@@ -168,10 +181,32 @@ def send_traffic(base: str, key: str, traffic: Traffic, console: Console) -> dic
     return totals
 
 
-def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table, dict, list[str], list[str]]:
+def account_model(base: str, key: str) -> str:
+    """The id of the demo's `journey_by account` model: created with `POST /api/v1/attribution_models`,
+    or (a second run: 409, the name is taken) found in `GET /api/v1/attribution_models`."""
+    import requests
+
+    headers = {"Authorization": f"Bearer {key}"}
+    r = requests.post(base + "/api/v1/attribution_models", json={"source": ACCOUNT_MODEL}, headers=headers, timeout=30)
+    if r.status_code == 201:
+        return r.json()["id"]
+    if r.status_code != 409:
+        raise RuntimeError(f"POST /attribution_models answered {r.status_code}: {r.text[:300]}")
+    r = requests.get(base + "/api/v1/attribution_models", headers=headers, timeout=30)
+    r.raise_for_status()
+    return next(m["id"] for m in r.json()["models"] if m["name"] == ACCOUNT_MODEL_NAME)
+
+
+def channel_table(
+    conn, account_id: str, start: date, end: date, exclude: tuple[str, ...] = ()
+) -> tuple[Table, dict, list[str], list[str]]:
+    """The person-level models side by side; `exclude` (the account-level model) has its own section."""
     from mbuzz.reports import model_comparison
 
     comparison = model_comparison(conn, account_id, start, end)
+    comparison = {
+        c: kept for c, row in comparison.items() if (kept := {m: v for m, v in row.items() if m not in exclude})
+    }
     models = sorted({m for row in comparison.values() for m in row}, key=lambda m: (m in DATA_DRIVEN, m))
     channels = sorted(comparison, key=lambda c: -comparison[c].get("linear", 0))
     table = Table(
@@ -190,23 +225,35 @@ def channel_table(conn, account_id: str, start: date, end: date) -> tuple[Table,
 
 
 def write_report(
-    folder: Path, conn, account, start: date, end: date, pipeline_result, channel_data: tuple, roas: list
+    folder: Path,
+    conn,
+    account,
+    start: date,
+    end: date,
+    pipeline_result,
+    channel_data: tuple,
+    roas: list,
+    account_model_id: str | None = None,
 ) -> Path:
     """The HTML report; `channel_data` is `channel_table(...)` and `roas` is `channel_roas(...)` for the
-    same account and days, as the console already showed them."""
+    same account and days, as the console already showed them; `account_model_id` is the demo's
+    `journey_by account` model (its own section, left out of the person-level comparisons)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
     from mbuzz.attribution_runs import skipped_models
     from mbuzz.charts import bars, grouped_bars, lines
     from mbuzz.reports import (
+        account_level_comparison,
         attribution_report,
         channel_intervals,
         channel_trend,
         comparison_view,
+        group_deals,
         identity_match,
         identity_totals,
         removal_effects,
         trend_series,
+        view_through,
     )
 
     _, comparison, models, channels = channel_data
@@ -234,7 +281,8 @@ def write_report(
         )
     campaigns = attribution_report(conn, account.id, "linear", start, end, group_by="campaign")[:10]
     removal = removal_effects(conn, account.id)
-    disagreement = comparison_view(conn, account.id, start, end)
+    exclude = (account_model_id,) if account_model_id else ()
+    disagreement = comparison_view(conn, account.id, start, end, exclude=exclude)
     trend_model = "linear"
     points = channel_trend(conn, account.id, trend_model, start, end, "day")
     trend_charts = []
@@ -261,6 +309,38 @@ def write_report(
             fmt="{:.0f}%",
         )
         if identity_days
+        else None
+    )
+    # ads seen, not clicked: the channels some view-through conversion credited (docs/impressions.md)
+    views = [r for r in view_through(conn, account.id, "linear") if r.view_through > 0]
+    views_chart = (
+        grouped_bars(
+            [r.channel for r in views],
+            {
+                "clicks (visits)": [r.clicks for r in views],
+                "view-through (ads seen)": [r.view_through for r in views],
+            },
+            "Credited conversions per channel: clicks vs view-through (linear)",
+            bar_height=12,
+        )
+        if views
+        else None
+    )
+    # B2B: the account-level model beside the person-level preset, over the same deals (docs/b2b.md)
+    account_models = (account_model_id, PERSON_MODEL) if account_model_id else ()
+    b2b = account_level_comparison(conn, account.id, account_models) if account_models else {}
+    b2b_channels = sorted(b2b, key=lambda c: (-b2b[c].get(account_model_id, 0), c))
+    b2b_chart = (
+        grouped_bars(
+            b2b_channels,
+            {
+                "by account (every member)": [b2b[c].get(account_model_id, 0) for c in b2b_channels],
+                f"{PERSON_MODEL} (the converter)": [b2b[c].get(PERSON_MODEL, 0) for c in b2b_channels],
+            },
+            "Credited deals per channel: account-level vs person-level",
+            bar_height=12,
+        )
+        if b2b
         else None
     )
     env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape())
@@ -307,6 +387,15 @@ def write_report(
         trend_charts=trend_charts,
         identity=identity_totals(identity_days),
         identity_chart=identity_chart,
+        views=views,
+        views_chart=views_chart,
+        account_model_id=account_model_id,
+        account_model_name=ACCOUNT_MODEL_NAME,
+        person_model=PERSON_MODEL,
+        deals=group_deals(conn, account.id),
+        b2b=b2b,
+        b2b_channels=b2b_channels,
+        b2b_chart=b2b_chart,
     )
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
@@ -319,7 +408,14 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     from mbuzz.db import connect, database_url
     from mbuzz.db.migrate import upgrade
     from mbuzz.pipeline import dagster_home, run_pipeline
-    from mbuzz.reports import channel_roas, identity_match, identity_totals
+    from mbuzz.reports import (
+        account_level_comparison,
+        channel_roas,
+        group_deals,
+        identity_match,
+        identity_totals,
+        view_through,
+    )
     from mbuzz.settings import mask_url
     from mbuzz.users import ensure_demo_user
 
@@ -351,7 +447,10 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         traffic = generate(visitors=visitors, days=days, end=end, crm=True)
         traffic.spend = spend(days=days, end=end)
         traffic.offline = crm_deals(traffic, end)
+        ad_impressions(traffic, end, days=days, viewers=max(20, visitors // 10))
+        companies(traffic, end, days=days)
         totals = send_traffic(server.base, new.plaintext, traffic, console)
+        account_model_id = account_model(server.base, new.plaintext)
     finally:
         server.stop()
     console.print(
@@ -366,6 +465,14 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
         f"unmatched {matched.get('unmatched', 0):,} (kept)"
     )
     console.print(f"  people on two devices (a phone that identifies too): {traffic.devices:,}")
+    console.print(
+        f"  ads seen, not clicked: {traffic.impressions:,} impressions; {traffic.view_through:,} people bought "
+        "within a day of an ad without any visit (view-through)"
+    )
+    console.print(
+        f"  B2B: {traffic.companies} companies (group calls), {traffic.deals} deals; "
+        f'account-level model "{ACCOUNT_MODEL_NAME}" ({account_model_id})'
+    )
     console.print(f"  ad spend: {totals['spend_rows']:,} daily rows for the paid campaigns (POST /api/v1/spend)")
     console.print(
         f"  {totals['invalid_rejected']} invalid events rejected as expected, e.g. "
@@ -393,7 +500,7 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
     console.print("[bold][6/6][/bold] report")
     start_day, end_day = (end.date().fromordinal(end.date().toordinal() - days)), end.date()
     with connect(url) as conn:
-        channel_data = channel_table(conn, account.id, start_day, end_day)
+        channel_data = channel_table(conn, account.id, start_day, end_day, exclude=(account_model_id,))
         console.print(channel_data[0])
         console.print(
             "  first/last = first/last touch, lnd = last non-direct, lin = linear, U/W/Z = position-based, "
@@ -407,12 +514,25 @@ def run_demo(visitors: int, days: int, report_dir: Path, console: Console) -> in
                 f"({identity.match_rate or 0:.0%}), {identity.stitched_sessions:,} of {identity.sessions:,} "
                 f"sessions stitched to a known user ({identity.stitch_rate or 0:.0%})"
             )
+        views = [r for r in view_through(conn, account.id, "linear") if r.view_through > 0]
+        console.print(
+            f"  view-through (linear): {sum(r.view_through for r in views):.0f} conversions credited to ads seen, "
+            "not clicked: " + ", ".join(f"{r.channel} {r.view_through:.0f}" for r in views)
+        )
+        b2b = account_level_comparison(conn, account.id, (account_model_id, PERSON_MODEL))
+        by_account = sorted(b2b, key=lambda c: -b2b[c].get(account_model_id, 0))[:3]
+        console.print(
+            f"  B2B ({group_deals(conn, account.id)} deals), {ACCOUNT_MODEL_NAME} vs {PERSON_MODEL}: "
+            + ", ".join(
+                f"{c} {b2b[c].get(account_model_id, 0):.2f} vs {b2b[c].get(PERSON_MODEL, 0):.2f}" for c in by_account
+            )
+        )
         roas = channel_roas(conn, account.id, start_day, end_day)
         console.print(
             "  ROAS (credited revenue / spend, linear): "
             + ", ".join(f"{r.channel} {r.roas('linear'):.1f}×" for r in roas if r.roas("linear") is not None)
         )
-        path = write_report(report_dir, conn, account, start_day, end_day, result, channel_data, roas)
+        path = write_report(report_dir, conn, account, start_day, end_day, result, channel_data, roas, account_model_id)
     console.print(f"\nreport: [bold]{path.resolve()}[/bold] (open it in a browser)")
     console.print(f"Dagster UI: [bold].venv/bin/mbuzz ui[/bold] → http://127.0.0.1:3000 (instance {dagster_home()})")
     console.print(

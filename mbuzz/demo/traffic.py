@@ -86,6 +86,16 @@ def spend(days: int = 45, end: datetime | None = None, seed: int = 7) -> list[di
     return rows
 
 
+# ads seen, not clicked (ad_impressions): (weight, UTMs, placements); the channel rules make them
+# display, paid_social and paid_video
+AD_IMPRESSIONS: list[tuple[float, dict, tuple[str, ...]]] = [
+    (5, {"utm_source": "criteo", "utm_medium": "display", "utm_campaign": "prospecting"}, ("sidebar", "top_banner")),
+    (4, {"utm_source": "facebook", "utm_medium": "paid_social", "utm_campaign": "retargeting-q4"}, ("feed", "stories")),
+    (3, {"utm_source": "youtube", "utm_medium": "cpm", "utm_campaign": "product-tour"}, ("preroll",)),
+]
+COMPANIES = ["Acme Corp", "Globex", "Initech", "Umbrella", "Hooli", "Stark Industries", "Wayne Enterprises"]
+
+
 @dataclass
 class Traffic:
     events: list[dict] = field(default_factory=list)
@@ -95,10 +105,26 @@ class Traffic:
     people: dict[str, tuple[str, str]] = field(default_factory=dict)  # user id → (e-mail, last seen), with crm
     devices: int = 0  # people seen on a second device, with crm
     offline: list[dict] = field(default_factory=list)  # POST /api/v1/conversions/batch rows (crm_deals)
+    # POST /api/v1/conversions by visitor_id + timestamp, no page of the site: view-through
+    # purchases (ad_impressions) and B2B deals (companies)
+    visitor_conversions: list[dict] = field(default_factory=list)
+    impressions: int = 0  # impression events, with ad_impressions
+    view_through: int = 0  # people who saw an ad and bought without a visit, with ad_impressions
+    companies: int = 0  # with companies
+    deals: int = 0  # with companies
 
 
 def _iso(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _land(props: dict, landing: dict, n) -> None:
+    """Make `props` (a page_view's) the landing page of a visit from `landing` (a SOURCES entry):
+    its UTMs and click id, numbered `n`, in the properties and in the URL's query."""
+    props.update({k: v.format(n=n) for k, v in landing.items()})
+    if "utm_source" in props or any(k.endswith("clid") for k in props):
+        query = "&".join(f"{k}={props[k]}" for k in props if k.startswith("utm_") or k.endswith("clid"))
+        props["url"] = props["url"] + "?" + query
 
 
 def generate(
@@ -140,10 +166,7 @@ def generate(
                 n += 1
                 props = {"url": SITE + rng.choice(PAGES), "title": "Example Shop"}
                 if p == 0:
-                    props.update({k: v.format(n=n) for k, v in landing.items()})
-                    if "utm_source" in props or any(k.endswith("clid") for k in props):
-                        query = "&".join(f"{k}={props[k]}" for k in props if k.startswith("utm_") or k.endswith("clid"))
-                        props["url"] = props["url"] + "?" + query
+                    _land(props, landing, n)
                 traffic.events.append(
                     {
                         "event_id": f"{prefix}-{n}",
@@ -255,6 +278,195 @@ def crm_deals(traffic: Traffic, end: datetime, seed: int = 7, share: float = 0.2
             }
         )
     return rows
+
+
+def _impression(event_id: str, visitor_id: str, t: datetime, rng: random.Random) -> dict:
+    _, utms, placements = rng.choices(AD_IMPRESSIONS, weights=[w for w, _, _ in AD_IMPRESSIONS])[0]
+    return {
+        "event_id": event_id,
+        "event_type": "impression",
+        "visitor_id": visitor_id,
+        "timestamp": _iso(t),
+        "properties": {**utms, "placement": rng.choice(placements)},
+    }
+
+
+def ad_impressions(
+    traffic: Traffic,
+    end: datetime,
+    days: float = 45,
+    seed: int = 7,
+    prefix: str = "demo",
+    share: float = 0.15,
+    viewers: int = 300,
+) -> None:
+    """Ads seen, not clicked (docs/impressions.md), added to `traffic` from a stream of their own,
+    so the visits and conversions already there stay as they were:
+
+    - about `share` of the visitors saw an ad in the day before their first visit: their journeys
+      have visits, so by default the impression takes no credit;
+    - `viewers` new people only see ads (1-3 impressions of one campaign): some buy within a day
+      without any visit (a view-through conversion: a purchase by visitor_id + timestamp, e.g. in
+      the app), some click the ad later (a visit from that campaign) and some of those buy on the
+      site, the others never come."""
+    rng = random.Random(seed + 4)
+    start = end - timedelta(days=days)
+    k = 0
+
+    def next_id(kind: str) -> str:
+        nonlocal k
+        k += 1
+        return f"{prefix}-{kind}-{k}"
+
+    first_seen: dict[str, str] = {}
+    for e in traffic.events:
+        first_seen.setdefault(e["visitor_id"], e["timestamp"])
+    for visitor_id, first in first_seen.items():
+        if visitor_id.endswith("p") or rng.random() >= share:  # the home device, not the phone
+            continue
+        seen = datetime.fromisoformat(first.replace("Z", "+00:00")) - timedelta(hours=rng.uniform(1, 20))
+        traffic.events.append(_impression(next_id("imp"), visitor_id, seen, rng))
+        traffic.impressions += 1
+    for v in range(viewers):
+        visitor_id = f"vis_{prefix}v{v:05d}"
+        t = start + timedelta(seconds=rng.uniform(0, days * 86400 * 0.9))
+        shown = [_impression(next_id("imp"), visitor_id, t, rng)]
+        for _ in range(rng.randint(0, 2)):  # the same campaign again, hours later
+            t += timedelta(hours=rng.uniform(0.5, 8))
+            shown.append({**shown[0], "event_id": next_id("imp"), "timestamp": _iso(t)})
+        traffic.events.extend(shown)
+        traffic.impressions += len(shown)
+        outcome = rng.random()
+        revenue = round(rng.choice([29, 49, 99, 199]) * (1 + rng.random() * 0.2), 2)
+        if outcome < 0.35:  # bought without clicking: a view-through conversion
+            bought = t + timedelta(hours=rng.uniform(1, 20))
+            if bought < end:
+                traffic.view_through += 1
+                traffic.visitor_conversions.append(
+                    {
+                        "visitor_id": visitor_id,
+                        "timestamp": _iso(bought),
+                        "conversion_type": "purchase",
+                        "revenue": revenue,
+                        "currency": "USD",
+                        "properties": {"via": "app"},
+                    }
+                )
+        elif outcome < 0.65:  # clicked the ad later: a visit from its campaign
+            t += timedelta(hours=rng.uniform(0.5, 30))
+            utms = {k: v for k, v in shown[0]["properties"].items() if k.startswith("utm_")}
+            for p in range(rng.randint(1, 3)):
+                if t >= end:
+                    break
+                props = {"url": SITE + rng.choice(PAGES), "title": "Example Shop"}
+                if p == 0:
+                    _land(props, utms, k)
+                traffic.events.append(
+                    {
+                        "event_id": next_id("ad"),
+                        "event_type": "page_view",
+                        "visitor_id": visitor_id,
+                        "timestamp": _iso(t),
+                        "properties": props,
+                    }
+                )
+                t += timedelta(seconds=rng.uniform(20, 240))
+            if t < end and rng.random() < 0.5:
+                event_id = next_id("ad")
+                traffic.events.append(
+                    {
+                        "event_id": event_id,
+                        "event_type": "purchase",
+                        "visitor_id": visitor_id,
+                        "timestamp": _iso(t),
+                        "properties": {"url": SITE + "/checkout/thank-you", "revenue": revenue},
+                    }
+                )
+                traffic.conversions.append(
+                    {"event_id": event_id, "conversion_type": "purchase", "revenue": revenue, "currency": "USD"}
+                )
+
+
+def companies(
+    traffic: Traffic, end: datetime, days: float = 45, seed: int = 7, prefix: str = "demo", count: int = 6
+) -> None:
+    """B2B companies (docs/b2b.md), added to `traffic` from a stream of their own: `count`
+    companies of 3-4 people each, who visit through the usual sources and say which company they
+    are in with a `group` call on their first visit; one of them becomes the company's MQL. In all
+    but the last company, the person seen last closes a deal (a `deal` conversion by visitor_id +
+    timestamp carrying `properties.group_id`); the last company is still deciding (a
+    non-converting company path)."""
+    rng = random.Random(seed + 5)
+    weights = [w for w, _ in SOURCES]
+    k = 0
+
+    def next_id() -> str:
+        nonlocal k
+        k += 1
+        return f"{prefix}-b2b-{k}"
+
+    for c, name in enumerate(COMPANIES[:count]):
+        group_id = name.lower().replace(" ", "-")
+        deal = c < count - 1
+        closes = end - timedelta(days=rng.uniform(1, max(1.5, days * 0.4))) if deal else end
+        members = rng.randint(3, 4)
+        lead = rng.randrange(members)  # the member whose visit makes the company a lead
+        last: tuple[datetime, str] | None = None
+        for m in range(members):
+            visitor_id = f"vis_{prefix}b{c}{m}"
+            visits = sorted(closes - timedelta(hours=rng.uniform(2, 20 * 24)) for _ in range(rng.randint(1, 3)))
+            for s, t in enumerate(visits):
+                _, landing = rng.choices(SOURCES, weights=weights)[0]
+                for p in range(rng.randint(1, 3)):
+                    props = {"url": SITE + rng.choice(PAGES), "title": "Example Shop"}
+                    if p == 0:
+                        _land(props, landing, f"b{k}")
+                    traffic.events.append(
+                        {
+                            "event_id": next_id(),
+                            "event_type": "page_view",
+                            "visitor_id": visitor_id,
+                            "timestamp": _iso(t),
+                            "properties": props,
+                        }
+                    )
+                    t += timedelta(seconds=rng.uniform(1, 120))
+                    if s == 0 and p == 0:  # the sign-up form says which company
+                        traffic.events.append(
+                            {
+                                "event_id": next_id(),
+                                "event_type": "group",
+                                "visitor_id": visitor_id,
+                                "timestamp": _iso(t),
+                                "properties": {"group_id": group_id, "traits": {"name": name}},
+                            }
+                        )
+                        t += timedelta(seconds=1)
+                    if m == lead and s == len(visits) - 1 and p == 0:
+                        traffic.events.append(
+                            {
+                                "event_id": next_id(),
+                                "event_type": "mql",
+                                "visitor_id": visitor_id,
+                                "timestamp": _iso(t),
+                                "properties": {},
+                            }
+                        )
+                if last is None or t > last[0]:
+                    last = (t, visitor_id)
+        traffic.companies += 1
+        if deal and last is not None:
+            traffic.deals += 1
+            traffic.visitor_conversions.append(
+                {
+                    "visitor_id": last[1],
+                    "timestamp": _iso(max(closes, last[0] + timedelta(minutes=5))),
+                    "conversion_type": "deal",
+                    "revenue": rng.choice([12000, 24000, 48000]),
+                    "currency": "USD",
+                    "properties": {"group_id": group_id},
+                }
+            )
 
 
 def batches(items: list, size: int):

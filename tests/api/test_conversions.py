@@ -183,6 +183,130 @@ def test_same_visitor_and_time_with_another_type_is_another_conversion(client, t
     assert first.json["conversion_id"] != second.json["conversion_id"]
 
 
+# -- sent_at: a browser whose clock is wrong (mbuzz.js sends sent_at with every conversion) -----
+
+SKEW = timedelta(hours=-1)  # the browser's clock is an hour behind the server's
+
+
+def recent_page_view(visitor: str) -> dict:
+    """A paid search landing 10 minutes ago on the server's clock (as the Segment door stores a
+    skew-corrected page view)."""
+    return {
+        "event_type": "page_view",
+        "visitor_id": visitor,
+        "event_id": f"{visitor}-pv",
+        "timestamp": iso(datetime.now(timezone.utc) - timedelta(minutes=10)),
+        "properties": {"url": "https://shop.example.com/?gclid=abc"},
+    }
+
+
+def skewed_conversion(visitor: str, **fields) -> dict:
+    """A purchase 'now' by the browser's clock, sent 200 ms after the call."""
+    at = datetime.now(timezone.utc) + SKEW
+    return {
+        "visitor_id": visitor,
+        "conversion_type": "purchase",
+        "timestamp": iso(at),
+        "sent_at": iso(at + timedelta(milliseconds=200)),
+        **fields,
+    }
+
+
+def channels(response) -> list[str]:
+    return [t["channel"] for t in response.json["attribution_credits"]["linear"]]
+
+
+def test_sent_at_corrects_a_skewed_clock_so_the_conversion_follows_its_page_view(client, conn, tenant):
+    visitor, control = new_visitor(), new_visitor()
+    send(client, tenant, [recent_page_view(visitor), recent_page_view(control)])
+    body = skewed_conversion(visitor)
+    before = datetime.now(timezone.utc)
+    response = client.post("/api/v1/conversions", json=body, headers=tenant.bearer())
+    after = datetime.now(timezone.utc)
+    assert response.status_code == 201, response.json
+    converted_at = datetime.fromisoformat(response.json["conversion"]["converted_at"])
+    # timestamp + (received − sent_at): 200 ms before it arrived, on the server's clock
+    assert before - timedelta(milliseconds=200) <= converted_at <= after - timedelta(milliseconds=200)
+    assert channels(response) == ["paid_search"]
+    stored = conn.execute(
+        "select converted_at from raw.conversions where account_id = %s and visitor_id = %s",
+        (tenant.account_id, visitor),
+    ).fetchone()[0]
+    assert stored == converted_at
+    # the same request without sent_at keeps the browser's time: an hour before the page view
+    uncorrected = {k: v for k, v in skewed_conversion(control).items() if k != "sent_at"}
+    response = client.post("/api/v1/conversions", json=uncorrected, headers=tenant.bearer())
+    assert response.status_code == 201 and channels(response) == ["unassigned"]
+
+
+def test_a_retry_with_a_later_sent_at_is_the_same_conversion(client, conn, tenant):
+    visitor = new_visitor()
+    send(client, tenant, [recent_page_view(visitor)])
+    body = skewed_conversion(visitor)
+    first = client.post("/api/v1/conversions", json=body, headers=tenant.bearer())
+    retry_sent = datetime.fromisoformat(body["sent_at"]) + timedelta(seconds=2)
+    again = client.post("/api/v1/conversions", json={**body, "sent_at": iso(retry_sent)}, headers=tenant.bearer())
+    assert (first.status_code, again.status_code) == (201, 200), again.json
+    assert again.json["conversion_id"] == first.json["conversion_id"]
+    assert again.json["conversion"]["converted_at"] == first.json["conversion"]["converted_at"]
+    count = conn.execute(
+        "select count(*) from raw.conversions where account_id = %s and visitor_id = %s", (tenant.account_id, visitor)
+    ).fetchone()[0]
+    assert count == 1
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"sent_at": "yesterday"}, "sent_at: is not an ISO-8601 date-time"),
+        ({"sent_at": 1700000000}, "sent_at: must be of type string"),
+        (
+            {"timestamp": "9999-12-31T23:59:59Z", "sent_at": "0001-01-01T00:00:00Z"},
+            "sent_at/timestamp: the clock-skew correction leaves the representable range",
+        ),
+        # the browser says it converted an hour after it sent: an hour ahead on the server's clock
+        (
+            {"timestamp": "2026-06-01T13:00:00Z", "sent_at": "2026-06-01T12:00:00Z"},
+            "timestamp: is more than 300 s in the future",
+        ),
+        ({"timestamp": None}, "sent_at: only with timestamp"),
+    ],
+)
+def test_a_bad_sent_at_is_422_and_nothing_is_stored(client, conn, tenant, fields, message):
+    visitor = new_visitor()
+    body = {k: v for k, v in skewed_conversion(visitor, **fields).items() if v is not None}
+    response = client.post("/api/v1/conversions", json=body, headers=tenant.bearer())
+    assert response.status_code == 422, response.json
+    assert message in response.json["error"]["message"], response.json["error"]["message"]
+    count = conn.execute(
+        "select count(*) from raw.conversions where account_id = %s and visitor_id = %s", (tenant.account_id, visitor)
+    ).fetchone()[0]
+    assert count == 0
+
+
+def test_sent_at_with_event_id_is_422(client, tenant):
+    visitor = new_visitor()
+    send(client, tenant, journey_events(visitor))
+    body = {"event_id": f"{visitor}-4", "conversion_type": "purchase", "sent_at": iso(NOW)}
+    response = client.post("/api/v1/conversions", json=body, headers=tenant.bearer())
+    assert response.status_code == 422 and "sent_at: only with timestamp" in response.json["error"]["message"]
+
+
+def test_a_skewed_conversion_sees_only_its_own_accounts_sessions(client, conn, tenant, other_tenant):
+    visitor = new_visitor()
+    send(client, other_tenant, [recent_page_view(visitor)])
+    response = client.post("/api/v1/conversions", json=skewed_conversion(visitor), headers=tenant.bearer())
+    assert response.status_code == 201 and channels(response) == ["unassigned"]
+    assert (
+        client.get(f"/api/v1/conversions/{response.json['conversion_id']}", headers=other_tenant.bearer()).status_code
+        == 404
+    )
+    count = conn.execute(
+        "select count(*) from raw.conversions where account_id = %s", (other_tenant.account_id,)
+    ).fetchone()[0]
+    assert count == 0
+
+
 def test_identified_user_journey_spans_their_visitors(client, tenant):
     laptop, phone, user = new_visitor(), new_visitor(), f"user_{secrets.token_hex(4)}"
     t = NOW - timedelta(days=2)

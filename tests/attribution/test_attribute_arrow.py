@@ -100,3 +100,64 @@ def test_attribute_with_a_rule_model_does_not_import_pandas(tmp_path, fmt):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "NO PANDAS"
     assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize("ids", ["increasing", "shuffled"])
+def test_converting_only_is_the_converting_journeys_of_the_whole_table(tmp_path, ids):
+    """prepare_table(converting_only=True), what the command runs, drops the rows of journeys
+    that do not convert before anything else: it must be exactly `.converting` of the whole
+    table, on a table of several chunks (as a CSV file of several blocks reads) with
+    nulls in the conversion times and channels."""
+    from attribution import prepare_table
+
+    touches = synthetic_touches(400, seed=3) if ids == "increasing" else shuffled_touches(seed=3)
+    touches["channel"] = touches["channel"].astype(object)
+    converting = touches.index[touches["converted"] == 1]
+    touches.loc[converting[[3, 20, 41]], "channel"] = None  # nulls amid the kept rows
+    touches.loc[converting[[5, 33]], "touch_ts"] = pd.NaT
+    src = tmp_path / "tp.parquet"
+    pq.write_table(pa.Table.from_pandas(touches, preserve_index=False), src)
+    read = aio.read_touch_table(src)
+    table = pa.concat_tables([read.slice(0, 97), read.slice(97, 300), read.slice(397)])  # chunks with offsets
+    assert table.column("touch_ts").num_chunks == 3
+    options = JourneyOptions() if ids == "increasing" else JourneyOptions(visitor_column="visitor_id")
+    whole = prepare_table(table, options).converting
+    cut = prepare_table(table, options, converting_only=True)
+    assert cut.n_journeys == whole.n_journeys < prepare_table(table, options).n_journeys
+    for name in ("converted", "revenue", "end_ns", "last_row", "jid", "channel", "age_days", "touch_index", "row"):
+        np.testing.assert_array_equal(getattr(cut, name), getattr(whole, name), err_msg=name)
+    assert cut.id_index.equals(whole.id_index)
+    assert [set(cut.milestone_values[c]) for c in cut.milestone_code] == [
+        set(whole.milestone_values[c]) for c in whole.milestone_code
+    ]
+
+
+def test_take_numpy_reads_the_rows_asked_for_across_chunks_offsets_and_nulls():
+    from attribution.arrowutil import take_numpy, to_numpy
+
+    whole = pa.chunked_array(
+        [pa.array([1, None, 3, 4], pa.int64()).slice(1), pa.array([5, 6, None], pa.int64()), pa.array([], pa.int64())]
+    )
+    flags = pa.chunked_array([pa.array([True, None, False, True]).slice(1), pa.array([True, False])])
+    for col, fill in ((whole, -7), (flags, False), (whole.dictionary_encode(), -1)):
+        expected = to_numpy(col.combine_chunks().indices if pa.types.is_dictionary(col.type) else col, fill=fill)
+        for rows in (np.arange(len(col)), np.array([0, 2, 4]), np.array([], dtype=np.int64)):
+            np.testing.assert_array_equal(take_numpy(col, rows, fill), expected[rows])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_read_touch_table_leaves_out_the_optional_columns_asked_for(tmp_path, fmt):
+    """A model without a milestone rule has the command skip the milestones column (w_shaped,
+    which has one, is compared with the pandas path above)."""
+    from attribution.engine import uses_milestones
+    from attribution.models import load_model
+
+    src = tmp_path / f"tp.{fmt}"
+    touches = synthetic_touches(50, seed=2)
+    touches.to_csv(src, index=False) if fmt == "csv" else touches.to_parquet(src, index=False)
+    whole, lean = aio.read_touch_table(src), aio.read_touch_table(src, skip=("milestones",))
+    assert lean.column_names == [c for c in whole.column_names if c != "milestones"]
+    assert lean.equals(whole.drop_columns(["milestones"]))
+    with pytest.raises(ValueError, match="only the optional columns"):
+        aio.read_touch_table(src, skip=("revenue",))
+    assert uses_milestones(load_model("w_shaped")) and not uses_milestones(load_model("u_shaped"))

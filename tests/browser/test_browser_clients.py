@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -459,9 +459,11 @@ def mbuzz_run(site, browser) -> Run:
     page.evaluate("() => history.replaceState({}, '', '/app/pricing#reviews')")  # an anchor: no page view
     page.goto(f"{site.shop.origin}/app/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=G-1")
     second = page.evaluate(MBUZZ_VISIT)
-    # the second visit's page view is stored before the purchase: under load the journey twice
-    # lost the second session when the purchase followed at once (suspected: page views are
-    # skew-corrected by received_at - sentAt, conversions are not; open in issue 14's note)
+    # the second visit's page view is stored before the purchase is sent, so its time is before
+    # the purchase's: both are skew-corrected (time + received − sent), and a page view received
+    # before the purchase was sent lands before it on the server's clock. Without this wait a
+    # page view delayed in flight under load lands up to its delay later than it happened (the
+    # correction adds the latency), and the journey twice lost the second session (issue 14)
     wait_for_events(site.database_url, site.account_id, first["visitorId"], {"page_view": 3})
     answer = page.evaluate(MBUZZ_CONVERT, user_id)
     page.goto(f"{site.shop.origin}/app/thanks")
@@ -547,6 +549,55 @@ def test_mbuzz_js_conversion_is_recorded_with_the_visitor_and_user(mbuzz_run):
     assert conversion["conversion_id"] == answer["conversion_id"] and conversion["user_id"] == mbuzz_run.user_id
     assert float(conversion["revenue"]) == 49.9 and conversion["currency"] == "EUR"
     assert conversion["properties"] == {"order_id": "A-1"}
+
+
+BROWSER_CLOCK_BEHIND_MS = 2 * 3600 * 1000
+SKEWED_CLOCK = (
+    """(() => {
+  const RealDate = Date, skew = -%d;
+  class SkewedDate extends RealDate {
+    constructor(...args) { if (args.length) super(...args); else super(RealDate.now() + skew); }
+    static now() { return RealDate.now() + skew; }
+  }
+  window.Date = SkewedDate;
+})();"""
+    % BROWSER_CLOCK_BEHIND_MS
+)
+
+
+def test_mbuzz_js_conversion_lands_after_its_page_view_when_the_browser_clock_is_wrong(site, browser):
+    """The page's clock is two hours behind: mbuzz.js's page view (sentAt) and its conversion
+    (sent_at) are both corrected to the server's clock, so the conversion follows the page view
+    and is credited to its session, not dated two hours before it (unassigned)."""
+    context = browser.new_context()
+    context.set_default_timeout(TIMEOUT_MS)
+    context.add_init_script(SKEWED_CLOCK)
+    page = context.new_page()
+    page.goto(f"{site.shop.origin}/app/skewed?utm_source=skew_test&utm_medium=email&utm_campaign=clock")
+    visitor = page.evaluate(MBUZZ_VISIT)["visitorId"]
+    behind_ms = time.time() * 1000 - page.evaluate("() => Date.now()")
+    stored = wait_for_events(site.database_url, site.account_id, visitor, {"page_view": 1})
+    view = next(e for e in stored if e["event_type"] == "page_view")
+    before = datetime.now(timezone.utc)
+    answer = page.evaluate("() => mbuzz.conversion('purchase', {revenue: 10, currency: 'EUR'})")
+    after = datetime.now(timezone.utc)
+    context.close()
+    assert abs(behind_ms - BROWSER_CLOCK_BEHIND_MS) < 60_000, behind_ms  # the page's clock is skewed
+    assert answer and answer["conversion_id"].startswith("conv_"), answer
+    assert view["original_timestamp"] < before - timedelta(hours=1)  # the browser's time, as sent
+    [conversion] = rows(
+        site.database_url,
+        "select converted_at from raw.conversions where account_id = %s and visitor_id = %s",
+        (site.account_id, visitor),
+    )
+    assert view["occurred_at"] < conversion["converted_at"] <= after, (view["occurred_at"], conversion)
+    assert conversion["converted_at"] > before - timedelta(seconds=5)  # on the server's clock
+    credits = requests.get(
+        f"{site.api}/api/v1/conversions/{answer['conversion_id']}",
+        headers={"Authorization": f"Bearer {site.sk}"},
+        timeout=20,
+    ).json()["attribution_credits"]
+    assert [t["channel"] for t in credits["linear"]] == ["email"], credits["linear"]
 
 
 def test_mbuzz_js_retries_a_failed_send_with_the_same_message_ids(site, browser):

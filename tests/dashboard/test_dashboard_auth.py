@@ -10,6 +10,7 @@ from dashboard_helpers import PASSWORD, SECRET, csrf_token, post_form
 PAGES = [
     "/dashboard/",
     "/dashboard/keys",
+    "/dashboard/database",
     "/dashboard/reports",
     "/dashboard/reports/campaigns?channel=email",
     "/dashboard/models",
@@ -31,6 +32,8 @@ def test_every_page_needs_sign_in(client, path):
     [
         "/dashboard/keys",
         "/dashboard/keys/key_x/revoke",
+        "/dashboard/database",
+        "/dashboard/database/mbuzz_bi_x/revoke",
         "/dashboard/models/new",
         "/dashboard/models/amod_x/activate",
         "/dashboard/models/preview",

@@ -164,7 +164,7 @@ def test_fresh_sign_in_creates_keys_without_the_password(signed_in, conn, admin)
 @pytest.mark.parametrize(
     "password, message",
     [
-        ("", b"Enter your password: changing keys needs a sign-in from the last 10 minutes."),
+        ("", b"Enter your password: changing keys or database access needs a sign-in from the last 10 minutes."),
         ("not my password", b"That is not your password. Nothing was changed"),
     ],
 )

@@ -17,6 +17,7 @@ from attribution import attribute
 from mbuzz.accounts import create_account
 from mbuzz.attribution_runs import NO_GROUPS, run_attribution
 from mbuzz.models_service import create_model
+from orchestration.checks import UNATTRIBUTED
 from tests.dbt.dataset import CONVERSION_COLUMNS, Dataset, _insert, day, dbt, fetch
 
 pytestmark = pytest.mark.slow
@@ -143,6 +144,8 @@ def test_journey_by_account_models_credit_the_deal_in_the_run(b2b_build):
         create_model(conn, account, LINEAR_BY_ACCOUNT)
         result = run_attribution(lambda: psycopg.connect(url), START, END, data_driven=False)
         assert result.skipped == {}
+        # the blocking check holds: the presets credit every conversion, the account models every deal
+        assert conn.execute(UNATTRIBUTED, {"start": START, "end": END}).fetchone() == (0,)
         credits = conn.execute(
             "select c.model, c.conversion_id, c.touch_index, c.channel, c.credit from attribution.attribution_credits c "
             "where c.account_id = %s order by c.model, c.conversion_id, c.touch_index",

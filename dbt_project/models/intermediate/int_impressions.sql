@@ -75,20 +75,9 @@ name_categories as (
 
 ),
 
-categorised as (
-
-    select
-        tuples.*,
-        name_categories.category as source_category
-    from tuples
-    left join name_categories
-        on tuples.source_key = name_categories.name
-
-),
-
 classified as (
 
-    {{ classify_channel_tuples('categorised', 'channel_rules') }}
+    {{ classify_channel_tuples('tuples', 'name_categories', 'channel_rules') }}
 
 ),
 

@@ -14,6 +14,9 @@
     event happened no later than the conversion. Path transforms (exposure, first, …) are applied
     by the engine, not here. utm_source / utm_medium / utm_campaign are the session's classified
     source / medium / campaign (the UTMs when tagged; else derived from click id or referrer).
+    The journeys are cut by macros/journeys.sql (journey_rows, unit `person`), the same SQL as
+    the account journeys (fct_group_conversion_journeys); this model gathers the identities'
+    touches (int_touches_identified) and conversions (stg_raw__conversions with their identity).
 
     max_received_at: the newest received_at among the row's inputs (the touch's session, the
     conversion); the incremental watermark. conversion_received_at: when the raw conversion row
@@ -22,21 +25,17 @@
 
     Incremental by identity: an identity's journeys depend only on its own sessions, conversions
     and visitors, so a run rebuilds all the journeys (converting and `path_…`) of the identities
-    that changed since the table's watermarks and nothing else (macros/journeys.sql says which:
+    that changed since the table's watermarks and nothing else (macros/journeys_incremental.sql says which:
     a visitor's sessions were rebuilt, a conversion was received, a visitor was linked to a user
     or relinked to another). Rebuilt sessions are looked for by received time AND by event time,
     like int_sessions: only sessions ending within mbuzz__late_event_window_days of the table's
     newest touch_ts (before the run) count, so a bulk-loaded history (everything received within
     mbuzz__received_margin_minutes) is not rebuilt every run; that bound is never later than
-    int_sessions' own (macros/journeys.sql has the reasoning). The pre-hook finds those
+    int_sessions' own (macros/journeys_incremental.sql has the reasoning). The pre-hook finds those
     identities, into a temporary table the model reads, and deletes their rows first, so
     identities that vanish (`visitor:V` once V is identified, a user left without visitors) leave
     no stale rows; delete+insert by identity then adds the rebuilt rows. A full refresh gives the
     same rows. After changing the journey vars, the seeds or the environments: --full-refresh. -#}
-
-{%- set lookback = var('mbuzz__lookback_days') | int %}
-{%- set max_touches = var('mbuzz__max_touches') %}
-{%- set cycles = var('mbuzz__conversion_cycles') %}
 
 {{
     config(
@@ -55,7 +54,7 @@
     )
 }}
 
--- the incremental branch (macros/journeys.sql) reads int_sessions_classified itself
+-- the incremental branch (macros/journeys_incremental.sql) reads int_sessions_classified itself
 -- depends_on: {{ ref('int_sessions_classified') }}
 
 with
@@ -75,7 +74,7 @@ identities as (
 
 {% if is_incremental() %}
 
--- the identities this run rebuilds, found by the pre-hook (macros/journeys.sql), and every
+-- the identities this run rebuilds, found by the pre-hook (macros/journeys_incremental.sql), and every
 -- visitor whose sessions are theirs
 rebuilt_identities as (
 
@@ -209,21 +208,6 @@ touches as (
 
 ),
 
-{%- for milestone in milestone_types() %}
-
-first_{{ milestone }} as (
-
-    select distinct on (account_id, environment, identity_key)
-        account_id,
-        session_id,
-        first_{{ milestone }}_at as milestone_at
-    from touches
-    where first_{{ milestone }}_at is not null
-    order by account_id, environment, identity_key, first_{{ milestone }}_at, started_at, session_id
-
-),
-{%- endfor %}
-
 -- materialized: filtered by identity below, the identity must be known first (else PostgreSQL
 -- may join the rebuilt identities by account and environment alone, a cross product)
 identified_conversions as materialized (
@@ -253,180 +237,11 @@ journey_conversions as (
 
 ),
 
-cycled_conversions as (
-
-    select
-        *,
-        lag(converted_at) over (
-            partition by account_id, environment, identity_key, conversion_type
-            order by converted_at, conversion_id
-        ) as previous_conversion_at
-    from journey_conversions
-
-),
-
-converting as (
-
-    select
-        cycled_conversions.account_id,
-        cycled_conversions.environment,
-        cycled_conversions.identity_key,
-        cycled_conversions.conversion_id as journey_id,
-        cycled_conversions.conversion_id,
-        true as converted,
-        cycled_conversions.converted_at as conversion_ts,
-        cycled_conversions.conversion_type,
-        cycled_conversions.revenue,
-        touches.started_at as touch_ts,
-        touches.session_id,
-        touches.channel,
-        touches.source as utm_source,
-        touches.medium as utm_medium,
-        touches.campaign as utm_campaign,
-        greatest(cycled_conversions.received_at, touches.max_received_at) as max_received_at,
-        cycled_conversions.received_at as conversion_received_at
-    from cycled_conversions
-    left join touches
-        on cycled_conversions.account_id = touches.account_id
-            and cycled_conversions.environment = touches.environment
-            and cycled_conversions.identity_key = touches.identity_key
-            and touches.started_at >= cycled_conversions.converted_at - interval '{{ lookback }} days'
-            and cycled_conversions.converted_at >= touches.started_at
-    {%- if cycles %}
-        and (cycled_conversions.previous_conversion_at is null
-             or touches.started_at > cycled_conversions.previous_conversion_at)
-        {%- endif %}
-
-),
-
-converted_identities as (
-
-    select distinct
-        account_id,
-        environment,
-        identity_key
-    from journey_conversions
-
-),
-
-path_touches as (
-
-    select
-        touches.*,
-        max(touches.started_at) over (
-            partition by touches.account_id, touches.environment, touches.identity_key
-        ) as last_touch_at
-    from touches
-    where not exists (
-            select 1
-            from converted_identities
-            where converted_identities.account_id = touches.account_id
-                and converted_identities.environment = touches.environment
-                and converted_identities.identity_key = touches.identity_key
-        )
-
-),
-
-non_converting as (
-
-    select
-        account_id,
-        environment,
-        identity_key,
-        'path_' || identity_key as journey_id,
-        null::varchar(40) as conversion_id,
-        false as converted,
-        null::timestamptz as conversion_ts,
-        null::text as conversion_type,
-        0::numeric(18, 4) as revenue,
-        started_at as touch_ts,
-        session_id,
-        channel,
-        source as utm_source,
-        medium as utm_medium,
-        campaign as utm_campaign,
-        max_received_at,
-        null::timestamptz as conversion_received_at
-    from path_touches
-    where started_at >= last_touch_at - interval '{{ lookback }} days'
-
-),
-
+-- the journeys cut from them, as for every journey unit (macros/journeys.sql)
 journeys as (
 
-    select * from converting
-    union all
-    select * from non_converting
-
-),
-
-ordered as (
-
-    select
-        *,
-        row_number() over (
-            partition by account_id, journey_id
-            order by touch_ts desc nulls last, session_id desc
-        ) as touches_from_end
-    from journeys
-
-),
-
-kept as (
-
-    select *
-    from ordered
-    {%- if max_touches is not none and max_touches | string | lower not in ('none', 'null', '') %}
-    where touches_from_end <= {{ max_touches | int }}
-    {%- endif %}
-
-),
-
-final as (
-
-    select
-        kept.account_id,
-        kept.environment,
-        kept.journey_id,
-        kept.conversion_id,
-        kept.converted,
-        kept.conversion_ts,
-        kept.conversion_type,
-        kept.revenue,
-        case
-            when kept.session_id is not null then
-                (
-                    row_number()
-                        over (partition by kept.account_id, kept.journey_id order by kept.touch_ts, kept.session_id)
-                    - 1
-                )::integer
-        end as touch_index,
-        kept.touch_ts,
-        kept.session_id,
-        kept.channel,
-        kept.utm_source,
-        kept.utm_medium,
-        kept.utm_campaign,
-        concat_ws(
-            ';'
-            {%- for milestone in milestone_types() %},
-            case
-                when first_{{ milestone }}.session_id is not null
-                    and (not kept.converted or first_{{ milestone }}.milestone_at <= kept.conversion_ts)
-                    then '{{ milestone }}'
-            end
-            {%- endfor %}
-        ) as milestones,
-        kept.identity_key,
-        kept.max_received_at,
-        kept.conversion_received_at
-    from kept
-    {%- for milestone in milestone_types() %}
-left join first_{{ milestone }}
-    on first_{{ milestone }}.account_id = kept.account_id
-        and first_{{ milestone }}.session_id = kept.session_id
-    {%- endfor %}
+    {{ journey_rows('person', 'touches', 'journey_conversions') }}
 
 )
 
-select * from final
+select * from journeys

@@ -80,113 +80,72 @@ paths as (
 
 ),
 
-converting as (
+-- each journey's impression window: it ends at the conversion (after the previous conversion
+-- of the same type with cycles), or at a path's last visit
+journey_windows as (
 
     select
-        cycled_conversions.account_id,
-        cycled_conversions.environment,
-        cycled_conversions.journey_id,
-        cycled_conversions.conversion_id,
+        account_id,
+        environment,
+        identity_key,
+        journey_id,
+        conversion_id,
         true as converted,
-        cycled_conversions.conversion_ts,
-        cycled_conversions.conversion_type,
-        cycled_conversions.revenue,
-        impressions.occurred_at as touch_ts,
-        impressions.impression_id,
-        impressions.channel,
-        impressions.source as utm_source,
-        impressions.medium as utm_medium,
-        impressions.campaign as utm_campaign,
-        impressions.placement,
-        cycled_conversions.identity_key,
-        impressions.received_at
+        conversion_ts,
+        conversion_type,
+        revenue,
+        conversion_ts as window_end,
+        previous_conversion_at
     from cycled_conversions
-    inner join impressions
-        on cycled_conversions.account_id = impressions.account_id
-            and cycled_conversions.environment = impressions.environment
-            and cycled_conversions.identity_key = impressions.identity_key
-            and impressions.occurred_at >= cycled_conversions.conversion_ts - interval '{{ lookback }} days'
-            and cycled_conversions.conversion_ts >= impressions.occurred_at
-    {%- if cycles %}
-        and (cycled_conversions.previous_conversion_at is null
-             or impressions.occurred_at > cycled_conversions.previous_conversion_at)
-        {%- endif %}
-
-),
-
-non_converting as (
-
+    union all
     select
-        paths.account_id,
-        paths.environment,
-        paths.journey_id,
-        null::varchar(40) as conversion_id,
+        account_id,
+        environment,
+        identity_key,
+        journey_id,
+        cast(null as varchar(40)) as conversion_id,
         false as converted,
-        null::timestamptz as conversion_ts,
-        null::text as conversion_type,
-        0::numeric(18, 4) as revenue,
-        impressions.occurred_at as touch_ts,
-        impressions.impression_id,
-        impressions.channel,
-        impressions.source as utm_source,
-        impressions.medium as utm_medium,
-        impressions.campaign as utm_campaign,
-        impressions.placement,
-        paths.identity_key,
-        impressions.received_at
+        cast(null as timestamptz) as conversion_ts,
+        cast(null as text) as conversion_type,
+        cast(0 as numeric(18, 4)) as revenue,
+        last_touch_at as window_end,
+        cast(null as timestamptz) as previous_conversion_at
     from paths
-    inner join impressions
-        on paths.account_id = impressions.account_id
-            and paths.environment = impressions.environment
-            and paths.identity_key = impressions.identity_key
-            and impressions.occurred_at >= paths.last_touch_at - interval '{{ lookback }} days'
-            and paths.last_touch_at >= impressions.occurred_at
 
 ),
 
 final as (
 
     select
-        account_id,
-        environment,
-        journey_id,
-        conversion_id,
-        converted,
-        conversion_ts,
-        conversion_type,
-        revenue,
-        touch_ts,
-        impression_id,
-        channel,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        placement,
-        'impression'::text as touch_kind,
-        identity_key,
-        received_at
-    from converting
-    union all
-    select
-        account_id,
-        environment,
-        journey_id,
-        conversion_id,
-        converted,
-        conversion_ts,
-        conversion_type,
-        revenue,
-        touch_ts,
-        impression_id,
-        channel,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        placement,
-        'impression'::text as touch_kind,
-        identity_key,
-        received_at
-    from non_converting
+        journey_windows.account_id,
+        journey_windows.environment,
+        journey_windows.journey_id,
+        journey_windows.conversion_id,
+        journey_windows.converted,
+        journey_windows.conversion_ts,
+        journey_windows.conversion_type,
+        journey_windows.revenue,
+        impressions.occurred_at as touch_ts,
+        impressions.impression_id,
+        impressions.channel,
+        impressions.source as utm_source,
+        impressions.medium as utm_medium,
+        impressions.campaign as utm_campaign,
+        impressions.placement,
+        cast('impression' as text) as touch_kind,
+        journey_windows.identity_key,
+        impressions.received_at
+    from journey_windows
+    inner join impressions
+        on journey_windows.account_id = impressions.account_id
+            and journey_windows.environment = impressions.environment
+            and journey_windows.identity_key = impressions.identity_key
+            and impressions.occurred_at >= journey_windows.window_end - interval '{{ lookback }} days'
+            and journey_windows.window_end >= impressions.occurred_at
+    {%- if cycles %}
+        and (journey_windows.previous_conversion_at is null
+             or impressions.occurred_at > journey_windows.previous_conversion_at)
+        {%- endif %}
 
 )
 
