@@ -46,6 +46,54 @@ def run_model(jr: Journeys, spec: dict, **kwargs) -> pd.DataFrame:
     raise ValueError(f"unknown model kind {kind!r}")
 
 
+def fit_model(jr: Journeys, spec: dict, journey_weights=None, **kwargs):
+    """Fit a data-driven model on all the paths of `jr` (each journey counted journey_weights
+    times: a resample, or the counts of a path table, attribution.paths): what apply_model
+    credits journeys with. run_model(jr, spec) is apply_model(jr, spec, fit_model(jr, spec))."""
+    kind = spec.get("kind", "rules")
+    if kind == "markov":
+        from attribution.markov import fit_markov
+
+        return fit_markov(jr, order=spec.get("order", 1), journey_weights=journey_weights, **kwargs)
+    if kind == "shapley":
+        from attribution.shapley import shapley_fit
+
+        return shapley_fit(jr, journey_weights=journey_weights, **kwargs)[0]
+    if kind == "ordered_shapley":
+        from attribution.ordered_shapley import ordered_shapley_fit
+
+        return ordered_shapley_fit(jr, journey_weights=journey_weights, **kwargs)[0]
+    if kind == "algorithmic":
+        from attribution.algorithmic import fit_algorithmic
+
+        return fit_algorithmic(jr, journey_weights=journey_weights, **kwargs)
+    raise ValueError(f"{kind!r} is not a data-driven model kind")
+
+
+def apply_model(jr: Journeys, spec: dict, fit, carried: bool = True) -> pd.DataFrame:
+    """Credits of the converting journeys of `jr` under a fit of fit_model (on these journeys
+    or on others with the same channel codes, e.g. a path table's: PathCounter.recode).
+    Not `carried`: the same rows with only the credit columns (a resample's refit)."""
+    kind = spec.get("kind", "rules")
+    if kind == "markov":
+        from attribution.markov import markov_apply
+
+        return markov_apply(jr, fit, carried)
+    if kind == "shapley":
+        from attribution.shapley import shapley_apply
+
+        return shapley_apply(jr, fit, carried)
+    if kind == "ordered_shapley":
+        from attribution.ordered_shapley import ordered_shapley_apply
+
+        return ordered_shapley_apply(jr, fit, carried)
+    if kind == "algorithmic":
+        from attribution.algorithmic import algorithmic_apply
+
+        return algorithmic_apply(jr, fit, carried)
+    raise ValueError(f"{kind!r} is not a data-driven model kind")
+
+
 def attribute(
     touches: pd.DataFrame, model: str | dict, options: JourneyOptions | None = None, **kwargs
 ) -> pd.DataFrame:

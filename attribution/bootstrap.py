@@ -38,6 +38,29 @@ def bootstrap_weighted_totals(
     return _interval_table(point, totals, ci)
 
 
+def bootstrap_count_totals(
+    fit: Callable[[np.ndarray | None], pd.Series],
+    counts: np.ndarray,
+    empty: int = 0,
+    n: int = 200,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """bootstrap_weighted_totals over a table of counts (attribution.paths.PathTable): N = Σ counts
+    + `empty` journeys, each resample draws N of them with replacement, which gives the cells a
+    multinomial(N, counts / N) number of journeys (the `empty` cell is dropped). `fit(weights)`
+    gets one weight per cell (None: the counts as they are). Same output as bootstrap_channel_totals."""
+    if not 0 < ci < 1:
+        raise ValueError(f"ci must be between 0 and 1, got {ci}")
+    point = fit(None)
+    counts = np.asarray(counts, dtype=float)
+    total = int(round(counts.sum())) + int(empty)
+    p = np.r_[counts, float(empty)] / max(total, 1)
+    rng = np.random.default_rng(seed)
+    totals = [fit(rng.multinomial(total, p)[:-1].astype(float)) for _ in range(n)]
+    return _interval_table(point, totals, ci)
+
+
 def bootstrap_channel_totals(
     model_fn: Callable[[pd.DataFrame], pd.DataFrame],
     touches: pd.DataFrame,

@@ -216,6 +216,16 @@ def credits_frame(jr: Journeys, credit: np.ndarray) -> pd.DataFrame:
     return out
 
 
+def credit_columns(jr: Journeys, credit: np.ndarray) -> pd.DataFrame:
+    """credits_frame's rows with only their credit and revenue_credit columns (what a resample's
+    refit needs: attribution.intervals.credit_intervals), without the carried columns."""
+    import pandas as pd
+
+    n_empty = len(jr.empty_conversions)
+    full = np.concatenate([credit, np.ones(n_empty)]) if n_empty else np.asarray(credit, dtype=float)
+    return pd.DataFrame({"credit": full, "revenue_credit": full * jr.output_revenue})
+
+
 def run_rule_model(jr: Journeys, model: dict) -> pd.DataFrame:
     """Credits of every converting journey under a compiled rule model."""
     conv = jr.converting

@@ -79,6 +79,7 @@ def poisson_weights(n_journeys: int, samples: int = SAMPLES, seed: int = 0) -> n
 
 _POISSON1_CDF = np.cumsum([exp(-1.0) / factorial(k) for k in range(24)])
 _MASK64 = (1 << 64) - 1
+_WEIGHT_BLOCK = 8192  # journeys whose weights journey_weights draws at a time
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -99,10 +100,14 @@ def journey_weights(journey_ids, samples: int = SAMPLES, seed: int = 0) -> np.nd
         raise ValueError(f"samples must be at least 2, got {samples}")
     ids = pd.Index(journey_ids).astype(str)
     key = _splitmix64(pd.util.hash_array(ids.to_numpy(dtype=object)) ^ _splitmix64(np.uint64(seed & _MASK64)))
-    with np.errstate(over="ignore"):
-        counters = key[None, :] + np.arange(samples, dtype=np.uint64)[:, None] * np.uint64(0xD1B54A32D192ED03)
-    uniform = (_splitmix64(_splitmix64(counters)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return np.searchsorted(_POISSON1_CDF, uniform, side="right").astype(np.float64)
+    out = np.empty((samples, len(key)))
+    step = np.arange(samples, dtype=np.uint64)[:, None] * np.uint64(0xD1B54A32D192ED03)
+    for lo in range(0, len(key), _WEIGHT_BLOCK):  # blocks of journeys bound the temporaries
+        with np.errstate(over="ignore"):
+            counters = key[None, lo : lo + _WEIGHT_BLOCK] + step
+        uniform = (_splitmix64(_splitmix64(counters)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+        out[:, lo : lo + _WEIGHT_BLOCK] = np.searchsorted(_POISSON1_CDF, uniform, side="right")
+    return out
 
 
 def replicate_totals(

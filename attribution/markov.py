@@ -21,9 +21,10 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, InsufficientDataError, require_paths
 from attribution.journeys import Journeys
+from attribution.paths import PathTable, _unique_paths
 
 DENSE_LIMIT = 600  # transient states up to which a dense solve is faster
 
@@ -36,6 +37,7 @@ class MarkovResult:
     n_states: int
     n_paths: int
     n_conversions: int
+    order: int = 1
 
 
 def _solve(q, b: np.ndarray, keep: np.ndarray | None = None) -> float:
@@ -52,41 +54,6 @@ def _solve(q, b: np.ndarray, keep: np.ndarray | None = None) -> float:
     else:
         x = spsolve((sp.identity(n, format="csc") - q).tocsc(), b)
     return float(x[0])
-
-
-def _unique_paths(jr: Journeys, chunk: int | None = None) -> np.ndarray:
-    """For the journeys with touches (jr.nonempty), a dense code per journey, equal
-    iff the journeys have the same channel sequence and the same `converted`.
-
-    Exact, no hashing of sequences: channels are encoded base C+1 (0 = past the
-    end), `m` positions at a time so every key fits in int64, and factorised.
-    After the first chunk only the journeys still going are re-keyed, with fresh
-    ids, so two different prefixes never share an id. Paths of up to
-    61 / log2(C+1) touches (19 with 8 channels) take a single pass."""
-    paths = jr.nonempty
-    lengths = jr.lengths[paths]
-    base = len(jr.channels) + 1
-    ch = jr.channel.astype(np.int64) + 1
-    pos = jr.pos
-    group = jr.converted[paths].astype(np.int64)  # ids of the prefixes so far: < next_id
-    next_id = 2
-    max_len = int(lengths.max(initial=0))
-    lo = 0
-    while lo < max_len:
-        bits = 62 - int(next_id).bit_length()  # key = group·base^m + code < 2^62
-        m = chunk or max(1, int(bits / np.log2(base)))
-        if lo == 0 and m >= max_len:  # one pass over all touches
-            code = np.add.reduceat(ch * base ** np.arange(max_len, dtype=np.int64)[pos], jr.starts[paths])
-            return pd.factorize(group * base**m + code)[0]
-        going = np.flatnonzero(lengths > lo)
-        part = (pos >= lo) & (pos < lo + m)
-        offsets = np.r_[0, np.cumsum(np.minimum(lengths[going] - lo, m))[:-1]]
-        code = np.add.reduceat(ch[part] * base ** (pos[part] - lo), offsets)
-        fresh = pd.factorize(group[going] * base**m + code)[0]
-        group[going] = next_id + fresh
-        next_id += int(fresh.max(initial=-1)) + 1
-        lo += m
-    return pd.factorize(group)[0]
 
 
 def fit_markov(
@@ -190,7 +157,7 @@ def fit_markov(
     for c in np.flatnonzero(on_path):  # one solve per channel
         keep_state = np.r_[True, ~(components == c).any(axis=1)]
         removal[c] = 1.0 - _solve(q, b, keep_state) / p_all
-    return MarkovResult(jr.channels, removal, p_all, n_s, n_paths, n_conv)
+    return MarkovResult(jr.channels, removal, p_all, n_s, n_paths, n_conv, order)
 
 
 def markov_summary(result: MarkovResult, total_revenue: float = 0.0) -> pd.DataFrame:
@@ -207,17 +174,30 @@ def markov_summary(result: MarkovResult, total_revenue: float = 0.0) -> pd.DataF
     )
 
 
+def markov_apply(jr: Journeys, result: MarkovResult, carried: bool = True) -> pd.DataFrame:
+    """Per-touch credits of the converting journeys of `jr` (channel codes as in the fit's)
+    from a fit: each distinct channel of a path gets RE_c / Σ RE over the path's channels
+    (equal split if all 0), split equally over its touches. Not `carried`: only the credit
+    columns (engine.credit_columns)."""
+    conv = jr.converting
+    removal = _padded(result.removal_effects, len(jr.channels))
+    credit = channel_score_credits(conv, removal[conv.channel])
+    return credits_frame(conv, credit) if carried else credit_columns(conv, credit)
+
+
+def _padded(values: np.ndarray, n: int) -> np.ndarray:
+    """Per-channel values for n channels: channels the fit did not see score 0."""
+    return values if len(values) >= n else np.r_[values, np.zeros(n - len(values))]
+
+
 def markov_credits(
     jr: Journeys, order: int = 1, min_paths: int = MIN_PATHS, journey_weights: np.ndarray | None = None
 ) -> pd.DataFrame:
-    """Per-touch credits: each distinct channel of a converting path gets
-    RE_c / Σ RE over the path's channels (equal split if all 0), split equally
-    over its touches. The channel summary rides in `.attrs["channel_summary"]`.
-    `journey_weights`: fit as if each journey appeared that many times (a bootstrap
-    resample, see attribution.intervals); every converting journey still gets credits."""
+    """Per-touch credits (markov_apply of fit_markov). The channel summary rides in
+    `.attrs["channel_summary"]`. `journey_weights`: fit as if each journey appeared that many
+    times (a bootstrap resample, see attribution.intervals); every converting journey still gets credits."""
     result = fit_markov(jr, order, min_paths, journey_weights=journey_weights)
-    conv = jr.converting
-    out = credits_frame(conv, channel_score_credits(conv, result.removal_effects[conv.channel]))
+    out = markov_apply(jr, result)
     revenue = float(jr.revenue[jr.converted].sum())
     # attrs hold plain lists (pandas compares attrs when combining frames)
     out.attrs["channel_summary"] = markov_summary(result, revenue)[
@@ -227,19 +207,25 @@ def markov_credits(
     return out
 
 
-def markov_channel_summary(jr: Journeys, credits: pd.DataFrame, samples: int = 30) -> pd.DataFrame:
-    """Removal effects and textbook totals of the Markov model (from `markov_credits`' output), with
-    bootstrap 95% intervals on the totals (journeys resampled as weights on the prepared journeys:
-    a refit each, no re-preparing): the rows of attribution.channel_summaries."""
-    from attribution.bootstrap import bootstrap_weighted_totals
+def markov_channel_summary(paths: PathTable, result: MarkovResult, samples: int = 30) -> pd.DataFrame:
+    """Removal effects and textbook totals of a Markov fit of these paths, with bootstrap 95%
+    intervals on the totals: the rows of attribution.channel_summaries.
 
-    summary = pd.DataFrame(credits.attrs["channel_summary"])
+    The bootstrap resamples the journeys over the path table: drawing the N journeys with
+    replacement gives each path a multinomial(N, count / N) number of journeys (the journeys
+    without a touch are one more cell), so a resample is one draw over the P paths and a refit of
+    the table, whether the journeys were read at once or in chunks."""
+    from attribution.bootstrap import bootstrap_count_totals
+
+    summary = markov_summary(result)[["channel", "removal_effect", "total_conversions"]]
 
     def textbook_totals(weights: np.ndarray | None) -> pd.Series:
-        return markov_summary(fit_markov(jr, journey_weights=weights)).set_index("channel")["total_conversions"]
+        counted = paths.count if weights is None else weights
+        fit = fit_markov(paths.journeys, result.order, journey_weights=counted)
+        return markov_summary(fit).set_index("channel")["total_conversions"]
 
     try:
-        ci = bootstrap_weighted_totals(textbook_totals, len(jr.lengths), n=samples, ci=0.95, seed=0)
+        ci = bootstrap_count_totals(textbook_totals, paths.count, paths.empty, n=samples, ci=0.95, seed=0)
         summary = summary.merge(
             ci[["channel", "lower", "upper"]].rename(columns={"lower": "ci_low", "upper": "ci_high"}),
             on="channel",

@@ -25,12 +25,14 @@ model refuses with the reason (group rare channels, or use `shapley`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, InsufficientDataError, require_paths
 from attribution.journeys import Journeys
 
@@ -128,26 +130,19 @@ def _first_exposures(jr: Journeys) -> np.ndarray:
     return first
 
 
-def ordered_shapley_values(
-    jr: Journeys,
-    min_paths: int = MIN_PATHS,
-    seed: int = 0,
-    n_permutations: int = DEFAULT_PERMUTATIONS,
-    journey_weights: np.ndarray | None = None,
-    prior_paths: float | None = None,
-):
-    """Per journey its sequence index (−1 without touches), and per distinct sequence the ordered
-    Shapley value of each channel: (sequence_of_journey, table (D, C), stderr (D, C)).
-    `journey_weights`: count each journey that many times (a bootstrap resample)."""
-    prior_paths = PRIOR_PATHS if prior_paths is None else prior_paths
-    has_touch = jr.lengths > 0
-    counted = np.ones(jr.n_journeys) if journey_weights is None else np.asarray(journey_weights, dtype=float)
-    require_paths("the ordered Shapley model", int(round(counted[has_touch].sum())), min_paths)
-    if len(jr.channels) > MAX_CHANNELS:
-        raise InsufficientDataError(
-            f"the ordered Shapley model handles at most {MAX_CHANNELS} channels, got "
-            f"{len(jr.channels)}: group rare channels into `other`"
-        )
+@dataclass(frozen=True)
+class OrderedShapleyFit:
+    """The ordered Shapley values of every first-exposure sequence of a converting path."""
+
+    index: pd.MultiIndex  # (D,) the fit's sequences as exact (bitmask, Lehmer rank) keys, sorted
+    table: sp.csr_matrix  # (D, C) value of each channel in each sequence (0 off the sequence)
+    stderr: sp.csr_matrix  # (D, C) Monte-Carlo standard errors (0 where exact); sparse: a run holds a fit per resample
+    channels: np.ndarray  # (C,)
+
+
+def _sequence_keys(jr: Journeys):
+    """Each journey's first-exposure sequence: (bitmask (J,), Lehmer rank (J,), distinct channels
+    (J,), the sequences' channels in order and each journey's offset into them)."""
     first = _first_exposures(jr)
     seq_jid, seq_ch = jr.jid[first], jr.channel[first].astype(np.int64)
     k_of = np.bincount(seq_jid, minlength=jr.n_journeys)  # distinct channels per journey
@@ -160,16 +155,40 @@ def ordered_shapley_values(
     seq_start = np.r_[0, np.cumsum(k_of)[:-1]]
     mask = np.zeros(jr.n_journeys, dtype=np.int64)
     rank = np.zeros(jr.n_journeys, dtype=np.int64)
-    for k in np.unique(k_of[has_touch]):
+    for k in np.unique(k_of[jr.lengths > 0]):
         js = np.flatnonzero(k_of == k)
         parents = seq_ch[seq_start[js][:, None] + np.arange(k)[None, :]]
         full = np.ones((1, k), dtype=np.int64)
         for lo in range(0, len(js), 100_000):
             m, r = _keys(parents[lo : lo + 100_000], full)
             mask[js[lo : lo + 100_000]], rank[js[lo : lo + 100_000]] = m[:, 0], r[:, 0]
+    return mask, rank, k_of, seq_ch, seq_start
+
+
+def ordered_shapley_fit(
+    jr: Journeys,
+    min_paths: int = MIN_PATHS,
+    seed: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    journey_weights: np.ndarray | None = None,
+    prior_paths: float | None = None,
+) -> tuple[OrderedShapleyFit, np.ndarray]:
+    """The fit of all paths of `jr`, and each journey's sequence index into it (−1 without touches).
+    The sequences are in key order, so the fit does not depend on the order of the journeys.
+    `journey_weights`: count each journey that many times (a bootstrap resample, or path counts)."""
+    prior_paths = PRIOR_PATHS if prior_paths is None else prior_paths
+    has_touch = jr.lengths > 0
+    counted = np.ones(jr.n_journeys) if journey_weights is None else np.asarray(journey_weights, dtype=float)
+    require_paths("the ordered Shapley model", int(round(counted[has_touch].sum())), min_paths)
+    if len(jr.channels) > MAX_CHANNELS:
+        raise InsufficientDataError(
+            f"the ordered Shapley model handles at most {MAX_CHANNELS} channels, got "
+            f"{len(jr.channels)}: group rare channels into `other`"
+        )
+    mask, rank, k_of, seq_ch, seq_start = _sequence_keys(jr)
     nonempty = np.flatnonzero(has_touch)
     keys = pd.MultiIndex.from_arrays([mask[nonempty], rank[nonempty]])
-    inverse, unique = keys.factorize()
+    inverse, unique = keys.factorize(sort=True)
     paths = np.bincount(inverse, weights=counted[nonempty])
     convs = np.bincount(inverse, weights=jr.converted[nonempty] * counted[nonempty])
     u_mask, u_rank = unique.get_level_values(0).to_numpy(), unique.get_level_values(1).to_numpy()
@@ -203,7 +222,45 @@ def ordered_shapley_values(
             values, errors = _sampled(game, parents, n_permutations, rng)
             stderr[group[:, None], parents] = errors
         table[group[:, None], parents] = values
-    return sequence, table, stderr
+    index = pd.MultiIndex.from_arrays([u_mask, u_rank])
+    return OrderedShapleyFit(index, sp.csr_matrix(table), sp.csr_matrix(stderr), jr.channels), sequence
+
+
+def ordered_shapley_values(
+    jr: Journeys,
+    min_paths: int = MIN_PATHS,
+    seed: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    journey_weights: np.ndarray | None = None,
+    prior_paths: float | None = None,
+):
+    """Per journey its sequence index (−1 without touches), and per distinct sequence the ordered
+    Shapley value of each channel: (sequence_of_journey, table (D, C), stderr (D, C)).
+    `journey_weights`: count each journey that many times (a bootstrap resample)."""
+    fit, sequence = ordered_shapley_fit(jr, min_paths, seed, n_permutations, journey_weights, prior_paths)
+    return sequence, fit.table.toarray(), fit.stderr.toarray()
+
+
+def ordered_shapley_apply(jr: Journeys, fit: OrderedShapleyFit, carried: bool = True) -> pd.DataFrame:
+    """Credits of the converting journeys of `jr` (channel codes as in the fit's): each touch
+    scores its channel's value in the journey's sequence (0 for a sequence the fit has not seen)."""
+    conv = jr.converting
+    mask, rank, _, _, _ = _sequence_keys(conv)
+    row = fit.index.get_indexer(pd.MultiIndex.from_arrays([mask, rank]))[conv.jid]
+    seen = (row >= 0) & (conv.channel < fit.table.shape[1])
+    score = np.zeros(len(row))
+    score[seen] = np.asarray(fit.table[row[seen], conv.channel[seen]]).ravel()
+    credit = channel_score_credits(conv, score)
+    if not carried:
+        return credit_columns(conv, credit)
+    out = credits_frame(conv, credit)
+    if fit.stderr.nnz:  # Monte-Carlo was used for some sequences
+        out.attrs["channel_summary"] = {
+            "channel": list(fit.channels),
+            "max_shapley_stderr": fit.stderr.max(axis=0).toarray().ravel().tolist(),
+        }
+    out.attrs["model"] = "ordered_shapley"
+    return out
 
 
 def ordered_shapley_credits(
@@ -214,11 +271,5 @@ def ordered_shapley_credits(
     journey_weights: np.ndarray | None = None,
     prior_paths: float | None = None,
 ) -> pd.DataFrame:
-    sequence, table, stderr = ordered_shapley_values(jr, min_paths, seed, n_permutations, journey_weights, prior_paths)
-    conv = jr.converting
-    score = table[sequence[conv.root_jid], conv.channel]
-    out = credits_frame(conv, channel_score_credits(conv, score))
-    if stderr.any():  # Monte-Carlo was used for some sequences
-        out.attrs["channel_summary"] = {"channel": list(jr.channels), "max_shapley_stderr": stderr.max(axis=0).tolist()}
-    out.attrs["model"] = "ordered_shapley"
-    return out
+    fit, _ = ordered_shapley_fit(jr, min_paths, seed, n_permutations, journey_weights, prior_paths)
+    return ordered_shapley_apply(jr, fit)

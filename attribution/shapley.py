@@ -12,12 +12,14 @@ standard error reported in the channel summary.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import factorial
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from attribution.engine import channel_score_credits, credits_frame
+from attribution.engine import channel_score_credits, credit_columns, credits_frame
 from attribution.errors import MIN_PATHS, require_paths
 from attribution.journeys import Journeys
 
@@ -79,16 +81,34 @@ def _sampled(game: _Game, members: np.ndarray, n_perm: int, rng: np.random.Gener
     return values, errors
 
 
-def shapley_values(
+@dataclass(frozen=True)
+class ShapleyFit:
+    """The Shapley values of every coalition of a converting path."""
+
+    masks: np.ndarray  # (D,) sorted coalition bitmasks of the fit's paths
+    table: sp.csr_matrix  # (D, C) value of each channel in each coalition (0 off the coalition)
+    stderr: sp.csr_matrix  # (D, C) Monte-Carlo standard errors (0 where exact); sparse: a run holds a fit per resample
+    channels: np.ndarray  # (C,)
+
+
+def _journey_masks(jr: Journeys) -> np.ndarray:
+    """(J,) each journey's set of channels as a bitmask (0 without touches)."""
+    bit = np.left_shift(np.int64(1), jr.channel.astype(np.int64))
+    nonempty = jr.nonempty
+    journey_mask = np.zeros(jr.n_journeys, dtype=np.int64)
+    journey_mask[nonempty] = np.bitwise_or.reduceat(bit, jr.starts[nonempty])
+    return journey_mask
+
+
+def shapley_fit(
     jr: Journeys,
     min_paths: int = MIN_PATHS,
     seed: int = 0,
     n_permutations: int = DEFAULT_PERMUTATIONS,
     journey_weights: np.ndarray | None = None,
-):
-    """Per journey coalition index, and per distinct coalition the Shapley value of
-    each channel: returns (coalition_of_journey, table (D, C), stderr (D, C)).
-    `journey_weights`: count each journey that many times (a bootstrap resample)."""
+) -> tuple[ShapleyFit, np.ndarray]:
+    """The fit of all paths of `jr`, and each journey's coalition index into it (−1 without touches).
+    `journey_weights`: count each journey that many times (a bootstrap resample, or path counts)."""
     has_touch = jr.lengths > 0
     counted = np.ones(jr.n_journeys) if journey_weights is None else np.asarray(journey_weights, dtype=float)
     require_paths("the Shapley model", int(round(counted[has_touch].sum())), min_paths)
@@ -97,11 +117,8 @@ def shapley_values(
             f"the Shapley model handles at most {MAX_CHANNELS} channels, got "
             f"{len(jr.channels)}: group rare channels into `other`"
         )
-    bit = np.left_shift(np.int64(1), jr.channel.astype(np.int64))
     nonempty = np.flatnonzero(has_touch)
-    journey_mask = np.zeros(jr.n_journeys, dtype=np.int64)
-    journey_mask[nonempty] = np.bitwise_or.reduceat(bit, jr.starts[nonempty])
-    masks, inverse = np.unique(journey_mask[nonempty], return_inverse=True)
+    masks, inverse = np.unique(_journey_masks(jr)[nonempty], return_inverse=True)
     paths = np.bincount(inverse, weights=counted[nonempty])
     convs = np.bincount(inverse, weights=jr.converted[nonempty] * counted[nonempty])
     game = _Game(masks, np.divide(convs, paths, out=np.zeros_like(convs), where=paths > 0))
@@ -126,7 +143,41 @@ def shapley_values(
             values, errors = _sampled(game, members, n_permutations, rng)
             stderr[group[:, None], members] = errors
         table[group[:, None], members] = values
-    return coalition, table, stderr
+    return ShapleyFit(masks, sp.csr_matrix(table), sp.csr_matrix(stderr), jr.channels), coalition
+
+
+def shapley_values(
+    jr: Journeys,
+    min_paths: int = MIN_PATHS,
+    seed: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    journey_weights: np.ndarray | None = None,
+):
+    """Per journey coalition index, and per distinct coalition the Shapley value of
+    each channel: returns (coalition_of_journey, table (D, C), stderr (D, C)).
+    `journey_weights`: count each journey that many times (a bootstrap resample)."""
+    fit, coalition = shapley_fit(jr, min_paths, seed, n_permutations, journey_weights)
+    return coalition, fit.table.toarray(), fit.stderr.toarray()
+
+
+def shapley_apply(jr: Journeys, fit: ShapleyFit, carried: bool = True) -> pd.DataFrame:
+    """Credits of the converting journeys of `jr` (channel codes as in the fit's): each touch
+    scores its channel's value in the journey's coalition (0 for a coalition the fit has not seen)."""
+    conv = jr.converting
+    masks = _journey_masks(conv)[conv.jid]
+    row = np.minimum(np.searchsorted(fit.masks, masks), max(len(fit.masks) - 1, 0))
+    seen = (fit.masks[row] == masks) & (conv.channel < fit.table.shape[1]) if len(fit.masks) else masks < 0
+    score = np.zeros(len(masks))
+    score[seen] = np.asarray(fit.table[row[seen], conv.channel[seen]]).ravel()
+    credit = channel_score_credits(conv, score)
+    if not carried:
+        return credit_columns(conv, credit)
+    out = credits_frame(conv, credit)
+    if fit.stderr.nnz:  # Monte-Carlo was used for some coalitions
+        worst = fit.stderr.max(axis=0).toarray().ravel()
+        out.attrs["channel_summary"] = {"channel": list(fit.channels), "max_shapley_stderr": worst.tolist()}
+    out.attrs["model"] = "shapley"
+    return out
 
 
 def shapley_credits(
@@ -136,12 +187,5 @@ def shapley_credits(
     n_permutations: int = DEFAULT_PERMUTATIONS,
     journey_weights: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    coalition, table, stderr = shapley_values(jr, min_paths, seed, n_permutations, journey_weights)
-    conv = jr.converting
-    score = table[coalition[conv.root_jid], conv.channel]
-    out = credits_frame(conv, channel_score_credits(conv, score))
-    if stderr.any():  # Monte-Carlo was used for some coalitions
-        worst = stderr.max(axis=0)
-        out.attrs["channel_summary"] = {"channel": list(jr.channels), "max_shapley_stderr": worst.tolist()}
-    out.attrs["model"] = "shapley"
-    return out
+    fit, _ = shapley_fit(jr, min_paths, seed, n_permutations, journey_weights)
+    return shapley_apply(jr, fit)

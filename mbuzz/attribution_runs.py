@@ -16,6 +16,7 @@ of `run_attribution`, and so can a test or a script be; the dashboard reads jour
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -29,9 +30,17 @@ from psycopg import sql
 
 from attribution import attribute_many, prepare, run_model
 from attribution.errors import InsufficientDataError
-from attribution.intervals import SAMPLES, CreditIntervals, credit_intervals, journey_weights, merge_intervals
+from attribution.intervals import (
+    MIN_CONVERSIONS,
+    SAMPLES,
+    CreditIntervals,
+    credit_intervals,
+    journey_weights,
+    merge_intervals,
+)
 from attribution.journeys import WAREHOUSE_JOURNEYS, JourneyOptions
 from attribution.models import DATA_DRIVEN, list_presets, load_model
+from attribution.paths import PathCounter, PathTable
 from mbuzz.ids import new_ids
 from mbuzz.paths import SEEDS_DIR
 from mbuzz.settings import get_settings
@@ -276,7 +285,9 @@ def run_models(
     intervals: bool = True,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
-    """Credits of the conversions converted in [start, end) under every model.
+    """Credits of the conversions converted in [start, end) under every model, from touches held
+    in memory (the account-level journeys; with data_driven, the fit window's journeys read at once:
+    the whole-window computation the chunked run, _attribute_data_driven, equals).
 
     Returns (credits, channel summaries of data-driven models, {skipped model: reason},
     95% intervals per model, environment, channel and day (attribution/intervals.py): every
@@ -303,9 +314,11 @@ def run_models(
             keep = credits["journey_id"].isin(set(ruled["journey_id"])).to_numpy()
             frames.append(credits[keep].assign(model=name))
             if name == "markov":
-                from attribution.markov import markov_channel_summary  # scipy's solvers: nightly only
+                from attribution.markov import fit_markov, markov_channel_summary  # scipy: nightly only
 
-                summaries.append(markov_channel_summary(journeys, credits, samples=BOOTSTRAP_SAMPLES))
+                summaries.append(
+                    markov_channel_summary(PathTable.of(journeys), fit_markov(journeys), samples=BOOTSTRAP_SAMPLES)
+                )
             if weights is not None and keep.any():  # data-driven: refit on every resample
                 codes = journey_index.get_indexer(journeys.id_index)
                 spec = load_model(name)
@@ -650,7 +663,7 @@ def _attribute_all(
             seed = interval_seed(account_id, result.start, result.end)
             skipped: dict[str, str] = {}
             if data_driven:
-                skipped = _attribute_data_driven(conn, account_id, result, options, on_model, seed)
+                skipped = _attribute_data_driven(conn, account_id, result, options, on_model, seed, chunk_rows)
                 result.skipped.update(skipped)
                 if skipped:
                     skipped_by_account[account_id] = skipped
@@ -729,22 +742,101 @@ def _attribute_rules(
 
 
 def _attribute_data_driven(
-    conn, account_id: str, result: RunResult, options: JourneyOptions, on_model: Callable[[str], None], seed: int
+    conn,
+    account_id: str,
+    result: RunResult,
+    options: JourneyOptions,
+    on_model: Callable[[str], None],
+    seed: int,
+    chunk_rows: int,
 ) -> dict[str, str]:
-    """The data-driven models: each is fit on ALL the account's paths of the fit window (and refit
-    on every resample for its intervals), so they read the window whole (docs/benchmarks.md#scale-curve);
-    returns {skipped model: reason}."""
-    touches = load_journeys(conn, account_id, result.start, result.end, with_paths=True)
-    credits, summary, skipped, bounds = run_models(
-        touches, {}, options, result.start, result.end, True, on_model=on_model, seed=seed
+    """The data-driven models, in two chunked passes (journey_chunks), so the run holds a chunk and
+    the path table, never the fit window (docs/operations.md#attribution-runs):
+
+    1. the fit window's journeys, chunk by chunk, into the table of unique (channel sequence,
+       converted) paths with their counts and, per resample, their summed interval weights
+       (attribution.paths.PathCounter);
+    2. each model fit on the table (and refit on every resample's path weights), then the window's
+       converted journeys, chunk by chunk, credited with the fits; each chunk's credits go out
+       before the next is read, its interval replicates are merged at the end.
+
+    The fits are those of the journeys read at once (the models aggregate identical paths first;
+    tests/orchestration/test_attribution_chunks.py). Returns {skipped model: reason}."""
+    from attribution.api import apply_model, fit_model
+
+    counter = PathCounter(INTERVAL_SAMPLES, seed)
+    in_window = 0  # converted journeys of [start, end): the ones credited
+    for chunk in journey_chunks(conn, account_id, result.start, result.end, with_paths=True, rows=chunk_rows):
+        counter.add(prepare(chunk, options))
+        credited = chunk["converted"].astype(bool) & (chunk["conversion_ts"] >= result.start)
+        in_window += chunk.loc[credited & (chunk["conversion_ts"] < result.end), "journey_id"].nunique()
+    paths = counter.table()
+    specs = {name: load_model(name) for name in DATA_DRIVEN}
+    fits, refits, skipped, summary = {}, {}, {}, pd.DataFrame()
+    for name, spec in specs.items():
+        on_model(name)
+        try:
+            fits[name] = fit_model(paths.journeys, spec, journey_weights=paths.count)
+        except InsufficientDataError as exc:
+            skipped[name] = str(exc)
+            continue
+        if name == "markov":
+            from attribution.markov import markov_channel_summary  # scipy's solvers: nightly only
+
+            summary = markov_channel_summary(paths, fits[name], samples=BOOTSTRAP_SAMPLES)
+        if in_window >= MIN_CONVERSIONS:  # else the interval is refused for too few conversions, no refit
+            try:  # the fits of every resample (the same path table, the resample's weights)
+                refits[name] = [
+                    _shared(fits[name], fit_model(paths.journeys, spec, journey_weights=w)) for w in paths.resampled
+                ]
+            except InsufficientDataError as exc:
+                refits[name] = exc
+
+    names = list(fits)
+    delete_credits(conn, account_id, names, result.start, result.end)
+    parts: dict[str, list[CreditIntervals]] = {name: [] for name in names}
+    conversions = dict.fromkeys(names, 0)
+    written = dict.fromkeys(names, 0)
+    chunks = (
+        journey_chunks(conn, account_id, result.start, result.end, with_paths=False, rows=chunk_rows) if names else ()
     )
-    del touches
-    names = [m for m in DATA_DRIVEN if m not in skipped]
-    result.credits_written += write_credits(
-        conn, account_id, result.run_id, credits, summary, result.start, result.end, names
-    )
-    write_intervals(conn, account_id, result.run_id, bounds)
+    for chunk in chunks:
+        journeys = counter.recode(prepare(chunk, options))
+        journey_index = pd.Index(pd.unique(chunk["journey_id"]))
+        weights = journey_weights(journey_index, INTERVAL_SAMPLES, seed)
+        for name in names:
+            spec = specs[name]
+            credits = apply_model(journeys, spec, fits[name])
+            if credits.empty:
+                continue
+            written[name] += insert_credits(conn, account_id, result.run_id, credits.assign(model=name), pd.DataFrame())
+            conversions[name] += len(pd.unique(credits["journey_id"]))
+
+            def refit(b: int, spec=spec, fitted=refits.get(name)) -> pd.DataFrame:
+                if not isinstance(fitted, list):  # the resample that could not be fit, or too few conversions
+                    raise fitted or InsufficientDataError("too few conversions")
+                return apply_model(journeys, spec, fitted[b], carried=False)
+
+            parts[name].append(
+                credit_intervals(
+                    _with_day(credits), journey_index, weights, INTERVAL_GROUPS, refit=refit, min_conversions=0
+                )
+            )
+    result.credits_written += sum(written.values())
+    if written.get("markov"):
+        _write_summary(conn, account_id, result.run_id, summary)
+    bounds = [_interval_frame(name, merge_intervals(parts[name], conversions[name])) for name in names if parts[name]]
+    write_intervals(conn, account_id, result.run_id, pd.concat(bounds, ignore_index=True) if bounds else pd.DataFrame())
     return skipped
+
+
+def _shared(fit, refit):
+    """A resample's refit holding its fit's sequence index (ordered Shapley: the same keys, every
+    path is in every resample's table, weight 0 or not), so the run's 100 refits hold one index."""
+    index = getattr(fit, "index", None)
+    if index is not None and len(index) == len(refit.index) and index.equals(refit.index):
+        return dataclasses.replace(refit, index=index)
+    return refit
 
 
 SKIPPED_QUERY = """
