@@ -1,5 +1,5 @@
 """Journeys seeded straight into marts.fct_conversion_journeys (a plain table standing in for the
-dbt model) for tests of the attribution run itself: `conversions` conversions per account, each
+dbt model; the company journeys' mart beside it, empty) for tests of the attribution run itself: `conversions` conversions per account, each
 of `touches` touches, converted on START's day (the run window START .. END)."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ create schema if not exists marts;
 create table if not exists marts.fct_conversion_journeys (
     account_id text, environment text, journey_id text, conversion_id text, converted boolean,
     conversion_ts timestamptz, conversion_type text, revenue numeric, touch_index int, touch_ts timestamptz,
-    session_id text, channel text, utm_source text, utm_medium text, utm_campaign text, milestones text)
+    session_id text, channel text, utm_source text, utm_medium text, utm_campaign text, milestones text);
+-- the company journeys' mart exists in every built warehouse (the credits check reads it); empty here
+create table if not exists marts.fct_group_conversion_journeys
+    (like marts.fct_conversion_journeys, group_id text)
 """
 
 SEED = """
