@@ -155,30 +155,23 @@
     {{ return(adapter.dispatch('newest_rows', 'mbuzz')(relation, alias, keys, order_columns)) }}
 {%- endmacro %}
 
-{% macro postgres__newest_rows(relation, alias, keys, order_columns) -%}
+{% macro postgres__newest_rows(relation, alias, keys, order_columns, tie_break='ctid') -%}
+    {%- set columns = order_columns + ([tie_break] if tie_break else []) -%}
     select {{ alias }}.*
     from {{ relation }} as {{ alias }}
     where not exists (
             select 1
             from {{ relation }} as newer
             where {% for key in keys %}newer.{{ key }} = {{ alias }}.{{ key }}
-                and {% endfor %}({% for c in order_columns %}newer.{{ c }}, {% endfor %}newer.ctid)
-                > ({% for c in order_columns %}{{ alias }}.{{ c }}, {% endfor %}{{ alias }}.ctid)
+                and {% endfor %}({% for c in columns %}newer.{{ c }}{{ ", " if not loop.last }}{% endfor %})
+                > ({% for c in columns %}{{ alias }}.{{ c }}{{ ", " if not loop.last }}{% endfor %})
         )
 {%- endmacro %}
 
 {#- TimescaleDB: compressed chunks have no ctid (only tableoid), so no row-position tie-break.
     None is needed: landing's wall (raw.event_keys, the conversions' key) stores a key once. -#}
 {% macro timescaledb__newest_rows(relation, alias, keys, order_columns) -%}
-    select {{ alias }}.*
-    from {{ relation }} as {{ alias }}
-    where not exists (
-            select 1
-            from {{ relation }} as newer
-            where {% for key in keys %}newer.{{ key }} = {{ alias }}.{{ key }}
-                and {% endfor %}({% for c in order_columns %}newer.{{ c }}{{ ", " if not loop.last }}{% endfor %})
-                > ({% for c in order_columns %}{{ alias }}.{{ c }}{{ ", " if not loop.last }}{% endfor %})
-        )
+    {{ return(postgres__newest_rows(relation, alias, keys, order_columns, tie_break=none)) }}
 {%- endmacro %}
 
 {% macro spark__newest_rows(relation, alias, keys, order_columns) -%}
