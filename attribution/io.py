@@ -235,7 +235,8 @@ def read_touch_table(path: str | Path, skip: tuple[str, ...] = ()) -> pa.Table:
             text = [c for c in CATEGORIES if c in schema.names and _is_text(schema.field(c).type)]
             # ParquetFile, not read_table: the dataset layer behind read_table imports pandas
             read = [c for c in schema.names if c not in skip] if skip else None
-            table = pq.ParquetFile(path, read_dictionary=text).read(columns=read)
+            # memory-mapped: the column chunks are decoded from the page cache, not copied in first
+            table = pq.ParquetFile(path, read_dictionary=text, memory_map=True).read(columns=read)
         except (pa.ArrowInvalid, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet file: {exc}") from None
         _check_columns(path, table.column_names)
@@ -324,7 +325,10 @@ def write_table(table: pa.Table, path: str | Path) -> None:
 
     def write(tmp: Path) -> None:
         if is_parquet(path):
-            pq.write_table(table, tmp)
+            # dictionary pages for the text columns only (channel, carried labels): ids and
+            # credits are near-unique, where a dictionary costs time and saves nothing
+            text = [f.name for f in table.schema if _is_text(f.type) or pa.types.is_dictionary(f.type)]
+            pq.write_table(table, tmp, use_dictionary=text)
         else:
             with pa.OSFile(str(tmp), "wb") as sink:
                 _write_csv(table, sink)
