@@ -14,3 +14,10 @@
 {% macro milestone_types() -%}
     {{ return(var('mbuzz__milestone_event_types')) }}
 {%- endmacro %}
+
+
+{#- Whom a journey follows (docs/architecture.md, "identity"): `user:<id>` once the visitor is linked to a
+    user, else `visitor:<id>`. The Python port's copy is mbuzz.sessions.identity_key. -#}
+{% macro identity_key_sql(user_id, visitor_id) -%}
+    case when {{ user_id }} is not null then 'user:' || {{ user_id }} else 'visitor:' || {{ visitor_id }} end
+{%- endmacro %}

@@ -27,10 +27,7 @@ member_identities as (
         memberships.environment,
         memberships.group_id,
         memberships.grouped_at,
-        case
-            when identities.user_id is not null then 'user:' || identities.user_id
-            else 'visitor:' || memberships.visitor_id
-        end as identity_key
+        {{ identity_key_sql('identities.user_id', 'memberships.visitor_id') }} as identity_key
     from memberships
     left join identities
         on memberships.account_id = identities.account_id

@@ -41,10 +41,7 @@ impressions as (
         coalesce(events.utm_medium, '(not set)') as medium,
         events.utm_campaign as campaign,
         events.placement,
-        case
-            when identities.user_id is not null then 'user:' || identities.user_id
-            else 'visitor:' || events.visitor_id
-        end as identity_key
+        {{ identity_key_sql('identities.user_id', 'events.visitor_id') }} as identity_key
     from events
     left join identities
         on events.account_id = identities.account_id

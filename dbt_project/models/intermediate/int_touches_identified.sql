@@ -22,10 +22,7 @@ final as (
     select
         sessions.*,
         identities.user_id as identified_user_id,
-        case
-            when identities.user_id is not null then 'user:' || identities.user_id
-            else 'visitor:' || sessions.visitor_id
-        end as identity_key
+        {{ identity_key_sql('identities.user_id', 'sessions.visitor_id') }} as identity_key
     from sessions
     left join identities
         on sessions.account_id = identities.account_id

@@ -214,11 +214,7 @@ identified_conversions as materialized (
 
     select
         conversions.*,
-        case
-            when coalesce(conversions.user_id, identities.user_id) is not null
-                then 'user:' || coalesce(conversions.user_id, identities.user_id)
-            else 'visitor:' || conversions.visitor_id
-        end as identity_key
+        {{ identity_key_sql('coalesce(conversions.user_id, identities.user_id)', 'conversions.visitor_id') }} as identity_key
     from candidate_conversions as conversions
     left join identities
         on conversions.account_id = identities.account_id
