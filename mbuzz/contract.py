@@ -25,7 +25,18 @@ def schema(name: str) -> dict:
     return _schemas()[name]
 
 
+def text_rule(schema_name: str, field: str) -> tuple[str, int]:
+    """(pattern, max length) of a text field of a component schema."""
+    spec = schema(schema_name)["properties"][field]
+    return spec["pattern"], int(spec["maxLength"])
+
+
 def event_type_rule() -> tuple[str, int]:
     """(pattern, max length) of `Event.event_type`: what an accepted event's type looks like."""
-    field = schema("Event")["properties"]["event_type"]
-    return field["pattern"], int(field["maxLength"])
+    return text_rule("Event", "event_type")
+
+
+def conversion_type_rule() -> tuple[str, int]:
+    """(pattern, max length) of `ConversionRequest.conversion_type`, which the offline conversion
+    uploads (mbuzz/offline_conversions.py) check as well."""
+    return text_rule("ConversionRequest", "conversion_type")

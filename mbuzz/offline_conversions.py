@@ -29,9 +29,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from psycopg.types.json import Jsonb
 
+from mbuzz.contract import conversion_type_rule
 from mbuzz.fx import currencies
 from mbuzz.identity import HASH_FIELD, EmailHashError, hash_email, normalise_hash
 from mbuzz.ids import new_id
@@ -55,7 +57,13 @@ MAX_TEXT = 255
 MAX_REVENUE = Decimal("1e14")  # numeric(18, 4)
 MAX_PROPERTIES_BYTES = 32 * 1024
 FUTURE_TOLERANCE = timedelta(minutes=5)
-_SLUG = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*$")
+
+
+@lru_cache(maxsize=1)
+def _conversion_type_rule() -> tuple[re.Pattern, int]:
+    """The API's rule for conversion_type (docs/api/openapi.yml, read on first use)."""
+    pattern, max_length = conversion_type_rule()
+    return re.compile(pattern), max_length
 
 
 class BatchInputError(ValueError):
@@ -185,7 +193,8 @@ def validate(item: object, now: datetime) -> tuple[OfflineRow | None, list[str]]
     conversion_type = _text(item, "conversion_type", errors, required=True)
     if conversion_type is not None:
         conversion_type = conversion_type.lower()
-        if len(conversion_type) > 64 or not _SLUG.match(conversion_type):
+        slug, max_length = _conversion_type_rule()
+        if len(conversion_type) > max_length or not slug.match(conversion_type):
             errors.append(
                 f"conversion_type: {item['conversion_type']!r} is not a slug (e.g. closed_won, "
                 "store_purchase: lower-case letters and digits joined by _ . or -)"

@@ -88,6 +88,27 @@ def test_known_event_types_are_the_types_raw_events_holds():
     assert not {"screen", "track", "page"} & set(known)
 
 
+@pytest.mark.parametrize(
+    "kind", ["closed_won", "store.purchase", "demo-request", "1st_order", "a" * 64, "Won Deal", "a" * 65]
+)
+def test_offline_conversion_types_follow_the_apis_rule(kind):
+    """An offline upload (mbuzz/offline_conversions.py) accepts a conversion_type exactly when
+    `POST /api/v1/conversions` does (docs/api/openapi.yml, ConversionRequest.conversion_type)."""
+    from datetime import datetime, timezone
+
+    from jsonschema import Draft202012Validator
+
+    from mbuzz.contract import schema
+    from mbuzz.offline_conversions import validate
+
+    api = Draft202012Validator(schema("ConversionRequest")["properties"]["conversion_type"]).is_valid(kind.lower())
+    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    _, errors = validate(
+        {"external_id": "x1", "conversion_type": kind, "timestamp": "2026-11-19T10:00:00Z", "user_id": "u1"}, now
+    )
+    assert api == (not any(e.startswith("conversion_type:") for e in errors))
+
+
 # -- freshness ----------------------------------------------------------------------------------
 
 
@@ -221,3 +242,25 @@ def test_repository_paths_are_computed_once():
         and re.search(r"__file__\)?\.resolve\(\)\.parent\.parent|parents\[1\]", p.read_text())
     ]
     assert climbers == []
+
+
+# -- the layers ---------------------------------------------------------------------------------
+
+TOP_LAYER = {"mbuzz.cli", "mbuzz.pipeline", "mbuzz.demo"}
+
+
+def test_every_mbuzz_module_has_a_layer():
+    """mbuzz/ holds the top layer and the services (pyproject.toml, [tool.importlinter]): every module
+    of it is in one of the two, so the services contract covers a new service as soon as it exists."""
+    import tomllib
+
+    contracts = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (services,) = [c for c in contracts if c["name"].startswith("The services in mbuzz/")]
+    assert set(services["forbidden_modules"]) >= TOP_LAYER
+    modules = {
+        f"mbuzz.{p.stem if p.is_file() else p.name}"
+        for p in (PROJECT_DIR / "mbuzz").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").exists()
+    }
+    assert modules - TOP_LAYER - set(services["source_modules"]) == set()
+    assert set(services["source_modules"]) <= modules
