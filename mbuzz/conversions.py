@@ -2,7 +2,7 @@
 
     record_conversion(conn, account_id, environment, api_key_id, request) -> (Conversion, created)
     get_conversion(conn, account_id, conversion_id) -> Conversion | None
-    conversion_journey(conn, account_id, conversion) -> touches frame (engine input format)
+    load_conversion_journey(conn, account_id, conversion) -> touches frame (engine input format)
     provisional_credits(conn, account_id, conversion) -> {preset: [touch credit, ...]}
     pipeline_credits(conn, account_id, conversion_id) -> {model: [touch credit, ...]} (may be empty)
 
@@ -286,22 +286,26 @@ def _account_domains(conn, account_id: str) -> tuple[str, ...]:
     return sessions.own_domains(row[0] if row else None, sessions.warehouse_settings().own_domains)
 
 
-def conversion_journey(conn: psycopg.Connection, account_id: str, conversion: Conversion) -> pd.DataFrame:
-    """The conversion's journey from the raw events so far, exactly as the warehouse will cut it."""
+def load_conversion_journey(conn: psycopg.Connection, account_id: str, conversion: Conversion) -> pd.DataFrame:
+    """The conversion's journey from the raw events so far, exactly as the warehouse will cut it.
+
+    Each visitor's events are staged and sessionised once: the converting visitor's first, to find
+    its user; then those of the user's other visitors (a visitor's sessions do not depend on
+    another's events); then every session is classified once, in `sessions.session_journey`."""
     env = conversion.environment
     settings = sessions.warehouse_settings()
+
+    def cut(events: list[dict]) -> list[sessions.Session]:
+        staged = [sessions.stage_event(e) for e in events]
+        order = text_order(
+            conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged if e["client_session_id"]}
+        )
+        return sessions.sessionise(staged, account_id, settings.session_timeout_minutes, order)
+
     events, conversions = _load(conn, account_id, env, {conversion.visitor_id})
-    staged = [sessions.stage_event(e) for e in events]
-    order = text_order(
-        conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged if e["client_session_id"]}
-    )
-    touches = sessions.classify(
-        sessions.sessionise(staged, account_id, settings.session_timeout_minutes, order),
-        _account_domains(conn, account_id),
-        text_order=order,
-    )
+    cut_sessions = cut(events)
     others = [c for c in conversions if c["conversion_id"] != conversion.conversion_id]
-    ids = sessions.identities(touches, [*others, conversion.as_row()])
+    ids = sessions.identities(cut_sessions, [*others, conversion.as_row()])
     user = _clean(conversion.user_id) or ids.get((env, conversion.visitor_id))
     if user is not None:
         extra = _user_visitors(conn, account_id, env, user) - {conversion.visitor_id}
@@ -309,18 +313,11 @@ def conversion_journey(conn: psycopg.Connection, account_id: str, conversion: Co
             more_events, more_conversions = _load(conn, account_id, env, extra)
             events += more_events
             conversions += more_conversions
-    staged = [sessions.stage_event(e) for e in events]
-    first = text_order(
-        conn, {e["event_id"] for e in staged} | {e["client_session_id"] for e in staged if e["client_session_id"]}
-    )
-    session_ids = {
-        s.session_id for s in sessions.sessionise(staged, account_id, settings.session_timeout_minutes, first)
-    }
-    order = text_order(conn, {e["event_id"] for e in staged} | session_ids)
-    return sessions.visitor_journey(
-        events,
+            cut_sessions += cut(more_events)
+    order = text_order(conn, {e["event_id"] for e in events} | {s.session_id for s in cut_sessions})
+    return sessions.session_journey(
+        cut_sessions,
         conversion.converted_at,
-        account_id=account_id,
         visitor_id=conversion.visitor_id,
         conversion_id=conversion.conversion_id,
         environment=env,
@@ -366,7 +363,7 @@ def credits_for(touches: pd.DataFrame, models: list[str] | None = None) -> dict[
 
 
 def provisional_credits(conn: psycopg.Connection, account_id: str, conversion: Conversion) -> dict[str, list[dict]]:
-    return credits_for(conversion_journey(conn, account_id, conversion))
+    return credits_for(load_conversion_journey(conn, account_id, conversion))
 
 
 PIPELINE_CREDITS = """

@@ -337,13 +337,14 @@ def classify(
 # -- identities and journeys ------------------------------------------------------------------
 
 
-def identities(touches: Iterable[Touch], conversions: Iterable[Mapping] = ()) -> dict[tuple[str, str], str]:
-    """{(environment, visitor_id): user_id}: each visitor's latest link (int_identities)."""
+def identities(sessions: Iterable[Session | Touch], conversions: Iterable[Mapping] = ()) -> dict[tuple[str, str], str]:
+    """{(environment, visitor_id): user_id}: each visitor's latest link (int_identities, which reads
+    int_sessions: classified sessions, touches, give the same answer)."""
     links: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-    for touch in touches:
-        user = touch.session.user_id
+    for session in sessions:
+        user = session.user_id
         if user is not None:
-            links[(touch.environment, touch.visitor_id)].append((touch.session.ended_at, user))
+            links[(session.environment, session.visitor_id)].append((session.ended_at, user))
     for conversion in conversions:
         user = _clean(conversion.get("user_id"))
         if user is not None:
@@ -476,7 +477,42 @@ def visitor_journey(
     """
     settings = settings or warehouse_settings()
     staged = [stage_event(e) for e in events if e["environment"] == environment]
-    sessions = sessionise(staged, account_id, settings.session_timeout_minutes, text_order)
+    return session_journey(
+        sessionise(staged, account_id, settings.session_timeout_minutes, text_order),
+        conversion_ts,
+        visitor_id=visitor_id,
+        conversion_id=conversion_id,
+        environment=environment,
+        user_id=user_id,
+        conversion_type=conversion_type,
+        revenue=revenue,
+        conversions=conversions,
+        own_domains=own_domains,
+        settings=settings,
+        rules=rules,
+        text_order=text_order,
+    )
+
+
+def session_journey(
+    sessions: Sequence[Session],
+    conversion_ts: datetime,
+    *,
+    visitor_id: str,
+    conversion_id: str,
+    environment: str = "live",
+    user_id: str | None = None,
+    conversion_type: str = "",
+    revenue: float = 0.0,
+    conversions: Iterable[Mapping[str, Any]] = (),
+    own_domains: Sequence[str] = (),
+    settings: WarehouseSettings | None = None,
+    rules: RuleSet | None = None,
+    text_order: TextOrder | None = None,
+) -> pd.DataFrame:
+    """`visitor_journey` from sessions already cut (`sessionise`, one environment): for a caller
+    that sessionised the events before, to find the identity, and must not do it again."""
+    settings = settings or warehouse_settings()
     touches = classify(sessions, own_domains, rules, text_order)
     this = {
         "conversion_id": conversion_id,

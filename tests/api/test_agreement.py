@@ -227,7 +227,7 @@ def warehouse_journey(url: str, account_id: str, conversion_id: str) -> pd.DataF
 def python_journey(url: str, account_id: str, conversion_id: str) -> pd.DataFrame:
     with psycopg.connect(url) as conn:
         conversion = service.get_conversion(conn, account_id, conversion_id)
-        return service.conversion_journey(conn, account_id, conversion)
+        return service.load_conversion_journey(conn, account_id, conversion)
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
