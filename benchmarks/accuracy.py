@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from attribution import load_model, prepare, run_model  # noqa: E402
 from attribution.errors import InsufficientDataError  # noqa: E402
 from attribution.models import DATA_DRIVEN, list_presets  # noqa: E402
+from benchmarks.peers import ca_heuristics, ca_markov, path_table  # noqa: E402
 
 START = pd.Timestamp("2026-01-01", tz="UTC")
 SHAPES = ("additive", "synergy", "order", "long")
@@ -168,28 +169,14 @@ def mbuzz_models(
 
 def peer_models(touches: pd.DataFrame, skip: set[str]) -> dict[str, pd.Series]:
     out: dict[str, pd.Series] = {}
-    path = touches.groupby("journey_id", sort=False)["channel"].agg(" > ".join)
-    converted = touches.groupby("journey_id", sort=False)["converted"].first()
-    agg = pd.DataFrame({"path": path, "conv": converted}).groupby("path")["conv"].agg(["sum", "count"])
-    agg = agg.reset_index().rename(columns={"sum": "conversions"})
-    agg["nulls"] = agg["count"] - agg["conversions"]
+    agg = path_table(touches)
     if "ca" not in skip:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 import ChannelAttribution as CA
 
-                h = CA.heuristic_models(agg[agg["conversions"] > 0], "path", "conversions", sep=">", flg_pro=False)
-                mk = CA.markov_model(
-                    agg,
-                    "path",
-                    "conversions",
-                    var_null="nulls",
-                    order=1,
-                    sep=">",
-                    out_more=True,
-                    verbose=False,
-                    flg_pro=False,
-                )
+                h = ca_heuristics(CA, agg)
+                mk = ca_markov(CA, agg)
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"  ChannelAttribution skipped: {exc!r}", flush=True)
         else:

@@ -60,6 +60,7 @@ from attribution.markov import fit_markov, markov_credits  # noqa: E402
 from attribution.models import list_presets  # noqa: E402
 from attribution.shapley import shapley_credits  # noqa: E402
 from attribution.synthetic import synthetic_touches  # noqa: E402
+from benchmarks.peers import ca_heuristics, ca_markov, path_table  # noqa: E402
 
 try:
     import psutil
@@ -154,11 +155,7 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
     rows.append((n, "ours", "algorithmic", t, m))
 
     # the same journeys as path strings (what both libraries take)
-    path = touches.groupby("journey_id", sort=False)["channel"].agg(" > ".join)
-    converted = touches.groupby("journey_id", sort=False)["converted"].first()
-    agg = pd.DataFrame({"path": path, "conv": converted}).groupby("path")["conv"].agg(["sum", "count"])
-    agg = agg.reset_index().rename(columns={"sum": "conversions"})
-    agg["nulls"] = agg["count"] - agg["conversions"]
+    agg = path_table(touches)
 
     if "ca" not in skip:
         try:
@@ -167,8 +164,7 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
         except Exception as exc:  # noqa: BLE001 - report and go on
             print(f"ChannelAttribution skipped: {exc!r}")
         else:
-            conv_paths = agg[agg["conversions"] > 0]
-            h, t, m = timed(lambda: CA.heuristic_models(conv_paths, "path", "conversions", sep=">", flg_pro=False))
+            h, t, m = timed(lambda: ca_heuristics(CA, agg))
             rows.append((n, "ChannelAttribution", "heuristic_models (first+last+linear)", t, m))
             h = h.set_index("channel_name")
             for ours_name, col in (
@@ -177,19 +173,7 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
                 ("linear", "linear_touch"),
             ):
                 checks.append((n, f"{ours_name} vs CA {col}", max_rel_diff(ours[ours_name], h[col]), 1e-9))
-            mk, t, m = timed(
-                lambda: CA.markov_model(
-                    agg,
-                    "path",
-                    "conversions",
-                    var_null="nulls",
-                    order=1,
-                    sep=">",
-                    out_more=True,
-                    verbose=False,
-                    flg_pro=False,
-                )
-            )
+            mk, t, m = timed(lambda: ca_markov(CA, agg))
             rows.append((n, "ChannelAttribution", "markov_model order 1 (simulated)", t, m))
             re_ca = mk["removal_effects"].set_index("channel_name").iloc[:, 0]
             re_ours = pd.Series(markov_fit.removal_effects, index=markov_fit.channels)
@@ -198,18 +182,7 @@ def run_size(n: int, seed: int, rows: list, checks: list, skip: set[str], repeat
             runs = [re_ca.reindex(re_ours.index)]
             for seed in range(1, 5):
                 with contextlib.redirect_stdout(io.StringIO()):
-                    other = CA.markov_model(
-                        agg,
-                        "path",
-                        "conversions",
-                        var_null="nulls",
-                        order=1,
-                        sep=">",
-                        out_more=True,
-                        verbose=False,
-                        flg_pro=False,
-                        seed=seed,
-                    )
+                    other = ca_markov(CA, agg, seed=seed)
                 runs.append(other["removal_effects"].set_index("channel_name").iloc[:, 0].reindex(re_ours.index))
             runs = pd.concat(runs, axis=1)
             spread = float((runs.std(axis=1, ddof=1) / runs.mean(axis=1)).abs().max())
