@@ -36,6 +36,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mbuzz.db import database_url  # noqa: E402
+from mbuzz.db.landing import BULK_CONVERSION_COLUMNS, BULK_EVENT_COLUMNS  # noqa: E402
 from mbuzz.db.migrate import upgrade  # noqa: E402
 from mbuzz.settings import with_database  # noqa: E402
 from mbuzz.warehouse import run_dbt  # noqa: E402
@@ -147,30 +148,8 @@ def generate(
     return events, conversions, visitor
 
 
-EVENT_COLS = (
-    "account_id",
-    "event_id",
-    "environment",
-    "event_type",
-    "visitor_id",
-    "user_id",
-    "session_id",
-    "occurred_at",
-    "received_at",
-    "properties",
-)
-CONV_COLS = (
-    "account_id",
-    "conversion_id",
-    "environment",
-    "conversion_type",
-    "visitor_id",
-    "user_id",
-    "revenue",
-    "currency",
-    "converted_at",
-    "received_at",
-)
+EVENT_COLS = BULK_EVENT_COLUMNS
+CONV_COLS = BULK_CONVERSION_COLUMNS
 
 
 def copy(conn, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:

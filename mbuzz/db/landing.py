@@ -20,6 +20,33 @@ from datetime import datetime
 
 import psycopg
 
+# the columns a bulk loader of fixtures and benchmarks writes, in this order (tests/dbt/dataset.py,
+# benchmarks/warehouse.py); raw.events' context and size_bytes keep their defaults
+BULK_EVENT_COLUMNS = (
+    "account_id",
+    "event_id",
+    "environment",
+    "event_type",
+    "visitor_id",
+    "user_id",
+    "session_id",
+    "occurred_at",
+    "received_at",
+    "properties",
+)
+BULK_CONVERSION_COLUMNS = (
+    "account_id",
+    "conversion_id",
+    "environment",
+    "conversion_type",
+    "visitor_id",
+    "user_id",
+    "revenue",
+    "currency",
+    "converted_at",
+    "received_at",
+)
+
 # a row may carry its own received_at (a history loaded as it was collected); the API's never do
 _BATCH = """
     jsonb_to_recordset(%(events)s::jsonb) as b(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 
+from mbuzz.db.landing import BULK_CONVERSION_COLUMNS, BULK_EVENT_COLUMNS
 from mbuzz.paths import PROJECT_DIR
 from mbuzz.warehouse import run_dbt
 
@@ -24,30 +25,8 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 PARITY = PROJECT_DIR / "dbt_project" / "tests" / "fixtures"
 OWN_DOMAIN = "mysite.com"
 
-EVENT_COLUMNS = (
-    "account_id",
-    "event_id",
-    "environment",
-    "event_type",
-    "visitor_id",
-    "user_id",
-    "session_id",
-    "occurred_at",
-    "received_at",
-    "properties",
-)
-CONVERSION_COLUMNS = (
-    "account_id",
-    "conversion_id",
-    "environment",
-    "conversion_type",
-    "visitor_id",
-    "user_id",
-    "revenue",
-    "currency",
-    "converted_at",
-    "received_at",
-)
+EVENT_COLUMNS = BULK_EVENT_COLUMNS
+CONVERSION_COLUMNS = BULK_CONVERSION_COLUMNS
 
 
 def day(n: float, hh: int = 0, mm: int = 0, ss: int = 0) -> datetime:

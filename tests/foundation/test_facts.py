@@ -264,3 +264,13 @@ def test_every_mbuzz_module_has_a_layer():
     }
     assert modules - TOP_LAYER - set(services["source_modules"]) == set()
     assert set(services["source_modules"]) <= modules
+
+
+def test_the_bulk_loaders_columns_are_the_raw_tables():
+    """The fixtures' and benchmarks' column lists (mbuzz/db/landing.py) name columns of the raw tables."""
+    from mbuzz.db.landing import BULK_CONVERSION_COLUMNS, BULK_EVENT_COLUMNS
+    from mbuzz.db.models import Conversion, Event
+
+    assert set(BULK_EVENT_COLUMNS) <= set(Event.__table__.columns.keys())
+    assert set(BULK_CONVERSION_COLUMNS) <= set(Conversion.__table__.columns.keys())
+    assert len(set(BULK_EVENT_COLUMNS)) == len(BULK_EVENT_COLUMNS)
