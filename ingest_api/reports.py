@@ -42,6 +42,30 @@ def _day(name: str) -> date:
         raise ApiError(f"{name}: must be a date as YYYY-MM-DD", status=422) from None
 
 
+def _report_model(account_id: str, wanted: str) -> str:
+    """The model id a report reads for the `model` parameter (a preset or the account's custom model),
+    or a 422 that lists the valid names."""
+    valid = models_service.report_models(g.db, account_id)
+    model = valid.get(wanted)
+    if model is None:
+        raise ApiError(
+            f"model: unknown model {wanted!r}; use one of {', '.join(valid)}",
+            status=422,
+            details={"valid_models": list(valid)},
+        )
+    return model
+
+
+def _read_marts(query, *args, empty):
+    """(query(conn, *args), None) under the request's login role; (empty, NOT_BUILT) before the
+    warehouse has been built."""
+    try:
+        with warehouse_reads(g.db) as conn:
+            return query(conn, *args), None
+    except psycopg.errors.UndefinedTable:
+        return empty, NOT_BUILT
+
+
 @bp.get("/attribution")
 @authenticated()
 def report():
@@ -57,20 +81,8 @@ def report():
         raise ApiError("ci: intervals are per channel; use group_by=channel with ci=true", status=422)
     environment = request.args.get("environment") or g.principal.environment
     wanted = request.args["model"]
-    valid = models_service.report_models(g.db, account_id)
-    model = valid.get(wanted)
-    if model is None:
-        raise ApiError(
-            f"model: unknown model {wanted!r}; use one of {', '.join(valid)}",
-            status=422,
-            details={"valid_models": list(valid)},
-        )
-    hint = None
-    try:
-        with warehouse_reads(g.db) as conn:
-            rows = attribution_report(conn, account_id, model, start, end, group_by, environment)
-    except psycopg.errors.UndefinedTable:
-        rows, hint = [], NOT_BUILT
+    model = _report_model(account_id, wanted)
+    rows, hint = _read_marts(attribution_report, account_id, model, start, end, group_by, environment, empty=[])
     total = sum(r.conversions for r in rows)
     out_rows = [
         {
@@ -121,12 +133,9 @@ def comparison():
     start, end = _range()
     environment = request.args.get("environment") or g.principal.environment
     names = {model_id: name for name, model_id in models_service.report_models(g.db, account_id).items()}
-    hint = None
-    try:
-        with warehouse_reads(g.db) as conn:
-            view = comparison_view(conn, account_id, start, end, environment)
-    except psycopg.errors.UndefinedTable:
-        view, hint = {"models": [], "rows": [], "notes": []}, NOT_BUILT
+    view, hint = _read_marts(
+        comparison_view, account_id, start, end, environment, empty={"models": [], "rows": [], "notes": []}
+    )
     if not view["rows"] and hint is None:
         hint = NO_ROWS
     label = lambda m: names.get(m, m)  # noqa: E731  custom models by their name
@@ -165,20 +174,8 @@ def trend():
     wanted = request.args.get("model")
     if not wanted:
         raise ApiError("model: required", status=422)
-    valid = models_service.report_models(g.db, account_id)
-    model = valid.get(wanted)
-    if model is None:
-        raise ApiError(
-            f"model: unknown model {wanted!r}; use one of {', '.join(valid)}",
-            status=422,
-            details={"valid_models": list(valid)},
-        )
-    hint = None
-    try:
-        with warehouse_reads(g.db) as conn:
-            points = channel_trend(conn, account_id, model, start, end, bucket, environment)
-    except psycopg.errors.UndefinedTable:
-        points, hint = [], NOT_BUILT
+    model = _report_model(account_id, wanted)
+    points, hint = _read_marts(channel_trend, account_id, model, start, end, bucket, environment, empty=[])
     if not points and hint is None:
         hint = NO_ROWS
     return {
