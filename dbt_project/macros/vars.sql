@@ -16,7 +16,7 @@
 {%- endmacro %}
 
 
-{#- Whom a journey follows (docs/architecture.md, "identity"): `user:<id>` once the visitor is linked to a
+{#- Whom a journey follows (docs/architecture.md, "Glossary"): `user:<id>` once the visitor is linked to a
     user, else `visitor:<id>`. The Python port's copy is mbuzz.sessions.identity_key. -#}
 {% macro identity_key_sql(user_id, visitor_id) -%}
     case when {{ user_id }} is not null then 'user:' || {{ user_id }} else 'visitor:' || {{ visitor_id }} end
