@@ -29,7 +29,9 @@ identified_conversions as (
 
     select
         conversions.*,
-        {{ identity_key_sql('coalesce(conversions.user_id, identities.user_id)', 'conversions.visitor_id') }} as identity_key
+        {{ identity_key_sql(
+            'coalesce(conversions.user_id, identities.user_id)', 'conversions.visitor_id'
+        ) }} as identity_key
     from conversions
     left join identities
         on conversions.account_id = identities.account_id

@@ -214,7 +214,9 @@ identified_conversions as materialized (
 
     select
         conversions.*,
-        {{ identity_key_sql('coalesce(conversions.user_id, identities.user_id)', 'conversions.visitor_id') }} as identity_key
+        {{ identity_key_sql(
+            'coalesce(conversions.user_id, identities.user_id)', 'conversions.visitor_id'
+        ) }} as identity_key
     from candidate_conversions as conversions
     left join identities
         on conversions.account_id = identities.account_id
