@@ -24,6 +24,7 @@ from api_helpers import TIERS, ContractClient
 from attribution import attribute, list_presets
 from ingest_helpers import make_tenant
 from mbuzz import conversions as service
+from mbuzz.sessions import JOURNEY_COLUMNS
 from mbuzz.settings import with_database
 
 pytestmark = pytest.mark.slow
@@ -199,19 +200,7 @@ from marts.fct_conversion_journeys
 where account_id = %s and conversion_id = %s
 order by touch_index nulls first
 """
-COMPARED = [
-    "touch_index",
-    "touch_ts",
-    "session_id",
-    "channel",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "milestones",
-    "conversion_ts",
-    "revenue",
-    "identity_key",
-]
+COMPARED = list(JOURNEY_COLUMNS)  # every column of the mart's journey rows (the port's frame)
 
 
 def warehouse_journey(url: str, account_id: str, conversion_id: str) -> pd.DataFrame:

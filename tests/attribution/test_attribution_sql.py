@@ -25,29 +25,13 @@ from attribution import JourneyOptions, attribute, list_presets, load_model
 from attribution.sql import compile_sql
 from attribution.synthetic import synthetic_touches
 from dsl import compile_source
+from mbuzz.sessions import JOURNEY_COLUMNS
 from tests.attribution.test_reference_vectors import REFERENCE, VECTORS
 
 ACCOUNT = "acct_sql_test"
 CONVERSION = pd.Timestamp("2024-03-01T12:00:00Z")
 OPTIONS = JourneyOptions(conversion_cycles=False)  # what the pipeline runs
-COLUMNS = (
-    "account_id",
-    "environment",
-    "journey_id",
-    "conversion_id",
-    "converted",
-    "conversion_ts",
-    "conversion_type",
-    "revenue",
-    "touch_index",
-    "touch_ts",
-    "session_id",
-    "channel",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "milestones",
-)
+COLUMNS = ("account_id", "environment", *(c for c in JOURNEY_COLUMNS if c != "identity_key"))
 
 PROGRAMS = """
 model "Channel Weighted"

@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 
 from mbuzz.channels import explain
+from mbuzz.sessions import JOURNEY_COLUMNS
 from mbuzz.settings import with_database
 from mbuzz.spend import record_spend
 from tests.dbt.dataset import (
@@ -39,9 +40,9 @@ select session_id, visitor_id, user_id, identity_key, started_at, ended_at, even
        source_category, is_self_referral, channel, channel_rule, first_mql_at, first_sql_at, environment
 from marts.fct_sessions where account_id = %s order by session_id
 """
-JOURNEYS = """
-select journey_id, conversion_id, converted, conversion_ts, conversion_type, revenue, touch_index, touch_ts,
-       session_id, channel, utm_source, utm_medium, utm_campaign, milestones, environment
+JOURNEY_FIELDS = [*(c for c in JOURNEY_COLUMNS if c != "identity_key"), "environment"]
+JOURNEYS = f"""
+select {", ".join(JOURNEY_FIELDS)}
 from marts.fct_conversion_journeys where account_id = %s order by journey_id, touch_index nulls first
 """
 CONVERSIONS = """
@@ -97,23 +98,7 @@ def pg_build(database_url, fixture_account):
 
 def journeys_by_id(url: str, account_id: str) -> dict[str, list[dict]]:
     rows = fetch(url, JOURNEYS, (account_id,))
-    cols = [
-        "journey_id",
-        "conversion_id",
-        "converted",
-        "conversion_ts",
-        "conversion_type",
-        "revenue",
-        "touch_index",
-        "touch_ts",
-        "session_id",
-        "channel",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "milestones",
-        "environment",
-    ]
+    cols = JOURNEY_FIELDS
     out: dict[str, list[dict]] = {}
     for row in rows:
         record = dict(zip(cols, row))
