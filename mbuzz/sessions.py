@@ -455,42 +455,30 @@ def visitor_journey(
     conversion_ts: datetime,
     *,
     account_id: str,
-    visitor_id: str,
-    conversion_id: str,
     environment: str = "live",
-    user_id: str | None = None,
-    conversion_type: str = "",
-    revenue: float = 0.0,
-    conversions: Iterable[Mapping[str, Any]] = (),
-    own_domains: Sequence[str] = (),
     settings: WarehouseSettings | None = None,
-    rules: RuleSet | None = None,
     text_order: TextOrder | None = None,
+    **conversion: Any,
 ) -> pd.DataFrame:
     """The touches of one conversion from raw event rows, in the attribution engine's input format.
 
     events: raw.events rows (dicts with event_id, environment, event_type, visitor_id, user_id,
     session_id, occurred_at, properties, context) of every visitor that may belong to the
     conversion's identity: the visitor and, when identified, the user's other visitors.
-    conversions: raw.conversions rows of those visitors (they link visitors to users too), with
-    or without this one. Rows of other environments are ignored.
+    conversion: the keyword arguments of `session_journey` (visitor_id, conversion_id, user_id,
+    conversion_type, revenue, conversions, own_domains, rules); conversions are the
+    raw.conversions rows of those visitors (they link visitors to users too), with or without this
+    one. Rows of other environments are ignored.
     """
     settings = settings or warehouse_settings()
     staged = [stage_event(e) for e in events if e["environment"] == environment]
     return session_journey(
         sessionise(staged, account_id, settings.session_timeout_minutes, text_order),
         conversion_ts,
-        visitor_id=visitor_id,
-        conversion_id=conversion_id,
         environment=environment,
-        user_id=user_id,
-        conversion_type=conversion_type,
-        revenue=revenue,
-        conversions=conversions,
-        own_domains=own_domains,
         settings=settings,
-        rules=rules,
         text_order=text_order,
+        **conversion,
     )
 
 
