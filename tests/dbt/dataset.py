@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -297,3 +298,46 @@ def physical_rows(url: str, account_id: str) -> dict[str, set[tuple]]:
     ):
         out.setdefault(identity, set()).add((journey, index, ctid))
     return out
+
+
+def spend_accounts(conn, name: str) -> tuple[str, str, str, str]:
+    """An account with four spend rows (paid_search by campaign and for the whole channel on one
+    day, display the day before, email by campaign) and a neighbour account with 1000 of
+    paid_search spend on that day, which no report of the first may show.
+    Returns (account, neighbour, the day, the display day)."""
+    from mbuzz.accounts import create_account
+    from mbuzz.spend import record_spend
+
+    account = create_account(conn, f"{name} {secrets.token_hex(3)}").id
+    other = create_account(conn, f"{name} neighbour").id
+    a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
+    result = record_spend(
+        conn,
+        account,
+        "live",
+        [
+            {
+                "date": a_day,
+                "channel": "paid_search",
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "brand",
+                "amount": "30",
+                "currency": "EUR",
+            },
+            {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
+            {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
+            {
+                "date": a_day,
+                "channel": "email",
+                "utm_source": "Newsletter",
+                "utm_medium": "email",
+                "utm_campaign": "March",
+                "amount": "10",
+                "currency": "EUR",
+            },
+        ],
+    )
+    assert result.accepted == 4
+    record_spend(conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}])
+    return account, other, a_day, display_day

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -23,8 +22,7 @@ import psycopg
 import pytest
 
 from mbuzz.paths import PROJECT_DIR
-from mbuzz.spend import record_spend
-from tests.dbt.dataset import day, dbt, fetch, insert_credits
+from tests.dbt.dataset import dbt, fetch, insert_credits, spend_accounts
 
 pytestmark = pytest.mark.slow
 
@@ -34,45 +32,8 @@ TARGET = Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) 
 
 @pytest.fixture(scope="module")
 def warehouse(database_url):
-    from mbuzz.accounts import create_account
-
     with psycopg.connect(database_url, autocommit=True) as conn:
-        account = create_account(conn, f"Semantic {secrets.token_hex(3)}").id
-        other = create_account(conn, "Semantic neighbour").id
-        a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
-        assert (
-            record_spend(
-                conn,
-                account,
-                "live",
-                [
-                    {
-                        "date": a_day,
-                        "channel": "paid_search",
-                        "utm_source": "google",
-                        "utm_medium": "cpc",
-                        "utm_campaign": "brand",
-                        "amount": "30",
-                        "currency": "EUR",
-                    },
-                    {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
-                    {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
-                    {
-                        "date": a_day,
-                        "channel": "email",
-                        "utm_source": "Newsletter",
-                        "utm_medium": "email",
-                        "utm_campaign": "March",
-                        "amount": "10",
-                        "currency": "EUR",
-                    },
-                ],
-            ).accepted
-            == 4
-        )
-        record_spend(
-            conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}]
-        )
+        account, other, a_day, display_day = spend_accounts(conn, "Semantic")
     insert_credits(database_url, account)  # linear and last_touch: paid_search + email, two conversions
     insert_credits(database_url, other)
     # every model (the docs test reads the catalog of all the marts), no tests: they are other files'

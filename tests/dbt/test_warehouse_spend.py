@@ -4,56 +4,19 @@ and no other account's spend."""
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 
 import psycopg
 import pytest
 
-from mbuzz.spend import record_spend
-from tests.dbt.dataset import day, dbt, fetch, insert_credits
+from tests.dbt.dataset import day, dbt, fetch, insert_credits, spend_accounts
 
 pytestmark = pytest.mark.slow
 
 
 def test_roas_joins_spend_with_each_models_credits(database_url):
-    from mbuzz.accounts import create_account
-
     with psycopg.connect(database_url, autocommit=True) as conn:
-        account = create_account(conn, f"ROAS {secrets.token_hex(3)}").id
-        other = create_account(conn, "ROAS neighbour").id
-        a_day, display_day = day(-1, 8).date().isoformat(), day(-2).date().isoformat()
-        result = record_spend(
-            conn,
-            account,
-            "live",
-            [
-                {
-                    "date": a_day,
-                    "channel": "paid_search",
-                    "utm_source": "google",
-                    "utm_medium": "cpc",
-                    "utm_campaign": "brand",
-                    "amount": "30",
-                    "currency": "EUR",
-                },
-                {"date": a_day, "channel": "paid_search", "amount": "20", "currency": "EUR"},
-                {"date": display_day, "channel": "display", "amount": "10", "currency": "EUR"},
-                {
-                    "date": a_day,
-                    "channel": "email",
-                    "utm_source": "Newsletter",
-                    "utm_medium": "email",
-                    "utm_campaign": "March",
-                    "amount": "10",
-                    "currency": "EUR",
-                },
-            ],
-        )
-        assert result.accepted == 4
-        record_spend(
-            conn, other, "live", [{"date": a_day, "channel": "paid_search", "amount": 1000, "currency": "EUR"}]
-        )
+        account, other, a_day, display_day = spend_accounts(conn, "ROAS")
     # linear: paid_search and email get half of each conversion (revenue 100 on a_day, 40 three
     # days earlier); last_touch: all to email
     insert_credits(database_url, account)
