@@ -132,3 +132,36 @@ def test_warehouse_docs_without_a_site_or_a_free_port_says_what_to_do(tmp_path):
             1,
             f"cannot listen on 127.0.0.1:{port}",
         )
+
+
+def test_db_commands_leave_a_database_url_server_alone(database_url, conn):
+    assert "DATABASE_URL is set: mbuzz does not manage that server; nothing to stop." in ok("db", "down")
+    assert conn.execute("select 1").fetchone() == (1,)  # still answering
+    assert re.search(r"^schema at \w+ \(already up to date\)$", ok("db", "migrate"), re.M)
+
+
+def test_db_status_and_down_of_an_embedded_server_never_started(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"} | {"MBUZZ_HOME": str(tmp_path)}
+    status = subprocess.run([MBUZZ, "db", "status"], capture_output=True, text=True, env=env, timeout=120)
+    assert status.returncode == 1 and "Traceback" not in status.stderr
+    assert (
+        f"mode:      embedded ({tmp_path})" in status.stdout
+        and "stopped (start it with `mbuzz db up`)" in status.stdout
+    )
+    down = subprocess.run([MBUZZ, "db", "down"], capture_output=True, text=True, env=env, timeout=120)
+    assert down.returncode == 0 and "embedded database was not running" in down.stdout
+
+
+def test_conversions_import_needs_an_account_among_several_and_a_text_file(database_url, conn, tmp_path):
+    from mbuzz.accounts import create_account
+
+    create_account(conn, "One of several")
+    create_account(conn, "Another")
+    good = tmp_path / "crm.csv"
+    good.write_text("external_id,conversion_type,timestamp,user_id\ncrm-1,purchase,2026-01-02T10:00:00Z,u1\n")
+    refused(run("conversions", "import", str(good)), 2, "accounts here: name one with --account acct_")
+    binary = tmp_path / "crm.xlsx"
+    binary.write_bytes(b"PK\x03\x04\xff\xfe\x00binary")
+    refused(run("conversions", "import", str(binary), "--account", "acct_x"), 1, f"{binary}:")
+    before = conn.execute("select count(*) from raw.conversions where external_id = 'crm-1'").fetchone()
+    assert before == (0,)  # nothing of either refused import was stored
