@@ -66,3 +66,22 @@ def test_data_driven_options_are_checked(name, message):
 
 def test_markov_order_is_kept():
     assert load_model(" markov:3 ") == {"name": "markov:3", "kind": "markov", "order": 3}
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ({"selector": "second_touch", "share": 1.0}, "unknown selector 'second_touch' in compiled model"),
+        (
+            {"selector": "all_touches", "share": 1.0, "distribution": "randomly"},
+            "unknown distribution 'randomly' in compiled model",
+        ),
+    ],
+)
+def test_a_hand_written_compiled_model_with_unknown_parts_is_refused(rule, message):
+    from attribution import attribute
+    from tests.attribution.conftest import journey
+
+    spec = load_model('model "m"\n  credit all_touches with 1.0 equally\nend\n')
+    with pytest.raises(ValueError, match=message):
+        attribute(journey(["a", "b"]), {**spec, "rules": [{**spec["rules"][0], **rule}]})
