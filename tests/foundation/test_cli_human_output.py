@@ -165,3 +165,34 @@ def test_conversions_import_needs_an_account_among_several_and_a_text_file(datab
     refused(run("conversions", "import", str(binary), "--account", "acct_x"), 1, f"{binary}:")
     before = conn.execute("select count(*) from raw.conversions where external_id = 'crm-1'").fetchone()
     assert before == (0,)  # nothing of either refused import was stored
+
+
+def test_conversions_import_of_a_bad_file_says_why_line_by_line(database_url, conn, account, tmp_path):
+    csv_file = tmp_path / "crm.csv"
+    csv_file.write_text("")
+    refused(run("conversions", "import", str(csv_file), "--account", account.id), 1, "the CSV has no header row")
+    csv_file.write_text("external_id,timestamp,user_id\nx,2026-01-02T10:00:00Z,u1\n")
+    refused(
+        run("conversions", "import", str(csv_file), "--account", account.id),
+        1,
+        "the CSV header lacks conversion_type: expected external_id,conversion_type,timestamp",
+    )
+    csv_file.write_text(
+        "external_id,conversion_type,timestamp,user_id,revenue,currency,deal\n"
+        "ok-1,closed_won,2026-01-02T10:00:00,u1,100,EUR,Big deal\n"  # no offset: UTC
+        "no-time,closed_won,,u2,,,\n"
+        f"long-user,closed_won,2026-01-02T10:00:00Z,{'u' * 300},,,\n"
+        "bad-currency,closed_won,2026-01-02T10:00:00Z,u3,5,EURO,\n"
+    )
+    result = run("conversions", "import", str(csv_file), "--account", account.id)
+    refused(result, 1, "line 3: timestamp: required, ISO 8601")
+    assert "line 4: user_id: longer than 255 characters" in result.stderr
+    assert "line 5: currency: 'EURO' is not an ISO 4217 currency code" in result.stderr
+    assert "line 2" not in result.stderr
+    assert f"1 conversions stored for {account.id} (live), 0 duplicates, 3 rejected" in result.stdout
+    stored = conn.execute(
+        "select external_id, converted_at at time zone 'UTC', properties->>'deal' from raw.conversions"
+        " where account_id = %s",
+        (account.id,),
+    ).fetchall()
+    assert [(e, t.isoformat(), deal) for e, t, deal in stored] == [("ok-1", "2026-01-02T10:00:00", "Big deal")]
