@@ -196,3 +196,13 @@ def test_conversions_import_of_a_bad_file_says_why_line_by_line(database_url, co
         (account.id,),
     ).fetchall()
     assert [(e, t.isoformat(), deal) for e, t, deal in stored] == [("ok-1", "2026-01-02T10:00:00", "Big deal")]
+
+
+def test_accounts_and_keys_refusals_name_the_problem(database_url, account):
+    refused(run("accounts", "create", "   "), 1, "Error: an account needs a name")
+    refused(
+        run("keys", "create", "--account", account.id, "--env", "live", "--publishable"),
+        1,
+        "a publishable key needs at least one allowed origin",
+    )
+    refused(run("keys", "revoke", "key_nope"), 1, "no API key 'key_nope'")
