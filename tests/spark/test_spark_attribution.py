@@ -146,6 +146,8 @@ def spark_journeys(database_url: str, accounts: list[str], lake: Path) -> str:
 def runs(database_url, spark, tmp_path_factory):
     """The same journeys attributed by PostgreSQL's run_attribution and by the Spark run."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # the session's database is shared with the other Spark modules: leave its journeys marts as found
+        existed = conn.execute("select to_regclass('marts.fct_conversion_journeys') is not null").fetchone()[0]
         accounts = seed_journeys(conn, conversions=40, touches=3, accounts=2)
         for account in accounts:
             conn.execute(PATHS, {"account": account, "start": START, "paths": 60})
@@ -164,7 +166,12 @@ def runs(database_url, spark, tmp_path_factory):
         account_ids=accounts,
         custom=custom,
     )
-    return accounts, postgres, result, lake
+    yield accounts, postgres, result, lake
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        if existed:
+            conn.execute("delete from marts.fct_conversion_journeys where account_id = any(%s)", (accounts,))
+        else:
+            conn.execute("drop table marts.fct_conversion_journeys, marts.fct_group_conversion_journeys cascade")
 
 
 def _postgres_credits(database_url: str, run_id: str, account: str) -> pd.DataFrame:
