@@ -160,6 +160,27 @@ class PathCounter:
             fold = sp.csr_matrix((np.ones(len(paths)), (np.arange(len(paths)), local)), shape=(len(paths), n_local))
             self._resampled[:, index] += np.asarray((fold.T @ weights.T).T)
 
+    def add_counted(self, paths, converted, counts) -> None:
+        """Add paths counted elsewhere (Spark counts them next to the data: mbuzz/spark_attribution.py):
+        each a sequence of channel names (at least one), whether it converted, and how many journeys
+        have it. Carries no resample weights (a counter made with samples=0)."""
+        if self.samples:
+            raise ValueError("counted paths carry no resample weights: add_counted needs PathCounter(samples=0)")
+        for names, conv, n in zip(paths, converted, counts):
+            codes = self.codes(list(names))
+            if not len(codes):
+                raise ValueError("a counted path has at least one touch (journeys without any are not paths)")
+            key = (b"\1" if conv else b"\0") + codes.astype("<i4").tobytes()
+            index = self._index.get(key)
+            if index is None:
+                index = self._index[key] = len(self._index)
+                self._sequences.append(codes)
+                self._lengths.append(np.array([len(codes)], dtype=np.int64))
+                self._converted.append(np.array([bool(conv)]))
+                self._count = _grown(self._count, len(self._index))
+            self._count[index] += n
+            self.journeys += int(n)
+
     def table(self) -> PathTable:
         import pandas as pd
 

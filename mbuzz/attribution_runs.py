@@ -183,7 +183,11 @@ def custom_models(conn, account_id: str) -> dict[str, dict]:
 
 
 def _journey_frame(rows: list[tuple], columns: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=columns)
+    return engine_frame(pd.DataFrame(rows, columns=columns))
+
+
+def engine_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Journey rows (JOURNEY_QUERY's columns) in the engine's touch-table form, in place."""
     # the engine reads a zero-touch conversion as a row with empty channel and touch_ts
     frame["channel"] = frame["channel"].astype(object).where(frame["channel"].notna(), "")
     frame["converted_at"] = frame["conversion_ts"]  # carried through the engine onto each credit
@@ -400,17 +404,13 @@ def write_credits(
     return insert_credits(conn, account_id, run_id, credits, summary)
 
 
-def insert_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame) -> int:
-    """Add credits (and a channel summary) to the run, in the caller's transaction."""
-    if credits.empty:
-        return 0
+def credit_frame(account_id: str, run_id: str, credits: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The engine's credits of one account as rows of attribution_credits (CREDIT_COLUMNS, new
+    credit ids): what PostgreSQL's insert_credits and Spark's run (mbuzz/spark_attribution.py) write."""
     n = len(credits)
     converted_at = pd.to_datetime(credits["converted_at"], utc=True)
-    timezone = conn.execute(
-        "select coalesce(nullif(settings ->> 'timezone', ''), 'UTC') from raw.accounts where id = %s", (account_id,)
-    ).fetchone()
     # the conversion's day in the account's time zone: the daily aggregates and ROAS group by it
-    local_day = converted_at.dt.tz_convert(timezone[0] if timezone else "UTC").dt.date
+    local_day = converted_at.dt.tz_convert(timezone).dt.date
     frame = pd.DataFrame(
         {
             "account_id": account_id,
@@ -436,7 +436,19 @@ def insert_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, su
             else np.full(n, "visit", dtype=object),
         }
     )
-    if _copy_frame(conn, "attribution.attribution_credits", frame[list(CREDIT_COLUMNS)]):
+    return frame[list(CREDIT_COLUMNS)]
+
+
+def insert_credits(conn, account_id: str, run_id: str, credits: pd.DataFrame, summary: pd.DataFrame) -> int:
+    """Add credits (and a channel summary) to the run, in the caller's transaction."""
+    if credits.empty:
+        return 0
+    timezone = conn.execute(
+        "select coalesce(nullif(settings ->> 'timezone', ''), 'UTC') from raw.accounts where id = %s", (account_id,)
+    ).fetchone()
+    frame = credit_frame(account_id, run_id, credits, timezone[0] if timezone else "UTC")
+    n = len(frame)
+    if _copy_frame(conn, "attribution.attribution_credits", frame):
         _write_summary(conn, account_id, run_id, summary)
         return n
     arrays = [_nullable(frame[c]) for c in CREDIT_COLUMNS]

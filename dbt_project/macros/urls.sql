@@ -163,6 +163,7 @@
         {%- do run_query("create table if not exists raw.accounts (id string, name string, tier string, settings string, created_at timestamp)"
             ~ " using parquet location '" ~ lake ~ "/accounts'") -%}
         {%- do run_query('refresh table raw.accounts') -%}
+        {%- do spark__create_attribution_credits(lake) -%}
     {%- endif -%}
     select 1
 {%- endmacro %}
