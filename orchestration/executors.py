@@ -91,4 +91,17 @@ def mbuzz_executor(init_context: dg.InitExecutorContext) -> dg.Executor:
 
     if config["dask_address"]:
         return DaskExecutor("existing", {"address": config["dask_address"]})
-    return DaskExecutor("local", local_cluster_options(config["dask_workers"]))
+
+    class OwnClusterExecutor(DaskExecutor):
+        """dagster-dask's executor on a LocalCluster this run starts and stops: dagster-dask's own
+        `local` mode hands its LocalCluster to a Client that does not close it, which leaves the
+        worker processes to the garbage collector."""
+
+        def execute(self, plan_context, execution_plan):
+            from dask.distributed import LocalCluster
+
+            with LocalCluster(**local_cluster_options(config["dask_workers"])) as cluster:
+                self.cluster_type, self.cluster_configuration = "existing", {"address": cluster.scheduler_address}
+                yield from super().execute(plan_context, execution_plan)
+
+    return OwnClusterExecutor("local", {})
