@@ -84,17 +84,23 @@ def run_pipeline(
         "loggers": {"console": {"config": {"log_level": "ERROR"}}},
     }
     stop = threading.Event()
-    watcher = threading.Thread(target=_follow, args=(instance, run_id, stop, on_event), daemon=True)
+    in_process = get_settings().executor == "in_process"
+    if not in_process:  # execute_job makes its own run id: the watcher finds the run by this tag
+        tags = {**tags, INVOCATION_TAG: run_id}
+    watcher = threading.Thread(target=_follow, args=(instance, run_id, stop, on_event, not in_process), daemon=True)
     watcher.start()
     try:
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=partition_key,
-            tags=tags,
-            run_id=run_id,
-            raise_on_error=False,
-        )
+        if in_process:
+            result = job.execute_in_process(
+                run_config=run_config,
+                instance=instance,
+                partition_key=partition_key,
+                tags=tags,
+                run_id=run_id,
+                raise_on_error=False,
+            )
+        else:
+            result = _execute_out_of_process(job.name, instance, run_config, tags, partition_key)
     finally:
         stop.set()
         watcher.join(5)
@@ -108,8 +114,25 @@ def run_pipeline(
         elif event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
             out.failures.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
-    out.step_seconds = _step_seconds(instance, run_id)
+    out.step_seconds = _step_seconds(instance, result.run_id)
     return out
+
+
+# the tag a run started by run_pipeline with an out-of-process executor carries (its own id for it)
+INVOCATION_TAG = "mbuzz/invocation"
+
+
+def _execute_out_of_process(job_name: str, instance, run_config: dict, tags: dict, partition_key: str | None):
+    """The job through `dagster.execute_job`, with the executor of the definitions (MBUZZ_EXECUTOR:
+    multiprocess or dask), whose step processes load the job from its reconstructable entry point."""
+    import dagster as dg
+
+    from orchestration import definitions
+
+    if partition_key is not None:
+        tags = {**tags, "dagster/partition": partition_key}
+    entry = dg.reconstructable(getattr(definitions, job_name))
+    return dg.execute_job(entry, instance=instance, run_config=run_config, tags=tags, raise_on_error=False)
 
 
 def _step_seconds(instance, run_id: str) -> dict[str, float]:
@@ -141,9 +164,23 @@ def _describe(event) -> str | None:
     return None
 
 
-def _follow(instance, run_id: str, stop: threading.Event, on_event: Callable[[str], None]) -> None:
-    """Report the run's progress from the instance's event log while it executes."""
+def _follow(
+    instance, run_id: str, stop: threading.Event, on_event: Callable[[str], None], by_tag: bool = False
+) -> None:
+    """Report the run's progress from the instance's event log while it executes (`by_tag`: the
+    run is the one tagged INVOCATION_TAG=run_id, found once it is stored)."""
     cursor = None
+    tagged = run_id
+    while by_tag:
+        import dagster as dg
+
+        runs = instance.get_run_records(filters=dg.RunsFilter(tags={INVOCATION_TAG: tagged}), limit=1)
+        if runs:
+            run_id = runs[0].dagster_run.run_id
+            break
+        if stop.is_set():
+            return
+        stop.wait(0.5)
     while True:
         done = stop.is_set()
         try:

@@ -9,6 +9,15 @@ MBUZZ_DBT_THREADS       dbt threads (default 4; 1 for single-connection servers 
 MBUZZ_DBT_TARGET_PATH   dbt's target folder: manifest and partial-parse state (default: target/)
 DAGSTER_HOME            the Dagster instance (default: $MBUZZ_HOME/dagster)
 PGUSER                  the database user when DATABASE_URL names none (libpq's default: postgres)
+MBUZZ_WAREHOUSE         the warehouse engine the Dagster graph runs on: `postgres` (default; the dbt target is
+                        then MBUZZ_DBT_TARGET or detected, postgres or timescaledb) or `spark` (dbt target
+                        `spark`, attribution through mbuzz.spark_attribution; docs/operations.md)
+MBUZZ_EXECUTOR          how a Dagster run executes its steps: `in_process` (default: every step in the run's
+                        process), `multiprocess` (a process per step) or `dask` (each step a task on a dask
+                        cluster; dagster-dask)
+MBUZZ_DASK_SCHEDULER    with MBUZZ_EXECUTOR=dask: the scheduler's address (tcp://host:8786); unset, each run
+                        starts a LocalCluster of its own on 127.0.0.1 (worker processes, no dashboard)
+MBUZZ_DASK_WORKERS      worker processes of that LocalCluster (default 2)
 MBUZZ_JOURNEY_CHUNK     journey rows the attribution run reads (and credits) at a time (default 100000;
                         cut on journey boundaries: peak memory follows this, not the history)
 
@@ -22,6 +31,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+WAREHOUSES = ("postgres", "spark")
+EXECUTORS = ("in_process", "multiprocess", "dask")
+
+
+def _choice(env, name: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or allowed[0]).strip()
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,10 @@ class Settings:
     db_user: str = "postgres"
     lake: str | None = None  # MBUZZ_LAKE: a folder or object-store URL the raw rows are copied to (mbuzz/lake.py)
     journey_chunk: int = 100_000  # MBUZZ_JOURNEY_CHUNK: touch rows per chunk of the attribution run
+    warehouse: str = "postgres"  # MBUZZ_WAREHOUSE: one of WAREHOUSES
+    executor: str = "in_process"  # MBUZZ_EXECUTOR: one of EXECUTORS
+    dask_scheduler: str | None = None  # MBUZZ_DASK_SCHEDULER: an existing dask scheduler's address
+    dask_workers: int = 2  # MBUZZ_DASK_WORKERS: worker processes of a run's own LocalCluster
 
     @property
     def embedded(self) -> bool:
@@ -51,6 +74,9 @@ def get_settings() -> Settings:
     chunk = env.get("MBUZZ_JOURNEY_CHUNK")
     if chunk is not None and (not chunk.strip().isdigit() or int(chunk) < 1):
         raise ValueError(f"MBUZZ_JOURNEY_CHUNK must be a positive whole number of rows, got {chunk!r}")
+    workers = env.get("MBUZZ_DASK_WORKERS")
+    if workers is not None and (not workers.strip().isdigit() or int(workers) < 1):
+        raise ValueError(f"MBUZZ_DASK_WORKERS must be a positive whole number of processes, got {workers!r}")
     return Settings(
         database_url=env.get("DATABASE_URL") or None,
         home=home,
@@ -63,6 +89,10 @@ def get_settings() -> Settings:
         db_user=env.get("PGUSER") or "postgres",
         lake=env.get("MBUZZ_LAKE") or None,
         journey_chunk=int(chunk) if chunk else 100_000,
+        warehouse=_choice(env, "MBUZZ_WAREHOUSE", WAREHOUSES),
+        executor=_choice(env, "MBUZZ_EXECUTOR", EXECUTORS),
+        dask_scheduler=env.get("MBUZZ_DASK_SCHEDULER") or None,
+        dask_workers=int(workers) if workers else 2,
     )
 
 

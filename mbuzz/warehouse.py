@@ -58,6 +58,22 @@ def connection_env(url: str) -> dict[str, str]:
     }
 
 
+def configured_target() -> str | None:
+    """The dbt target the settings name, None when it is to be detected (postgres or timescaledb).
+
+    MBUZZ_WAREHOUSE=spark means the `spark` target (a MBUZZ_DBT_TARGET naming another is an
+    error: the two would disagree); MBUZZ_WAREHOUSE=postgres means MBUZZ_DBT_TARGET if set."""
+    settings = get_settings()
+    if settings.warehouse == "spark":
+        if settings.dbt_target not in (None, "spark"):
+            raise MbuzzError(
+                f"MBUZZ_WAREHOUSE=spark runs dbt on the `spark` target, but MBUZZ_DBT_TARGET is "
+                f"{settings.dbt_target!r}: unset MBUZZ_DBT_TARGET (or set it to spark)"
+            )
+        return "spark"
+    return settings.dbt_target
+
+
 def detect_target(url: str) -> str:
     """`timescaledb` when the extension is installed in the database, else `postgres`."""
     from mbuzz.db import connect, timescale_enabled
@@ -76,7 +92,7 @@ def dbt_env(url: str | None = None, target: str | None = None, threads: int | No
 
     url = url or database_url()
     settings = get_settings()
-    target = target or settings.dbt_target or detect_target(url)
+    target = target or configured_target() or detect_target(url)
     if target not in TARGETS:
         raise MbuzzError(f"unknown dbt target {target!r}: use one of {', '.join(TARGETS)}")
     env = connection_env(url)
@@ -184,18 +200,18 @@ def parse_project(target_path: str | Path | None = None) -> Path:
 
     What Dagster's dbt assets are defined from. Parsing needs no database: the profile gets
     DATABASE_URL's (or the embedded server's remembered) address without connecting, and the
-    target is MBUZZ_DBT_TARGET or `postgres` (the asset graph is the same on both targets; each
-    run parses again against the real one). Run by `make install` and `mbuzz warehouse parse`,
+    target is `spark` under MBUZZ_WAREHOUSE=spark, else MBUZZ_DBT_TARGET or `postgres` (the asset
+    graph is the same on every target; each run parses again against the real one). Run by `make install` and `mbuzz warehouse parse`,
     and before `mbuzz pipeline run` / `mbuzz ui` load the Dagster definitions."""
     from mbuzz.db import database_url
 
-    settings = get_settings()
     try:
         url = database_url(start=False)
     except MbuzzError:  # an embedded server never started: any address will do for parsing
         url = "postgresql://postgres@127.0.0.1:5432/postgres"
     target_path = Path(target_path) if target_path is not None else target_dir()
-    run_dbt(["parse", "--quiet"], target=settings.dbt_target or "postgres", url=url, target_path=str(target_path))
+    target = configured_target() or "postgres"
+    run_dbt(["parse", "--quiet"], target=target, url=url, target_path=str(target_path))
     return target_path / "manifest.json"
 
 

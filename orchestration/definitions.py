@@ -11,6 +11,7 @@ from orchestration.assets.lake import lake_landing
 from orchestration.assets.raw import raw_accounts, raw_ad_spend, raw_conversions, raw_events, raw_fx_rates
 from orchestration.checks import checks
 from orchestration.dbt_in_process import InProcessDbt
+from orchestration.executors import mbuzz_executor
 from orchestration.resources import Warehouse
 from orchestration.schedules import hourly_incremental, hourly_job, nightly_data_driven, pipeline_job
 
@@ -30,12 +31,21 @@ defs = dg.Definitions(
     asset_checks=checks,
     jobs=[pipeline_job, hourly_job],
     schedules=[hourly_incremental, nightly_data_driven],
-    # one process per run, not one per step: every step process would import Dagster, dbt and
-    # pandas again (≈ 8 s each on two cores), which made a scheduled hourly run take minutes; the
-    # steps of this graph run one after another anyway, and dbt has its own threads
-    executor=dg.in_process_executor,
+    # in_process (default), multiprocess or dask, picked when a run starts from MBUZZ_EXECUTOR
+    # (orchestration/executors.py)
+    executor=mbuzz_executor,
     resources={
         "dbt": InProcessDbt(),
         "warehouse": Warehouse(),
     },
 )
+
+
+# Reconstructable entry points of the two jobs (`dg.reconstructable(pipeline)`): what an executor
+# that runs steps in other processes (multiprocess, dask) loads there (mbuzz/pipeline.py).
+def pipeline() -> dg.JobDefinition:
+    return defs.resolve_job_def("pipeline")
+
+
+def hourly() -> dg.JobDefinition:
+    return defs.resolve_job_def("hourly")

@@ -1,17 +1,52 @@
 """The attribution asset: journeys (dbt) → every model → attribution.attribution_credits.
 
-A thin call of the attribution-run service, `mbuzz.attribution_runs.run_attribution`.
+A thin call of the attribution-run service of the warehouse MBUZZ_WAREHOUSE names
+(`attribution_service()`): `mbuzz.attribution_runs.run_attribution` on PostgreSQL,
+`mbuzz.spark_attribution.run` on Spark, the same call with the same result.
 
 Partitioned by conversion day; a backfill of many days runs as one run over the
 range (one pass of the engine, vectorised over all journeys at once).
 """
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
+from mbuzz.errors import MbuzzError
+from mbuzz.settings import get_settings
 from orchestration.assets.dbt import warehouse_models
 from orchestration.partitions import daily, window
 from orchestration.resources import Warehouse
+
+if TYPE_CHECKING:
+    from mbuzz.attribution_runs import RunResult
+
+
+def attribution_service() -> Callable[..., "RunResult"]:
+    """The attribution run of the configured warehouse, called as
+    `run(connect, start, end, *, data_driven, partition_key, log) -> mbuzz.attribution_runs.RunResult`.
+
+    On Spark that is `mbuzz.spark_attribution.run`: the same arguments as `run_attribution`
+    (`connect` opens a PostgreSQL connection: the run history, the custom models and the accounts
+    stay there) and the same RunResult, with the journeys read from, and the credits written to,
+    the Spark warehouse. Where that module is not installed the run stops with an error saying so,
+    before any work."""
+    if get_settings().warehouse == "postgres":
+        from mbuzz.attribution_runs import run_attribution
+
+        return run_attribution
+    try:
+        from mbuzz.spark_attribution import run
+    except ImportError as exc:
+        if exc.name != "mbuzz.spark_attribution":
+            raise  # the module is there but something it needs is not (pyspark): that error says what
+        raise MbuzzError(
+            "attribution on Spark is not available in this installation (MBUZZ_WAREHOUSE=spark needs "
+            "mbuzz.spark_attribution.run): use MBUZZ_WAREHOUSE=postgres, or install a version of mbuzz that has it"
+        ) from exc
+    return run
 
 
 class AttributionConfig(dg.Config):
@@ -31,7 +66,7 @@ IMPRESSIONS = get_asset_key_for_model([warehouse_models], "fct_journey_impressio
             "attribution_credits",
             deps=[JOURNEYS, IMPRESSIONS, GROUP_JOURNEYS],
             group_name="attribution",
-            kinds={"python", "postgres"},
+            kinds={"python", get_settings().warehouse},
             description="Per-touch credits of every conversion under every preset, active custom DSL "
             "model (on company journeys for `journey_by account`) and data-driven model "
             "(attribution.attribution_credits).",
@@ -40,7 +75,7 @@ IMPRESSIONS = get_asset_key_for_model([warehouse_models], "fct_journey_impressio
             "channel_summaries",
             deps=[JOURNEYS, IMPRESSIONS],
             group_name="attribution",
-            kinds={"python", "postgres"},
+            kinds={"python", get_settings().warehouse},
             description="Markov removal effects, textbook totals and bootstrap intervals per run "
             "(attribution.channel_summaries).",
         ),
@@ -50,10 +85,9 @@ IMPRESSIONS = get_asset_key_for_model([warehouse_models], "fct_journey_impressio
     name="attribution_models",
 )
 def attribution_models(context: dg.AssetExecutionContext, config: AttributionConfig, warehouse: Warehouse):
-    # imported here: loading the definitions (the daemon's schedule ticks, `dagster` commands, the
-    # code server) needs neither pandas nor the engine
-    from mbuzz.attribution_runs import run_attribution
-
+    # imported when the step runs: loading the definitions (the daemon's schedule ticks, `dagster`
+    # commands, the code server) needs neither pandas nor the engine
+    run_attribution = attribution_service()
     start, end = window(context)
     result = run_attribution(
         warehouse.connect,
