@@ -43,8 +43,9 @@ def attribution_service() -> Callable[..., "RunResult"]:
         if exc.name != "mbuzz.spark_attribution":
             raise  # the module is there but something it needs is not (pyspark): that error says what
         raise MbuzzError(
-            "attribution on Spark is not available in this installation (MBUZZ_WAREHOUSE=spark needs "
-            "mbuzz.spark_attribution.run): use MBUZZ_WAREHOUSE=postgres, or install a version of mbuzz that has it"
+            "attribution on Spark is not available from the asset yet (MBUZZ_WAREHOUSE=spark needs "
+            "mbuzz.spark_attribution.run, which waits for the journeys on Spark: docs/operations.md, "
+            '"Spark (preview)"): use MBUZZ_WAREHOUSE=postgres'
         ) from exc
     return run
 

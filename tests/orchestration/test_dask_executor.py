@@ -169,6 +169,7 @@ def test_the_dask_run_writes_what_the_in_process_run_writes(runs):
     _, expected = runs["in_process"]
     _, got = runs["dask"]
     assert expected["credits"] and expected["journeys"] and expected["channel_daily"] and expected["source_daily"]
-    assert {model for _, _, model, *_ in expected["credits"]} >= {"linear", "last_touch", "markov"}
+    # the rule-based models (the fixture has too few paths for Markov, which is skipped on both runs)
+    assert {model for _, _, model, *_ in expected["credits"]} >= {"linear", "last_touch", "first_touch"}
     for name in SNAPSHOTS:
         assert same_rows(got[name], expected[name]), name
