@@ -5,7 +5,9 @@
 {% macro spark__create_attribution_credits(lake) -%}
     {%- set location = env_var('MBUZZ_SPARK_CREDITS', lake ~ '/attribution_credits') -%}
     {%- do run_query('create database if not exists attribution') -%}
-    {%- do run_query("create table if not exists attribution.attribution_credits ("
+    {#- dropped first (an external table: its files stay), so a changed location is followed -#}
+    {%- do run_query('drop table if exists attribution.attribution_credits') -%}
+    {%- do run_query("create table attribution.attribution_credits ("
         ~ "credit_id string, run_id string, environment string, model string, conversion_id string, "
         ~ "conversion_type string, converted_at timestamp, touch_index int, session_id string, channel string, "
         ~ "credit double, revenue_credit double, utm_source string, utm_medium string, utm_campaign string, "

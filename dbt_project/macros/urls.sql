@@ -156,11 +156,14 @@
         {%- endif -%}
         {%- do run_query('create database if not exists raw') -%}
         {%- for table, columns in tables.items() -%}
-            {%- do run_query("create table if not exists raw." ~ table ~ " (" ~ columns ~ ", account_id string, day date)"
+            {#- dropped first: an external table keeps its files, and a changed MBUZZ_LAKE must be followed -#}
+            {%- do run_query("drop table if exists raw." ~ table) -%}
+            {%- do run_query("create table raw." ~ table ~ " (" ~ columns ~ ", account_id string, day date)"
                 ~ " using parquet partitioned by (account_id, day) location '" ~ lake ~ "/" ~ table ~ "'") -%}
             {%- do run_query('msck repair table raw.' ~ table) -%}
         {%- endfor -%}
-        {%- do run_query("create table if not exists raw.accounts (id string, name string, tier string, settings string, created_at timestamp)"
+        {%- do run_query("drop table if exists raw.accounts") -%}
+        {%- do run_query("create table raw.accounts (id string, name string, tier string, settings string, created_at timestamp)"
             ~ " using parquet location '" ~ lake ~ "/accounts'") -%}
         {%- do run_query('refresh table raw.accounts') -%}
         {%- do spark__create_attribution_credits(lake) -%}

@@ -44,8 +44,8 @@ def attribution_service() -> Callable[..., "RunResult"]:
             raise  # the module is there but something it needs is not (pyspark): that error says what
         raise MbuzzError(
             "attribution on Spark is not available from the asset yet (MBUZZ_WAREHOUSE=spark needs "
-            "mbuzz.spark_attribution.run, which waits for the journeys on Spark: docs/operations.md, "
-            '"Spark (preview)"): use MBUZZ_WAREHOUSE=postgres'
+            "mbuzz.spark_attribution.run, which waits for the journeys on Spark; see the Spark preview "
+            "section of docs/operations.md): use MBUZZ_WAREHOUSE=postgres"
         ) from exc
     return run
 

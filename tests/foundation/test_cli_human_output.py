@@ -158,12 +158,13 @@ def test_conversions_import_needs_an_account_among_several_and_a_text_file(datab
     create_account(conn, "One of several")
     create_account(conn, "Another")
     good = tmp_path / "crm.csv"
-    good.write_text("external_id,conversion_type,timestamp,user_id\ncrm-1,purchase,2026-01-02T10:00:00Z,u1\n")
+    external_id = f"crm-{secrets.token_hex(4)}"  # the session's database holds other tests' conversions
+    good.write_text(f"external_id,conversion_type,timestamp,user_id\n{external_id},purchase,2026-01-02T10:00:00Z,u1\n")
     refused(run("conversions", "import", str(good)), 2, "accounts here: name one with --account acct_")
     binary = tmp_path / "crm.xlsx"
     binary.write_bytes(b"PK\x03\x04\xff\xfe\x00binary")
     refused(run("conversions", "import", str(binary), "--account", "acct_x"), 1, f"{binary}:")
-    before = conn.execute("select count(*) from raw.conversions where external_id = 'crm-1'").fetchone()
+    before = conn.execute("select count(*) from raw.conversions where external_id = %s", (external_id,)).fetchone()
     assert before == (0,)  # nothing of either refused import was stored
 
 
