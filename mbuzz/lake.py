@@ -8,6 +8,7 @@ it. Layout (Hive partitions, which Spark, DuckDB and pyarrow discover):
     <lake>/events/account_id=<id>/day=<YYYY-MM-DD>/part-<window>-<chunk>-0.parquet
     <lake>/conversions/account_id=…/day=…/…   (day: converted_at's UTC day)
     <lake>/ad_spend/account_id=…/day=…/…      (day: the spend's day)
+    <lake>/fx_rates/account_id=…/day=…/…      (day: the rate's local day)
     <lake>/accounts/part-snapshot.parquet      (every account, rewritten each run)
     <lake>/_mbuzz/state.json                   (the watermarks)
 
@@ -18,9 +19,10 @@ and every file name carries the window, so a run killed half-way is redone by th
 deletes that window's files and copies the window again — nothing doubled, nothing lost — before
 it goes on. Then the window is *committed*.
 
-Spend rows are versions: uploading a day again updates the row in PostgreSQL (a new
-received_at), and the lake gets the new version beside the old one; readers keep the newest
-received_at per (account_id, environment, day, channel, utm_source, utm_medium, utm_campaign).
+Spend and exchange-rate rows are versions: uploading a day again updates the row in PostgreSQL (a
+new received_at), and the lake gets the new version beside the old one; readers keep the newest
+received_at per key — (account_id, environment, day, channel, utm_source, utm_medium,
+utm_campaign) for spend, (account_id, day, currency, quote_currency) for rates.
 API keys and dashboard users never leave PostgreSQL.
 """
 
@@ -37,7 +39,9 @@ CHUNK_ROWS = 100_000
 @dataclass(frozen=True)
 class LakeTable:
     name: str
-    columns: str  # "name:type …"; types: text, json (stored as text), ts, money (decimal 18,4), int, date
+    columns: (
+        str  # "name:type …"; types: text, json (stored as text), ts, money (decimal 18,4), rate (decimal 24,10), int
+    )
     day: str  # the expression of the partition day
     order: str  # a total order of the window's rows (deterministic chunks and file names)
 
@@ -55,6 +59,7 @@ class LakeTable:
             "json": pa.string(),
             "ts": pa.timestamp("us", tz="UTC"),
             "money": pa.decimal128(18, 4),
+            "rate": pa.decimal128(24, 10),
             "int": pa.int64(),
         }
         return pa.schema(
@@ -83,6 +88,12 @@ TABLES = (
         "currency:text impressions:int clicks:int received_at:ts",
         "day",
         "received_at, day, environment, channel, utm_source, utm_medium, utm_campaign",
+    ),
+    LakeTable(
+        "fx_rates",
+        "currency:text quote_currency:text rate:rate received_at:ts",
+        "day",
+        "received_at, day, currency, quote_currency",
     ),
 )
 ACCOUNTS = "select id, name, tier, settings::text as settings, created_at from raw.accounts order by id"

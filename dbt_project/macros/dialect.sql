@@ -60,6 +60,20 @@
 {%- endmacro %}
 
 
+{#- The name of the time-zone-aware timestamp type in casts (Spark's timestamp is one: an instant). -#}
+{% macro timestamp_type() -%}
+    {{ return(adapter.dispatch('timestamp_type', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__timestamp_type() -%}
+    timestamptz
+{%- endmacro %}
+
+{% macro spark__timestamp_type() -%}
+    timestamp
+{%- endmacro %}
+
+
 {#- The name of the text type in casts (`x::{{ text_type() }}`; Spark 4 reads `::` too). -#}
 {% macro text_type() -%}
     {{ return(adapter.dispatch('text_type', 'mbuzz')()) }}
@@ -134,6 +148,20 @@
 {%- endmacro %}
 
 
+{#- The same, for the row with the least (`order_columns`…). -#}
+{% macro oldest_value(value, order_columns, condition) -%}
+    {{ return(adapter.dispatch('oldest_value', 'mbuzz')(value, order_columns, condition)) }}
+{%- endmacro %}
+
+{% macro postgres__oldest_value(value, order_columns, condition) -%}
+    (array_agg({{ value }} order by {{ order_columns | join(', ') }}) filter (where {{ condition }}))[1]
+{%- endmacro %}
+
+{% macro spark__oldest_value(value, order_columns, condition) -%}
+    min_by({{ value }}, struct({{ order_columns | join(', ') }})) filter (where {{ condition }})
+{%- endmacro %}
+
+
 {#- A CTE's `as …` keyword: PostgreSQL inlines it into each use (`not materialized`). -#}
 {% macro not_materialized() -%}
     {{ return(adapter.dispatch('not_materialized', 'mbuzz')()) }}
@@ -144,6 +172,18 @@
 {%- endmacro %}
 
 {% macro spark__not_materialized() -%}
+{%- endmacro %}
+
+{#- ... and computes it once (`materialized`); Spark plans CTEs itself. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'mbuzz')()) }}
+{%- endmacro %}
+
+{% macro postgres__materialized_cte() -%}
+    materialized
+{%- endmacro %}
+
+{% macro spark__materialized_cte() -%}
 {%- endmacro %}
 
 
@@ -269,9 +309,10 @@
 {%- endmacro %}
 
 
-{#- The materialization of the per-visitor incremental models (int_sessions, int_sessions_classified):
-    delete+insert by visitor on PostgreSQL; a full rebuild on Spark, whose plain Parquet tables
-    have no delete (insert_overwrite replaces partitions, merge needs Delta or Iceberg). -#}
+{#- The materialization of the incremental models (int_sessions and int_sessions_classified by
+    visitor, fct_conversion_journeys by identity): delete+insert on PostgreSQL; a full rebuild on
+    Spark, whose plain Parquet tables have no delete (insert_overwrite replaces partitions, merge
+    needs Delta or Iceberg). -#}
 {% macro visitor_incremental() -%}
     {{ return(adapter.dispatch('visitor_incremental', 'mbuzz')()) }}
 {%- endmacro %}

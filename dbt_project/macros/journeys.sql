@@ -62,7 +62,7 @@
     -- the touch of the unit's first {{ milestone }}
     first_{{ milestone }} as (
 
-        select distinct on (account_id, environment, {{ key }})
+        {% call first_per_group(['account_id', 'environment', key], ['first_' ~ milestone ~ '_at', 'started_at', 'session_id']) %}
             account_id,
             environment,
             {{ key }},
@@ -70,7 +70,7 @@
             first_{{ milestone }}_at as milestone_at
         from {{ touches }}
         where first_{{ milestone }}_at is not null
-        order by account_id, environment, {{ key }}, first_{{ milestone }}_at, started_at, session_id
+        {% endcall %}
 
     ),
     {%- endfor %}
@@ -159,8 +159,8 @@
             '{{ settings.path_prefix }}' || {{ key }} as journey_id,
             cast(null as varchar(40)) as conversion_id,
             false as converted,
-            cast(null as timestamptz) as conversion_ts,
-            cast(null as text) as conversion_type,
+            cast(null as {{ timestamp_type() }}) as conversion_ts,
+            cast(null as {{ text_type() }}) as conversion_type,
             cast(0 as numeric(18, 4)) as revenue,
             started_at as touch_ts,
             session_id,
@@ -171,7 +171,7 @@
             identity_key
             {%- if settings.watermarked %},
             max_received_at,
-            cast(null as timestamptz) as conversion_received_at
+            cast(null as {{ timestamp_type() }}) as conversion_received_at
             {%- endif %}
         from path_touches
         where started_at >= last_touch_at - interval '{{ lookback }} days'

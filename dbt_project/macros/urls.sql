@@ -148,6 +148,7 @@
         'events': 'event_id string, environment string, event_type string, visitor_id string, user_id string, session_id string, occurred_at timestamp, received_at timestamp, sent_at timestamp, original_timestamp timestamp, properties string, context string, source string',
         'conversions': 'conversion_id string, environment string, conversion_type string, visitor_id string, user_id string, event_id string, revenue decimal(18,4), currency string, converted_at timestamp, received_at timestamp, properties string',
         'ad_spend': 'environment string, channel string, utm_source string, utm_medium string, utm_campaign string, amount decimal(18,4), currency string, impressions bigint, clicks bigint, received_at timestamp',
+        'fx_rates': 'currency string, quote_currency string, rate decimal(24,10), received_at timestamp',
     } -%}
     {%- if execute -%}
         {%- set lake = env_var('MBUZZ_LAKE', '') -%}

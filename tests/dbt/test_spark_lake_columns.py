@@ -9,7 +9,14 @@ import re
 from mbuzz.lake import TABLES
 from mbuzz.paths import PROJECT_DIR
 
-SPARK_TYPES = {"text": "string", "json": "string", "ts": "timestamp", "money": "decimal(18,4)", "int": "bigint"}
+SPARK_TYPES = {
+    "text": "string",
+    "json": "string",
+    "ts": "timestamp",
+    "money": "decimal(18,4)",
+    "rate": "decimal(24,10)",
+    "int": "bigint",
+}
 
 
 def macro_columns() -> dict[str, list[tuple[str, str]]]:

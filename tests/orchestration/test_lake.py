@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from mbuzz.demo.traffic import generate, load_direct
+from mbuzz.fx import record_rates
 from mbuzz.spend import record_spend
 
 pytestmark = pytest.mark.slow
@@ -48,7 +49,13 @@ def warehouse(new_database):
                 "live",
                 [{"date": "2026-11-01", "channel": "display", "amount": "5", "currency": "EUR", "impressions": 900}],
             )
+            record_rates(
+                conn,
+                accounts[0],
+                [{"date": "2026-11-01", "currency": "EUR", "quote_currency": "USD", "rate": "1.0842"}],
+            )
             conn.execute("update raw.ad_spend set received_at = now() - interval '1 hour'")
+            conn.execute("update raw.fx_rates set received_at = now() - interval '1 hour'")
         yield url, accounts
 
 
@@ -58,7 +65,7 @@ def test_every_raw_row_lands_once_partitioned_by_account_and_day(warehouse, tmp_
     url, (a, b) = warehouse
     with psycopg.connect(url) as conn:
         first = lake.land(conn, str(tmp_path / "lake"))
-    for table in ("events", "conversions", "ad_spend"):
+    for table in ("events", "conversions", "ad_spend", "fx_rates"):
         assert first.copied[table] == pg_count(url, table) > 0, table
         assert len(lake_rows(tmp_path / "lake", table)) == first.copied[table]
     events = lake_rows(tmp_path / "lake", "events")
@@ -78,6 +85,10 @@ def test_every_raw_row_lands_once_partitioned_by_account_and_day(warehouse, tmp_
     assert [(r["account_id"], r["channel"], r["impressions"], r["clicks"]) for r in spend] == [
         (a, "display", 900, None)
     ]
+    rates = lake_rows(tmp_path / "lake", "fx_rates")
+    assert [(r["account_id"], r["day"], r["currency"], r["quote_currency"], str(r["rate"])) for r in rates] == [
+        (a, "2026-11-01", "EUR", "USD", "1.0842000000")
+    ]
     accounts = ds.dataset(tmp_path / "lake" / "accounts", format="parquet").to_table()
     assert sorted(accounts.column("id").to_pylist()) == sorted([a, b])
     assert not {"key_digest", "password_hash"} & set(accounts.column_names)
@@ -86,7 +97,7 @@ def test_every_raw_row_lands_once_partitioned_by_account_and_day(warehouse, tmp_
     # a rerun copies nothing; rows received since are copied once
     with psycopg.connect(url) as conn:
         again = lake.land(conn, str(tmp_path / "lake"))
-    assert again.copied == {"events": 0, "conversions": 0, "ad_spend": 0}
+    assert again.copied == {"events": 0, "conversions": 0, "ad_spend": 0, "fx_rates": 0}
     with psycopg.connect(url, autocommit=True) as conn:
         from mbuzz.db import events_are_unique
         from mbuzz.db.landing import land_events

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from mbuzz.db import connect
+from mbuzz.fx import record_rates
 from mbuzz.lake import land
 from mbuzz.paths import PROJECT_DIR
 from mbuzz.warehouse import run_dbt
@@ -24,7 +25,11 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 DBT_TIMEOUT = 420  # seconds: ~2.5 min on a busy 2-core machine (the first build of a cluster)
 
 # what runs on Spark today (docs/operations.md, "Spark (preview)")
-PORTED = ("stg_raw__accounts", "stg_raw__events", "int_sessions", "int_sessions_classified", "dim_channels")
+PORTED = (
+    "stg_raw__accounts", "stg_raw__events", "stg_raw__fx_rates", "stg_raw__conversions", "stg_raw__email_hashes",
+    "int_sessions", "int_sessions_classified", "int_identities", "int_touches_identified", "dim_channels",
+    "fct_sessions", "fct_conversion_journeys", "fct_conversions",
+)  # fmt: skip
 SEEDS = ("channel_rules", "click_ids", "source_categories")
 # the models' data tests too, but only those whose every parent is built here (not the unit tests:
 # their fixtures are PostgreSQL SQL)
@@ -65,14 +70,57 @@ TABLES = {
         ),
         "session_id",
     ),
+    "conversions": (
+        "staging.stg_raw__conversions",
+        (
+            "conversion_id", "environment", "conversion_type", "visitor_id", "user_id", "event_id", "revenue",
+            "currency", "original_revenue", "original_currency", "fx_rate_missing", "group_id", "converted_at",
+            "converted_local_date", "received_at",
+        ),
+        "conversion_id",
+    ),
+    "identities": (
+        "intermediate.int_identities",
+        ("environment", "visitor_id", "user_id", "identified_at"),
+        "environment, visitor_id",
+    ),
+    "fct_sessions": (
+        "marts.fct_sessions",
+        (
+            "session_id", "environment", "visitor_id", "user_id", "identity_key", "started_at", "ended_at",
+            "started_date", "event_count", "landing_url", "channel", "channel_rule", "first_mql_at", "first_sql_at",
+        ),
+        "session_id",
+    ),
+    "journeys": (
+        "marts.fct_conversion_journeys",
+        (
+            "environment", "journey_id", "conversion_id", "converted", "conversion_ts", "conversion_type",
+            "revenue", "touch_index", "touch_ts", "session_id", "channel", "utm_source", "utm_medium",
+            "utm_campaign", "milestones", "identity_key", "max_received_at", "conversion_received_at",
+        ),
+        "journey_id, coalesce(touch_index, -1)",  # one order on both: Spark sorts nulls first, PostgreSQL last
+    ),
+    "fct_conversions": (
+        "marts.fct_conversions",
+        (
+            "conversion_id", "environment", "conversion_type", "identity_key", "revenue", "currency",
+            "fx_rate_missing", "converted_date", "touch_count", "first_touch_at", "first_touch_channel",
+            "last_touch_channel",
+        ),
+        "conversion_id",
+    ),
 }  # fmt: skip
+RATE_OLD, RATE = "1.2500000000", "1.0842000000"  # EUR → USD: the first upload, and the one replacing it
 
 
 def normalise(value):
     """One form for both engines: timestamps as UTC datetimes (PyHive gives Spark's as text in the
-    session zone, UTC), arrays as lists (Spark's come as JSON text), numbers as Decimal."""
+    session zone, UTC), dates as ISO text, arrays as lists (Spark's come as JSON text), numbers as Decimal."""
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc)
+    if isinstance(value, date):  # PyHive gives Spark's dates as text
+        return value.isoformat()
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == " " and value[13] == ":":
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
     if isinstance(value, str) and value.startswith("["):
@@ -92,11 +140,18 @@ def built(database_url, fixture_account, spark_cluster, tmp_path_factory):
     """The dataset in PostgreSQL (the ported models built there), landed to a fresh lake, and
     the same models built on the cluster over Thrift."""
     load(database_url, build_dataset(fixture_account))
-    dbt(database_url, "build", "--select", *SEEDS, *PORTED, *BUILD_FLAGS, target="postgres")
     lake = tmp_path_factory.mktemp("lake")
     with connect(database_url) as conn:
+        days = reporting_in_usd(conn, fixture_account, RATE_OLD)
         landed = land(conn, str(lake), until=datetime.now(timezone.utc), margin=timedelta(0))
+        conn.commit()  # the next upload's received_at (its transaction's start) is after that window
+        # uploaded again: PostgreSQL keeps the newest row, the lake both versions (staging keeps the newest)
+        record_rates(conn, fixture_account, [rate_row(day, RATE) for day in days])
+        conn.commit()
+        relanded = land(conn, str(lake), until=datetime.now(timezone.utc), margin=timedelta(0))
     assert landed.copied["events"] > 0 and landed.accounts > 0
+    assert relanded.copied["fx_rates"] >= len(days) > 0
+    dbt(database_url, "build", "--select", *SEEDS, *PORTED, *BUILD_FLAGS, target="postgres")
     env = {
         "MBUZZ_LAKE": str(lake),
         "MBUZZ_SPARK_HOST": "127.0.0.1",
@@ -116,6 +171,29 @@ def built(database_url, fixture_account, spark_cluster, tmp_path_factory):
             target_path=str(Path(os.environ.get("MBUZZ_TEST_DBT_TARGETS", PROJECT_DIR / "target")) / "pytest-spark"),
         )
     return lake
+
+
+def rate_row(day, rate: str) -> dict:
+    return {"date": day.isoformat(), "currency": "EUR", "quote_currency": "USD", "rate": rate}
+
+
+def reporting_in_usd(conn, account: str, rate: str) -> list:
+    """The account reports in USD, with an EUR rate for every conversion day but the first (whose
+    revenue is a visible gap: fx_rate_missing). Returns the days with a rate."""
+    conn.execute(
+        'update raw.accounts set settings = settings || \'{"currency": "USD"}\'::jsonb where id = %s', (account,)
+    )
+    days = [
+        row[0]
+        for row in conn.execute(
+            "select distinct (converted_at at time zone 'UTC')::date from raw.conversions"
+            " where account_id = %s and revenue <> 0 order by 1",
+            (account,),
+        )
+    ][1:]
+    record_rates(conn, account, [rate_row(day, rate) for day in days])
+    conn.commit()
+    return days
 
 
 @pytest.mark.parametrize("name", list(TABLES))

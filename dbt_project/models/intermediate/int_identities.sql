@@ -60,16 +60,28 @@ links as (
 
 ),
 
-final as (
+newest_links as (
 
-    select distinct on (account_id, environment, visitor_id)
+    {% call first_per_group(['account_id', 'environment', 'visitor_id'], ['linked_at desc', 'user_id asc']) %}
         account_id,
         environment,
         visitor_id,
         user_id,
         linked_at as identified_at
     from links
-    order by account_id asc, environment asc, visitor_id asc, linked_at desc, user_id asc
+    {% endcall %}
+
+),
+
+final as (
+
+    select
+        account_id,
+        environment,
+        visitor_id,
+        user_id,
+        identified_at
+    from newest_links
 
 )
 

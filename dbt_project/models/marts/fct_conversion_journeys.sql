@@ -39,7 +39,7 @@
 
 {{
     config(
-        materialized='incremental',
+        materialized=visitor_incremental(),
         incremental_strategy='delete+insert',
         unique_key=['account_id', 'environment', 'identity_key'],
         on_schema_change='fail',
@@ -60,7 +60,7 @@
 with
 
 -- not materialized: an incremental run reads only the conversions it needs (by visitor, by id)
-conversions as not materialized (
+conversions as {{ not_materialized() }} (
 
     select * from {{ ref('stg_raw__conversions') }}
 
@@ -210,7 +210,7 @@ touches as (
 
 -- materialized: filtered by identity below, the identity must be known first (else PostgreSQL
 -- may join the rebuilt identities by account and environment alone, a cross product)
-identified_conversions as materialized (
+identified_conversions as {{ materialized_cte() }} (
 
     select
         conversions.*,

@@ -23,8 +23,8 @@ journey_sizes as (
         max(identity_key) as identity_key,
         count(session_id) as touch_count,
         min(touch_ts) as first_touch_at,
-        (array_agg(channel order by touch_index) filter (where session_id is not null))[1] as first_touch_channel,
-        (array_agg(channel order by touch_index desc) filter (where session_id is not null))[1] as last_touch_channel
+        {{ oldest_value('channel', ['touch_index'], 'session_id is not null') }} as first_touch_channel,
+        {{ newest_value('channel', ['touch_index'], 'session_id is not null') }} as last_touch_channel
     from journeys
     where converted
     group by account_id, conversion_id

@@ -1,11 +1,14 @@
 {#- One row per account, local day, currency and quote currency: the account's own exchange rate
-    (units of quote_currency per 1 currency). -#}
+    (units of quote_currency per 1 currency). Its newest upload: PostgreSQL stores one row per key
+    (an upsert), the lake every version (mbuzz/lake.py). -#}
 
 with
 
 rates as (
 
-    select * from {{ source('raw', 'fx_rates') }}
+    {{ newest_rows(
+        source('raw', 'fx_rates'), 'rates', ['account_id', 'day', 'currency', 'quote_currency'], ['received_at']
+    ) }}
 
 ),
 
