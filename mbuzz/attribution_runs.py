@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
@@ -629,26 +630,40 @@ def run_attribution(
         config = config_of(
             {**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven
         )
-        result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
-        lease.execute("select pg_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, result.run_id))
-        lease.execute(
-            "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key, window_start, "
-            "window_end, status) values (%s, %s, %s, %s, %s, %s, 'running')",
-            (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key, start, end),
-        )
-        try:
+        result = begin_run(lease, config, partition_key, start, end)
+        with failing_run(lease, result.run_id):
             _attribute_all(connect, result, accounts, presets, all_custom, options, data_driven, log)
-        except BaseException as exc:
-            try:
-                lease.execute(
-                    "update attribution.attribution_runs set status = 'failed', finished_at = now(), "
-                    "error = %s where run_id = %s",
-                    (f"{type(exc).__name__}: {exc}"[:2000], result.run_id),
-                )
-            except psycopg.Error:
-                pass  # the lease died too: the next run marks this one abandoned
-            raise
     return result
+
+
+def begin_run(lease, config: dict, partition_key: str | None, start: datetime, end: datetime) -> RunResult:
+    """A new run, recorded as 'running' in attribution.attribution_runs, its lease lock held by
+    `lease` (an autocommit connection kept open for the whole run)."""
+    result = RunResult(run_id=str(new_ids("run", 1)[0]), config_hash=config_hash(config), start=start, end=end)
+    lease.execute("select pg_advisory_lock(%s, hashtext(%s))", (LEASE_LOCK, result.run_id))
+    lease.execute(
+        "insert into attribution.attribution_runs (run_id, config_hash, config, partition_key, window_start, "
+        "window_end, status) values (%s, %s, %s, %s, %s, %s, 'running')",
+        (result.run_id, result.config_hash, json.dumps(config, default=str), partition_key, start, end),
+    )
+    return result
+
+
+@contextmanager
+def failing_run(lease, run_id: str):
+    """An error inside marks the run 'failed' (with the error), then goes on up."""
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            lease.execute(
+                "update attribution.attribution_runs set status = 'failed', finished_at = now(), "
+                "error = %s where run_id = %s",
+                (f"{type(exc).__name__}: {exc}"[:2000], run_id),
+            )
+        except psycopg.Error:
+            pass  # the lease died too: the next run marks this one abandoned
+        raise
 
 
 def _attribute_all(

@@ -18,6 +18,11 @@ MBUZZ_EXECUTOR          how a Dagster run executes its steps: `in_process` (defa
 MBUZZ_DASK_SCHEDULER    with MBUZZ_EXECUTOR=dask: the scheduler's address (tcp://host:8786); unset, each run
                         starts a LocalCluster of its own on 127.0.0.1 (worker processes, no dashboard)
 MBUZZ_DASK_WORKERS      worker processes of that LocalCluster (default 2)
+MBUZZ_SPARK_MASTER      with MBUZZ_WAREHOUSE=spark: the master of the attribution application (default
+                        local[*]: in the asset's process; spark://host:7077 for a cluster)
+MBUZZ_SPARK_JOURNEYS    with MBUZZ_WAREHOUSE=spark: the journeys it reads, a table name or a Parquet folder
+                        (default <MBUZZ_LAKE>/marts/fct_conversion_journeys, where the spark target builds them)
+MBUZZ_SPARK_CREDITS     ... and where it writes the credits (default <MBUZZ_LAKE>/attribution_credits)
 MBUZZ_JOURNEY_CHUNK     journey rows the attribution run reads (and credits) at a time (default 100000;
                         cut on journey boundaries: peak memory follows this, not the history)
 
@@ -60,6 +65,9 @@ class Settings:
     executor: str = "in_process"  # MBUZZ_EXECUTOR: one of EXECUTORS
     dask_scheduler: str | None = None  # MBUZZ_DASK_SCHEDULER: an existing dask scheduler's address
     dask_workers: int = 2  # MBUZZ_DASK_WORKERS: worker processes of a run's own LocalCluster
+    spark_master: str = "local[*]"  # MBUZZ_SPARK_MASTER: the Spark attribution application's master
+    spark_journeys: str | None = None  # MBUZZ_SPARK_JOURNEYS: default <lake>/marts/fct_conversion_journeys
+    spark_credits: str | None = None  # MBUZZ_SPARK_CREDITS: default <lake>/attribution_credits
 
     @property
     def embedded(self) -> bool:
@@ -93,6 +101,9 @@ def get_settings() -> Settings:
         executor=_choice(env, "MBUZZ_EXECUTOR", EXECUTORS),
         dask_scheduler=env.get("MBUZZ_DASK_SCHEDULER") or None,
         dask_workers=int(workers) if workers else 2,
+        spark_master=env.get("MBUZZ_SPARK_MASTER") or "local[*]",
+        spark_journeys=env.get("MBUZZ_SPARK_JOURNEYS") or None,
+        spark_credits=env.get("MBUZZ_SPARK_CREDITS") or None,
     )
 
 

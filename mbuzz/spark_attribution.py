@@ -26,6 +26,7 @@ here, lazily: PostgreSQL deployments never load it. docs/operations.md, "Spark (
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -44,9 +45,15 @@ from attribution.paths import PathCounter
 from mbuzz.attribution_runs import (
     CREDIT_COLUMNS,
     FIT_WINDOW_DAYS,
+    RunResult,
+    abandon_dead_runs,
     account_level,
+    begin_run,
+    config_of,
     credit_frame,
+    custom_models,
     engine_frame,
+    failing_run,
     rule_credits,
 )
 from mbuzz.ids import new_ids
@@ -302,6 +309,7 @@ def attribution_credits(
     options: JourneyOptions | None = None,
     buckets: int = BUCKETS,
     log: Callable[[str], None] = lambda _: None,
+    run_id: str | None = None,
 ) -> tuple[DataFrame, SparkRunResult]:
     """The credits of the conversions of [start, end) of the accounts (default: every account with
     journeys) under every preset, each account's `custom` models (id → compiled, as
@@ -314,7 +322,9 @@ def attribution_credits(
     source = read_table(spark, journeys)
     if account_ids is None:
         account_ids = sorted(r[0] for r in source.select("account_id").distinct().collect())
-    result = SparkRunResult(run_id=str(new_ids("run", 1)[0]), start=start, end=end, accounts=list(account_ids))
+    result = SparkRunResult(
+        run_id=run_id or str(new_ids("run", 1)[0]), start=start, end=end, accounts=list(account_ids)
+    )
     presets = {name: load_model(name) for name in list_presets()}
     models = {}
     for account_id in account_ids:
@@ -378,6 +388,7 @@ def run_spark_attribution(
     options: JourneyOptions | None = None,
     buckets: int = BUCKETS,
     log: Callable[[str], None] = lambda _: None,
+    run_id: str | None = None,
 ) -> SparkRunResult:
     """Attribute the accounts' conversions of [start, end) on Spark (attribution_credits), check the
     credits in Spark SQL (check_credits; CreditsCheckFailed and nothing written if they fail) and
@@ -394,6 +405,7 @@ def run_spark_attribution(
         options=options,
         buckets=buckets,
         log=log,
+        run_id=run_id,
     )
     frame = frame.localCheckpoint()  # computed once: checked, then written (credit ids are random)
     result.checks = check_credits(spark, frame, journeys, start, end, result.account_models)
@@ -403,6 +415,63 @@ def run_spark_attribution(
     write_credits(frame, credits)
     result.credits_written = frame.count()
     result.conversions = _conversions(spark, journeys, result.accounts, start, end)
+    return result
+
+
+def run(
+    connect,
+    start: datetime,
+    end: datetime,
+    *,
+    data_driven: bool = True,
+    partition_key: str | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> RunResult:
+    """The attribution asset's run on MBUZZ_WAREHOUSE=spark: the same call and RunResult as
+    mbuzz.attribution_runs.run_attribution. The run is recorded in PostgreSQL's
+    attribution.attribution_runs (and the accounts' custom models read there); the journeys are
+    the Spark target's (MBUZZ_SPARK_JOURNEYS, default <MBUZZ_LAKE>/marts/fct_conversion_journeys),
+    the credits are written to MBUZZ_SPARK_CREDITS (default <MBUZZ_LAKE>/attribution_credits),
+    which the Spark marts read. The application runs on MBUZZ_SPARK_MASTER (default local[*])."""
+    from pyspark.sql import SparkSession
+
+    from mbuzz.errors import MbuzzError
+    from mbuzz.settings import get_settings
+
+    settings = get_settings()
+    if not settings.lake:
+        raise MbuzzError('attribution on Spark reads the lake: set MBUZZ_LAKE (docs/operations.md, "The lake")')
+    lake = settings.lake.rstrip("/")
+    journeys = settings.spark_journeys or f"{lake}/marts/fct_conversion_journeys"
+    credits = settings.spark_credits or f"{lake}/attribution_credits"
+    ours = SparkSession.getActiveSession() is None  # a session of the caller's (a test, a notebook) stays
+    spark = spark_session(settings.spark_master)
+    try:
+        with connect() as lease:
+            lease.autocommit = True
+            for dead in abandon_dead_runs(lease):
+                log(f"run {dead} was left running by a process that died: marked abandoned")
+            accounts = sorted(r[0] for r in read_table(spark, journeys).select("account_id").distinct().collect())
+            custom = {account_id: custom_models(lease, account_id) for account_id in accounts}
+            presets = {name: load_model(name) for name in list_presets()}
+            models = {**presets, **{m: c for cm in custom.values() for m, c in cm.items()}}
+            result = begin_run(lease, config_of(models, WAREHOUSE_JOURNEYS, data_driven), partition_key, start, end)
+            with failing_run(lease, result.run_id):
+                ran = run_spark_attribution(
+                    spark, start, end, journeys=journeys, credits=credits, accounts=f"{lake}/accounts",
+                    account_ids=accounts, custom=custom, data_driven=data_driven, log=log, run_id=result.run_id,
+                )  # fmt: skip
+                lease.execute(
+                    "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), "
+                    "conversions = %s, credits_written = %s, config = config || jsonb_build_object('skipped', "
+                    "%s::jsonb, 'engine', 'spark') where run_id = %s",
+                    (ran.conversions, ran.credits_written, json.dumps(ran.skipped), result.run_id),
+                )
+    finally:
+        if ours:
+            spark.stop()
+    result.conversions, result.credits_written, result.models = ran.conversions, ran.credits_written, ran.models
+    result.skipped = {model: reason for reasons in ran.skipped.values() for model, reason in reasons.items()}
     return result
 
 

@@ -451,3 +451,21 @@
 {% macro spark__regex_matches_ci(value, pattern) -%}
     {{ value }} rlike concat('(?i)', {{ pattern }})
 {%- endmacro %}
+
+
+{#- Where a model the Spark attribution application reads is stored (dbt-spark's `location_root`):
+    <MBUZZ_LAKE>/<folder>/<model> on Spark, an external Parquet table that application reads by path
+    (it has a catalogue of its own); nothing elsewhere. Rebuilt in place: the Spark SQL server needs
+    spark.sql.legacy.allowNonEmptyLocationInCTAS=true (docs/operations.md, "Spark (preview)"). -#}
+{% macro lake_location(folder) -%}
+    {{ return(adapter.dispatch('lake_location', 'mbuzz')(folder)) }}
+{%- endmacro %}
+
+{% macro postgres__lake_location(folder) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__lake_location(folder) -%}
+    {%- set lake = env_var('MBUZZ_LAKE', '').rstrip('/') -%}
+    {{ return(lake ~ '/' ~ folder if lake else none) }}
+{%- endmacro %}

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
-from mbuzz.errors import MbuzzError
 from mbuzz.settings import get_settings
 from orchestration.assets.dbt import warehouse_models
 from orchestration.partitions import daily, window
@@ -29,24 +28,15 @@ def attribution_service() -> Callable[..., "RunResult"]:
     `run(connect, start, end, *, data_driven, partition_key, log) -> mbuzz.attribution_runs.RunResult`.
 
     On Spark that is `mbuzz.spark_attribution.run`: the same arguments as `run_attribution`
-    (`connect` opens a PostgreSQL connection: the run history, the custom models and the accounts
-    stay there) and the same RunResult, with the journeys read from, and the credits written to,
-    the Spark warehouse. Where that module is not installed the run stops with an error saying so,
-    before any work."""
+    (`connect` opens a PostgreSQL connection: the run history and the custom models stay there)
+    and the same RunResult, with the journeys read from, and the credits written to, the Spark
+    warehouse (docs/operations.md, "Spark (preview)")."""
     if get_settings().warehouse == "postgres":
         from mbuzz.attribution_runs import run_attribution
 
         return run_attribution
-    try:
-        from mbuzz.spark_attribution import run
-    except ImportError as exc:
-        if exc.name != "mbuzz.spark_attribution":
-            raise  # the module is there but something it needs is not (pyspark): that error says what
-        raise MbuzzError(
-            "attribution on Spark is not available from the asset yet (MBUZZ_WAREHOUSE=spark needs "
-            "mbuzz.spark_attribution.run, which waits for the journeys on Spark; see the Spark preview "
-            "section of docs/operations.md): use MBUZZ_WAREHOUSE=postgres"
-        ) from exc
+    from mbuzz.spark_attribution import run
+
     return run
 
 

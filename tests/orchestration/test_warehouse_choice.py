@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -148,16 +149,19 @@ def test_the_postgres_warehouse_keeps_the_chosen_or_detected_target(monkeypatch,
     assert dbt_env(database_url)["MBUZZ_DBT_TARGET"] in ("postgres", "timescaledb")  # detected
 
 
-def test_attribution_on_spark_without_its_module_says_it_is_not_available(monkeypatch):
+def test_attribution_on_spark_is_the_spark_run_and_it_needs_the_lake(monkeypatch, database_url):
     from mbuzz.attribution_runs import run_attribution
+    from mbuzz.db import connect
+    from mbuzz.spark_attribution import run
     from orchestration.assets.attribution import attribution_service
 
     monkeypatch.setenv("MBUZZ_WAREHOUSE", "postgres")
     assert attribution_service() is run_attribution
     monkeypatch.setenv("MBUZZ_WAREHOUSE", "spark")
-    monkeypatch.setitem(sys.modules, "mbuzz.spark_attribution", None)  # an installation without it
-    with pytest.raises(MbuzzError, match="attribution on Spark is not available .* mbuzz.spark_attribution.run"):
-        attribution_service()
+    assert attribution_service() is run
+    monkeypatch.delenv("MBUZZ_LAKE", raising=False)
+    with pytest.raises(MbuzzError, match="attribution on Spark reads the lake: set MBUZZ_LAKE"):
+        run(lambda: connect(database_url), datetime(2026, 1, 1), datetime(2026, 1, 2))
 
 
 def test_the_executor_kind_comes_from_the_settings_unless_the_run_config_names_one(monkeypatch):

@@ -171,6 +171,8 @@ class SparkCluster:
             "spark.sql.warehouse.dir": str(self.warehouse),
             "spark.sql.shuffle.partitions": "4",
             "spark.sql.catalogImplementation": "hive",
+            # the journeys are an external table in the lake (lake_location), rebuilt in place
+            "spark.sql.legacy.allowNonEmptyLocationInCTAS": "true",
             "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={self.metastore};create=true",
             "spark.driver.extraJavaOptions": f"-Dderby.system.home={self.folder}",
         }

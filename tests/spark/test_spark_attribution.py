@@ -3,7 +3,7 @@
 Journeys are seeded into PostgreSQL's marts.fct_conversion_journeys (tests/journeys_seed.py: converted
 journeys and non-converting paths, so the data-driven models fit), attributed there by
 run_attribution, and copied to a Parquet folder of the lake that the Spark run reads
-(`spark_journeys`: the one line to change for the dbt-built Spark journeys). The Spark run is one
+(`spark_journeys`; test_spark_warehouse.py attributes the dbt-built Spark journeys). The Spark run is one
 application on the session's standalone cluster (an extra worker of this module gives it a core:
 the Thrift server holds the other two). Its credits equal PostgreSQL's per (conversion, touch,
 model) to 1e-9 under every preset, a custom DSL model and the four data-driven models; the blocking
@@ -127,8 +127,8 @@ def spark(spark_cluster, extra_worker, tmp_path_factory):
 
 def spark_journeys(database_url: str, accounts: list[str], lake: Path) -> str:
     """The journeys the Spark run reads: PostgreSQL's marts.fct_conversion_journeys of the accounts, every
-    column, copied to Parquet (until the Spark journeys are dbt-built there, this is the one line to
-    swap: return their table or folder)."""
+    column, copied to Parquet (seeded, not dbt-built: the data-driven models need many paths;
+    test_spark_warehouse.py attributes the journeys dbt builds on Spark)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

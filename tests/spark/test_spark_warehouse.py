@@ -205,3 +205,64 @@ def test_spark_equals_postgres(name, built, database_url, fixture_account, spark
     assert len(actual) == len(expected)
     for want, got in zip(expected, actual):
         assert dict(zip(columns, got)) == dict(zip(columns, want))
+
+
+def test_the_attribution_asset_on_spark_credits_the_spark_journeys_as_postgres_does(
+    built, database_url, fixture_account, monkeypatch
+):
+    """MBUZZ_WAREHOUSE=spark: the asset's run (mbuzz.spark_attribution.run, a local Spark application)
+    reads the journeys the spark target built into the lake and writes credits equal to PostgreSQL's
+    run on its own journeys, every preset, to 1e-9; the run is recorded in PostgreSQL."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    from mbuzz.attribution_runs import run_attribution
+    from orchestration.assets.attribution import attribution_service
+
+    lo, hi = fetch(
+        database_url,
+        "select min(converted_at), max(converted_at) from raw.conversions where account_id = %s",
+        (fixture_account,),
+    )[0]
+    start = datetime(lo.year, lo.month, lo.day, tzinfo=timezone.utc)
+    end = datetime(hi.year, hi.month, hi.day, tzinfo=timezone.utc) + timedelta(days=1)
+    postgres = run_attribution(lambda: connect(database_url), start, end, data_driven=False)
+    for key, value in {
+        "MBUZZ_WAREHOUSE": "spark",
+        "MBUZZ_LAKE": str(built),
+        "MBUZZ_SPARK_MASTER": "local[1]",
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    spark = attribution_service()(lambda: connect(database_url), start, end, data_driven=False)
+    assert spark.conversions == postgres.conversions > 0 and spark.models == postgres.models
+
+    columns = ["model", "conversion_id", "touch_index", "channel", "credit", "revenue_credit"]
+    want = pd.DataFrame(
+        fetch(
+            database_url,
+            f"select {', '.join(columns)} from attribution.attribution_credits where account_id = %s and run_id = %s",
+            (fixture_account, postgres.run_id),
+        ),
+        columns=columns,
+    )
+    credits = ds.dataset(built / "attribution_credits", format="parquet", partitioning="hive").to_table()
+    got = credits.to_pandas().query("account_id == @fixture_account and run_id == @spark.run_id")[columns]
+    assert len(want) > 0 and len(got) == len(want)
+    order = ["model", "conversion_id", "touch_index"]
+    want, got = (
+        frame.assign(touch_index=frame["touch_index"].fillna(-1).astype(int))
+        .astype({"credit": float, "revenue_credit": float})
+        .sort_values(order, ignore_index=True)
+        for frame in (want, got)
+    )
+    for name in ("model", "conversion_id", "touch_index", "channel"):
+        assert got[name].tolist() == want[name].tolist(), name
+    for name in ("credit", "revenue_credit"):
+        assert abs(got[name].to_numpy() - want[name].to_numpy()).max() < 1e-9, name
+    status, engine = fetch(
+        database_url,
+        "select status, config->>'engine' from attribution.attribution_runs where run_id = %s",
+        (spark.run_id,),
+    )[0]
+    assert (status, engine) == ("succeeded", "spark")

@@ -51,6 +51,7 @@
             {'columns': ['account_id', 'environment', 'touch_ts']},
         ],
         pre_hook=["{{ journeys_delete_rebuilt() }}"],
+        location_root=lake_location('marts'),
     )
 }}
 
