@@ -71,9 +71,15 @@ def measured(call: str, root: str = ROOT, program: str | None = None) -> tuple[f
     env = {**os.environ, "MBUZZ_DBT_TARGET_PATH": tempfile.mkdtemp(prefix="mbuzz-scale-dbt-")}
     t = time.perf_counter()
     code = program if program is not None else CHILD.format(root=root, call=call)
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=root, env=env)
+    # a script file, not `python -c`: under -c, __main__ has no __file__ and pyspark.sql.connect
+    # (imported by Great Expectations' Spark support) takes the process for a doctest run and
+    # sys.exit(0)s inside the data-quality checks
+    with tempfile.NamedTemporaryFile("w", suffix=".py", prefix="mbuzz-scale-", delete=False) as script:
+        script.write(code)
+    child = subprocess.Popen([sys.executable, script.name], cwd=root, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
+    os.unlink(script.name)
     return time.perf_counter() - t, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss: KB on Linux
 
 
@@ -108,6 +114,7 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
     rows = []
+    failed = []  # (what, exit code) of every child that did not succeed: their figures are not results
     server = None
     try:
         for events in args.events:
@@ -116,11 +123,13 @@ def main() -> None:
             account_id = land_history(url, events, args.days, bulk=False, end=end)
             full, full_rss, rc = measured(FULL)
             print(f"{events:,}: full pipeline {full:.1f}s, peak RSS {full_rss:.0f} MB, exit {rc}")
+            failed += [(f"{events:,}: full pipeline", rc)] if rc else []
             hourly = hourly_rss = math.nan
             if not args.no_hourly:
                 hour = land_hour(url, account_id, events, args.days, bulk=False, end=end)
                 hourly, hourly_rss, rc_h = measured(HOURLY.format(partition=end.strftime("%Y-%m-%d")))
                 print(f"{events:,}: hourly ({hour:,} events) {hourly:.1f}s, peak RSS {hourly_rss:.0f} MB, exit {rc_h}")
+                failed += [(f"{events:,}: hourly run", rc_h)] if rc_h else []
             floor, n = floor_seconds(url)
             print(
                 f"{events:,}: floor (sorted lag() pass over {n:,} raw events) {floor:.1f}s; ratio {full / floor:.1f}x"
@@ -140,6 +149,7 @@ def main() -> None:
                 seconds, rss, rc_a = measured("", root, ATTRIBUTION.format(root=root, **window))
                 alone[label] = (seconds, rss)
                 print(f"{events:,}: attribution run alone, {label}: {seconds:.1f}s, peak RSS {rss:.0f} MB, exit {rc_a}")
+                failed += [(f"{events:,}: attribution run alone, {label}", rc_a)] if rc_a else []
             rows.append((events, n, full, full_rss, hourly, hourly_rss, floor, before_rss, alone))
             print(f"load average {os.getloadavg()[0]:.1f}", flush=True)
     finally:
@@ -166,6 +176,9 @@ def main() -> None:
             f"full RSS {exponent(a[3], b[3], a[1], b[1]):.2f}, hourly {exponent(a[4], b[4], a[1], b[1]):.2f}, "
             f"floor {exponent(a[6], b[6], a[1], b[1]):.2f}"
         )
+    if failed:  # a failed run's time is not a result: say so, and fail
+        print("\nFAILED (their figures are not results): " + "; ".join(f"{what} (exit {rc})" for what, rc in failed))
+        sys.exit(1)
 
 
 if __name__ == "__main__":
