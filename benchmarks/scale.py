@@ -6,7 +6,7 @@
 For each size: a fresh database `bench_memory` on DATABASE_URL's server, the history generated
 and landed by benchmarks/pipeline.py's code (in this process), then the full pipeline and, after
 one more hour is landed, the hourly run, each in a CHILD process: its wall time and its own peak
-RSS (os.wait4's rusage of that child, so the generator's memory is not counted). In the same
+RSS (GNU time's %M, /usr/bin/time, so the generator's memory is not counted). In the same
 database, the physical floor: one sorted window pass over raw.events (`create table … as select
 …, lag(occurred_at) over (partition by account_id, visitor_id order by occurred_at) from
 raw.events`), and the full pipeline's ratio to it. Between sizes: the growth exponent
@@ -76,11 +76,21 @@ def measured(call: str, root: str = ROOT, program: str | None = None) -> tuple[f
     # sys.exit(0)s inside the data-quality checks
     with tempfile.NamedTemporaryFile("w", suffix=".py", prefix="mbuzz-scale-", delete=False) as script:
         script.write(code)
-    child = subprocess.Popen([sys.executable, script.name], cwd=root, env=env)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    # through /usr/bin/time (GNU time: %M, the peak RSS in KB): a child forked from THIS process
+    # would report at least this process's own peak (Linux carries the old memory's high-water
+    # mark through fork and exec), i.e. the generator's memory; time's own memory is small
+    with tempfile.NamedTemporaryFile("r", suffix=".rss", delete=False) as rss_file:
+        pass
+    child = subprocess.Popen(
+        ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, sys.executable, script.name], cwd=root, env=env
+    )
+    child.wait()
+    seconds = time.perf_counter() - t
+    with open(rss_file.name) as out:
+        peak_kb = int(out.read().split()[-1])
     os.unlink(script.name)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024, child.returncode  # ru_maxrss: KB on Linux
+    os.unlink(rss_file.name)
+    return seconds, peak_kb / 1024, child.returncode
 
 
 def floor_seconds(url: str) -> tuple[float, int]:
