@@ -620,20 +620,41 @@ def run_attribution(
     `connect()` returns a new psycopg connection (a callable, so tests and Dagster
     resources decide where it points)."""
     options = options or WAREHOUSE_JOURNEYS
-    presets = {name: load_model(name) for name in list_presets()}
-    with connect() as lease:
-        lease.autocommit = True
-        for run_id in abandon_dead_runs(lease):
-            log(f"run {run_id} was left running by a process that died: marked abandoned")
+    with run_lease(connect, log) as lease:
         accounts = accounts_with_journeys(lease)
-        all_custom = {a: custom_models(lease, a) for a in accounts}
-        config = config_of(
-            {**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven
-        )
+        presets, all_custom, config = run_config(lease, accounts, options, data_driven)
         result = begin_run(lease, config, partition_key, start, end)
         with failing_run(lease, result.run_id):
             _attribute_all(connect, result, accounts, presets, all_custom, options, data_driven, log)
     return result
+
+
+@contextmanager
+def run_lease(connect, log: Callable[[str], None]):
+    """The run's lease: an autocommit connection held for the whole run (its lock says the run's
+    process lives), after marking the runs whose process died 'abandoned'."""
+    with connect() as lease:
+        lease.autocommit = True
+        for run_id in abandon_dead_runs(lease):
+            log(f"run {run_id} was left running by a process that died: marked abandoned")
+        yield lease
+
+
+def run_config(lease, accounts: list[str], options: JourneyOptions, data_driven: bool) -> tuple[dict, dict, dict]:
+    """(the presets, each account's custom models, the run's config) for a run over `accounts`."""
+    presets = {name: load_model(name) for name in list_presets()}
+    all_custom = {a: custom_models(lease, a) for a in accounts}
+    config = config_of({**presets, **{m: c for cm in all_custom.values() for m, c in cm.items()}}, options, data_driven)
+    return presets, all_custom, config
+
+
+def succeed_run(conn, run_id: str, conversions: int, credits_written: int, config: dict) -> None:
+    """Mark the run 'succeeded' with its counts, `config` merged into its recorded config."""
+    conn.execute(
+        "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), conversions = %s, "
+        "credits_written = %s, config = config || %s::jsonb where run_id = %s",
+        (conversions, credits_written, json.dumps(config), run_id),
+    )
 
 
 def begin_run(lease, config: dict, partition_key: str | None, start: datetime, end: datetime) -> RunResult:
@@ -730,11 +751,7 @@ def _attribute_all(
                 [m for m in DATA_DRIVEN if m not in skipped] if data_driven else []
             )
             result.models = sorted(set(result.models) | set(names))
-        conn.execute(
-            "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), conversions = %s, "
-            "credits_written = %s, config = config || jsonb_build_object('skipped', %s::jsonb) where run_id = %s",
-            (result.conversions, result.credits_written, json.dumps(skipped_by_account), result.run_id),
-        )
+        succeed_run(conn, result.run_id, result.conversions, result.credits_written, {"skipped": skipped_by_account})
 
 
 def _attribute_rules(

@@ -39,9 +39,8 @@ CHUNK_ROWS = 100_000
 @dataclass(frozen=True)
 class LakeTable:
     name: str
-    columns: (
-        str  # "name:type …"; types: text, json (stored as text), ts, money (decimal 18,4), rate (decimal 24,10), int
-    )
+    # "name:type …"; types: text, json (stored as text), ts, money (decimal 18,4), rate (decimal 24,10), int
+    columns: str
     day: str  # the expression of the partition day
     order: str  # a total order of the window's rows (deterministic chunks and file names)
 

@@ -26,7 +26,6 @@ here, lazily: PostgreSQL deployments never load it. docs/operations.md, "Spark (
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -46,15 +45,15 @@ from mbuzz.attribution_runs import (
     CREDIT_COLUMNS,
     FIT_WINDOW_DAYS,
     RunResult,
-    abandon_dead_runs,
     account_level,
     begin_run,
-    config_of,
     credit_frame,
-    custom_models,
     engine_frame,
     failing_run,
     rule_credits,
+    run_config,
+    run_lease,
+    succeed_run,
 )
 from mbuzz.ids import new_ids
 
@@ -447,26 +446,17 @@ def run(
     ours = SparkSession.getActiveSession() is None  # a session of the caller's (a test, a notebook) stays
     spark = spark_session(settings.spark_master)
     try:
-        with connect() as lease:
-            lease.autocommit = True
-            for dead in abandon_dead_runs(lease):
-                log(f"run {dead} was left running by a process that died: marked abandoned")
+        with run_lease(connect, log) as lease:
             accounts = sorted(r[0] for r in read_table(spark, journeys).select("account_id").distinct().collect())
-            custom = {account_id: custom_models(lease, account_id) for account_id in accounts}
-            presets = {name: load_model(name) for name in list_presets()}
-            models = {**presets, **{m: c for cm in custom.values() for m, c in cm.items()}}
-            result = begin_run(lease, config_of(models, WAREHOUSE_JOURNEYS, data_driven), partition_key, start, end)
+            _, custom, config = run_config(lease, accounts, WAREHOUSE_JOURNEYS, data_driven)
+            result = begin_run(lease, config, partition_key, start, end)
             with failing_run(lease, result.run_id):
                 ran = run_spark_attribution(
                     spark, start, end, journeys=journeys, credits=credits, accounts=f"{lake}/accounts",
                     account_ids=accounts, custom=custom, data_driven=data_driven, log=log, run_id=result.run_id,
                 )  # fmt: skip
-                lease.execute(
-                    "update attribution.attribution_runs set status = 'succeeded', finished_at = now(), "
-                    "conversions = %s, credits_written = %s, config = config || jsonb_build_object('skipped', "
-                    "%s::jsonb, 'engine', 'spark') where run_id = %s",
-                    (ran.conversions, ran.credits_written, json.dumps(ran.skipped), result.run_id),
-                )
+                config = {"skipped": ran.skipped, "engine": "spark"}
+                succeed_run(lease, result.run_id, ran.conversions, ran.credits_written, config)
     finally:
         if ours:
             spark.stop()
